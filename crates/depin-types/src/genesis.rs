@@ -1,0 +1,247 @@
+//! The genesis document: chain id, parameters, initial allocations, makers and device classes.
+//! Written as TOML by `depin node init`; every node of a chain must load the same one (its
+//! hash is recorded in the genesis state).
+
+use crate::address::{Address, Network};
+use crate::amount::Amount;
+use crate::crypto::PublicKey;
+use crate::hash::Hash32;
+use crate::tx::{MAX_CHAIN_ID_BYTES, MAX_CLASS_NAME_BYTES};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Where transaction fees go.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FeePolicy {
+    /// Fees are destroyed (counted in `burned`).
+    Burn,
+    /// Fees are paid to the block's proposer.
+    Producer,
+}
+
+/// Chain-wide parameters, stored in state at genesis (governance may change them later).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainParams {
+    /// Target time between blocks, in milliseconds.
+    pub block_time_ms: u64,
+    /// Smallest accepted fee per transaction, in bones.
+    pub min_fee_bones: Amount,
+    /// Where fees go.
+    pub fee_policy: FeePolicy,
+    /// Largest accepted encoded transaction, in bytes.
+    pub max_tx_bytes: u32,
+    /// Most transactions in one block.
+    pub max_block_txs: u32,
+    /// Blocks between `Unbond` and the release of the unbonded bones.
+    pub unbonding_period_blocks: u64,
+    /// Bones burned per data credit minted (Helium fixes a DC at $0.00001; here a governed
+    /// token price).
+    pub credit_price_bones: Amount,
+}
+
+impl Default for ChainParams {
+    fn default() -> Self {
+        ChainParams {
+            block_time_ms: 1_000,
+            min_fee_bones: Amount(1_000),
+            fee_policy: FeePolicy::Burn,
+            max_tx_bytes: 4_096,
+            max_block_txs: 10_000,
+            unbonding_period_blocks: 100,
+            credit_price_bones: Amount(1_000),
+        }
+    }
+}
+
+/// One device class and its onboarding rules.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DeviceClassParams {
+    /// Class name, e.g. `hotspot`, `storage-provider`.
+    pub name: String,
+    /// Whether devices of this class must assert an H3 res-12 location.
+    pub location_bound: bool,
+    /// Bones burned from the owner at onboarding.
+    pub onboarding_fee_bones: Amount,
+    /// Bones burned from the owner at each location assertion (also at onboarding when a
+    /// location is given).
+    pub location_fee_bones: Amount,
+}
+
+/// An approved device maker (manufacturer).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MakerParams {
+    /// Display name.
+    pub name: String,
+    /// The key that signs device approvals.
+    pub key: Address,
+}
+
+/// An initial balance.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Allocation {
+    /// The account.
+    pub address: Address,
+    /// Its balance, in bones.
+    pub amount_bones: Amount,
+}
+
+/// The genesis document.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Genesis {
+    /// Chain id: signed into every transaction.
+    pub chain_id: String,
+    /// Network of every address in this chain.
+    pub network: Network,
+    /// Time of the genesis state, ms since the Unix epoch; block 1 is not earlier.
+    pub genesis_time_ms: u64,
+    /// The single block producer of the solo driver (BFT replaces this with a validator set).
+    pub producer: Address,
+    /// Parameters.
+    pub params: ChainParams,
+    /// Initial balances.
+    #[serde(default)]
+    pub allocations: Vec<Allocation>,
+    /// Approved makers.
+    #[serde(default)]
+    pub makers: Vec<MakerParams>,
+    /// Device classes.
+    #[serde(default)]
+    pub device_classes: Vec<DeviceClassParams>,
+}
+
+/// Why a genesis document was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenesisError {
+    /// Empty or over-long chain id.
+    #[error("chain id must be 1 to {MAX_CHAIN_ID_BYTES} bytes of [a-z0-9-], got {chain_id:?}")]
+    ChainId {
+        /// The rejected id.
+        chain_id: String,
+    },
+    /// An address for another network.
+    #[error("address {address} is not on network {network:?}")]
+    WrongNetwork {
+        /// The address.
+        address: Address,
+        /// The genesis network.
+        network: Network,
+    },
+    /// The same account allocated twice.
+    #[error("account {address} is allocated twice")]
+    DuplicateAllocation {
+        /// The address.
+        address: Address,
+    },
+    /// The total supply overflows `u128` bones.
+    #[error("total allocation overflows")]
+    SupplyOverflow,
+    /// A bad device class.
+    #[error("device class {name:?} is invalid or repeated")]
+    DeviceClass {
+        /// The class name.
+        name: String,
+    },
+    /// A maker listed twice.
+    #[error("maker {address} is listed twice")]
+    DuplicateMaker {
+        /// The maker address.
+        address: Address,
+    },
+    /// A parameter out of range.
+    #[error("parameter {name} is out of range: {reason}")]
+    Param {
+        /// Parameter name.
+        name: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl Genesis {
+    /// Checks the document; a node refuses to start on an invalid genesis.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let id_ok = !self.chain_id.is_empty()
+            && self.chain_id.len() <= MAX_CHAIN_ID_BYTES
+            && self.chain_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(GenesisError::ChainId { chain_id: self.chain_id.clone() });
+        }
+        self.validate_params()?;
+        self.check_network(&self.producer)?;
+        let mut seen = BTreeSet::new();
+        let mut total = Amount::ZERO;
+        for a in &self.allocations {
+            self.check_network(&a.address)?;
+            if !seen.insert(a.address.key) {
+                return Err(GenesisError::DuplicateAllocation { address: a.address });
+            }
+            total = total.checked_add(a.amount_bones).map_err(|_| GenesisError::SupplyOverflow)?;
+        }
+        let mut makers = BTreeSet::new();
+        for m in &self.makers {
+            self.check_network(&m.key)?;
+            if !makers.insert(m.key.key) {
+                return Err(GenesisError::DuplicateMaker { address: m.key });
+            }
+        }
+        let mut classes = BTreeSet::new();
+        for c in &self.device_classes {
+            let ok = !c.name.is_empty() && c.name.len() <= MAX_CLASS_NAME_BYTES;
+            if !ok || !classes.insert(c.name.clone()) {
+                return Err(GenesisError::DeviceClass { name: c.name.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_params(&self) -> Result<(), GenesisError> {
+        let p = &self.params;
+        let bad = |name, reason| Err(GenesisError::Param { name, reason });
+        if p.block_time_ms == 0 {
+            return bad("block_time_ms", "must be positive");
+        }
+        if p.max_tx_bytes < 256 {
+            return bad("max_tx_bytes", "must be at least 256");
+        }
+        if p.max_block_txs == 0 {
+            return bad("max_block_txs", "must be positive");
+        }
+        if p.credit_price_bones == Amount::ZERO {
+            return bad("credit_price_bones", "must be positive");
+        }
+        Ok(())
+    }
+
+    fn check_network(&self, a: &Address) -> Result<(), GenesisError> {
+        if a.network != self.network {
+            return Err(GenesisError::WrongNetwork { address: *a, network: self.network });
+        }
+        Ok(())
+    }
+
+    /// Sum of all allocations, in bones. Errors if it overflows (see [`Genesis::validate`]).
+    pub fn total_allocation(&self) -> Result<Amount, GenesisError> {
+        self.allocations
+            .iter()
+            .try_fold(Amount::ZERO, |acc, a| acc.checked_add(a.amount_bones))
+            .map_err(|_| GenesisError::SupplyOverflow)
+    }
+
+    /// SHA-256 of the borsh encoding, recorded in state so that nodes on different genesis
+    /// documents can tell.
+    pub fn hash(&self) -> Hash32 {
+        Hash32::digest_with_domain(
+            b"depin/genesis/v1\0",
+            &borsh::to_vec(self).expect("writing to a Vec cannot fail"),
+        )
+    }
+
+    /// The producer's key.
+    pub fn producer_key(&self) -> PublicKey {
+        self.producer.key
+    }
+}

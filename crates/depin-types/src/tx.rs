@@ -1,0 +1,262 @@
+//! The signed transaction envelope and every ledger action, grouped by the ledger component
+//! that owns it (`bank`, `devices`, `staking`, `credits`).
+//!
+//! What is signed: `DOMAIN_TX || borsh(Transaction)`. The transaction carries the chain id, so a
+//! signature is valid on one chain only, and the domain tag keeps a transaction signature from
+//! ever being a valid signature over another kind of message (device proof of possession,
+//! maker approval, reports). The transaction id is SHA-256 of the same bytes, so it does not
+//! depend on the (malleable under ZIP-215) signature encoding.
+
+use crate::amount::Amount;
+use crate::crypto::{PublicKey, SecretKey, Signature};
+use crate::hash::Hash32;
+use crate::location::Location;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Domain tag of transaction signatures and ids.
+pub const DOMAIN_TX: &[u8] = b"depin/tx/v1\0";
+/// Domain tag of a device key's proof of possession (it signs its future owner).
+pub const DOMAIN_DEVICE_POP: &[u8] = b"depin/device-pop/v1\0";
+/// Domain tag of a maker's approval of a device onboarding.
+pub const DOMAIN_MAKER_APPROVAL: &[u8] = b"depin/maker-approval/v1\0";
+/// Longest chain id, in bytes.
+pub const MAX_CHAIN_ID_BYTES: usize = 64;
+/// Longest device class name, in bytes.
+pub const MAX_CLASS_NAME_BYTES: usize = 32;
+
+/// An unsigned transaction: who acts, in which order (nonce), what they pay, and what they do.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain this transaction is for; a transaction for another chain is refused.
+    pub chain_id: String,
+    /// The signing account (the fee payer).
+    pub signer: PublicKey,
+    /// The signer's next nonce: 0 for its first transaction, then one more each time.
+    pub nonce: u64,
+    /// Fee in bones, at least the chain's `min_fee_bones`.
+    pub fee: Amount,
+    /// What the transaction does.
+    pub action: Action,
+}
+
+/// A transaction with the signer's ed25519 signature over `DOMAIN_TX || borsh(tx)`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Signature by `tx.signer`.
+    pub signature: Signature,
+}
+
+impl Transaction {
+    /// The exact bytes the signer signs: `DOMAIN_TX || borsh(self)`.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut out = DOMAIN_TX.to_vec();
+        BorshSerialize::serialize(self, &mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// The transaction id: SHA-256 of [`Transaction::signing_bytes`].
+    pub fn id(&self) -> Hash32 {
+        Hash32::digest(&self.signing_bytes())
+    }
+
+    /// Signs with `key`. The caller makes sure `key` is `self.signer`'s key.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        let signature = key.sign(&self.signing_bytes());
+        SignedTransaction { tx: self, signature }
+    }
+}
+
+impl SignedTransaction {
+    /// The transaction id (see [`Transaction::id`]).
+    pub fn id(&self) -> Hash32 {
+        self.tx.id()
+    }
+
+    /// Canonical borsh encoding, as submitted to the node.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("writing to a Vec cannot fail")
+    }
+}
+
+/// Every ledger action, by owning component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Token balances.
+    Bank(BankAction),
+    /// Device registry.
+    Devices(DeviceAction),
+    /// Bonded stake.
+    Staking(StakingAction),
+    /// Data credits.
+    Credits(CreditsAction),
+}
+
+/// Actions of the `bank` component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BankAction {
+    /// Move `amount` bones from the signer to `to`.
+    Transfer {
+        /// Recipient account.
+        to: PublicKey,
+        /// Bones to move.
+        amount: Amount,
+    },
+}
+
+/// Actions of the `devices` component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceAction {
+    /// Register a device owned by the signer (Helium's `add_gateway_v1`: owner, device and
+    /// maker each sign).
+    Onboard(OnboardDevice),
+    /// Assert (or move) a location-bound device's H3 res-12 location. Signed by the owner; the
+    /// class's location fee is burned.
+    AssertLocation {
+        /// The device.
+        device: PublicKey,
+        /// The new location.
+        location: Location,
+    },
+    /// Hand a device to a new owner. Signed by the current owner.
+    TransferOwnership {
+        /// The device.
+        device: PublicKey,
+        /// The new owner account.
+        new_owner: PublicKey,
+    },
+    /// Mark a device active or inactive. Signed by the owner.
+    SetStatus {
+        /// The device.
+        device: PublicKey,
+        /// The new status.
+        status: DeviceStatus,
+    },
+}
+
+/// Whether a device takes part in the network.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Reports are accepted and rewarded.
+    Active,
+    /// Switched off by the owner; reports are refused.
+    Inactive,
+}
+
+/// Onboarding a device: the owner signs the transaction; the device key proves possession by
+/// signing its owner ([`device_pop_bytes`]); an approved maker approves the device
+/// ([`maker_approval_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OnboardDevice {
+    /// The device's own key (it signs its reports with it).
+    pub device: PublicKey,
+    /// Device class, one of the classes in genesis (e.g. `hotspot`).
+    pub class: String,
+    /// The approving maker's key, one of the makers in genesis.
+    pub maker: PublicKey,
+    /// Initial location; required for location-bound classes, refused for others.
+    pub location: Option<Location>,
+    /// The device key's signature over [`device_pop_bytes`].
+    pub device_signature: Signature,
+    /// The maker key's signature over [`maker_approval_bytes`].
+    pub maker_signature: Signature,
+}
+
+/// What a device key signs to prove possession: `DOMAIN_DEVICE_POP || borsh((chain_id, device,
+/// owner))`.
+pub fn device_pop_bytes(chain_id: &str, device: &PublicKey, owner: &PublicKey) -> Vec<u8> {
+    let mut out = DOMAIN_DEVICE_POP.to_vec();
+    BorshSerialize::serialize(&(chain_id, device, owner), &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// What a maker signs to approve a device: `DOMAIN_MAKER_APPROVAL || borsh((chain_id, device,
+/// owner, class))`.
+pub fn maker_approval_bytes(
+    chain_id: &str,
+    device: &PublicKey,
+    owner: &PublicKey,
+    class: &str,
+) -> Vec<u8> {
+    let mut out = DOMAIN_MAKER_APPROVAL.to_vec();
+    BorshSerialize::serialize(&(chain_id, device, owner, class), &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Actions of the `staking` component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StakingAction {
+    /// Lock `amount` bones of the signer's balance as stake.
+    Bond {
+        /// Bones to bond.
+        amount: Amount,
+    },
+    /// Start unbonding `amount` bones; they return to the balance after the chain's
+    /// `unbonding_period_blocks`, and can be slashed until then.
+    Unbond {
+        /// Bones to unbond.
+        amount: Amount,
+    },
+}
+
+/// Actions of the `credits` component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditsAction {
+    /// Burn exactly `credits × credit_price_bones` bones of the signer's balance and mint
+    /// `credits` data credits to the signer (Helium's burn-and-mint: HNT → DC).
+    Burn {
+        /// Data credits to mint.
+        credits: u64,
+    },
+    /// Move `credits` of the signer's data credits to `payer`, the key that modules debit for
+    /// usage (Helium's DC delegation to a router's payer key). Credits move only this way.
+    Delegate {
+        /// The payer key.
+        payer: PublicKey,
+        /// Data credits to move.
+        credits: u64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(chain: &str) -> Transaction {
+        Transaction {
+            chain_id: chain.into(),
+            signer: SecretKey::from_seed([1; 32]).public(),
+            nonce: 0,
+            fee: Amount(10),
+            action: Action::Bank(BankAction::Transfer { to: PublicKey([2; 32]), amount: Amount(5) }),
+        }
+    }
+
+    #[test]
+    fn the_chain_id_is_part_of_what_is_signed() {
+        let sk = SecretKey::from_seed([1; 32]);
+        let stx = transfer("a").sign(&sk);
+        let mut other = stx.clone();
+        other.tx.chain_id = "b".into();
+        assert!(sk.public().verify(&stx.tx.signing_bytes(), &stx.signature).is_ok());
+        assert!(sk.public().verify(&other.tx.signing_bytes(), &other.signature).is_err());
+        assert_ne!(stx.id(), other.id());
+    }
+
+    #[test]
+    fn borsh_round_trips() {
+        let stx = transfer("a").sign(&SecretKey::from_seed([1; 32]));
+        let back: SignedTransaction = borsh::from_slice(&stx.to_bytes()).unwrap();
+        assert_eq!(back, stx);
+    }
+}
