@@ -1,1 +1,378 @@
-//! placeholder
+//! depin storage: one redb file per node.
+//!
+//! - The latest state (`state` table, raw key → value) that the ledger reads.
+//! - The state commitment: a Jellyfish Merkle tree (penumbra's `jmt`, SHA-256) over all state,
+//!   one tree version per block height, with inclusion and exclusion proofs
+//!   ([`Db::prove`]). Old tree nodes are kept (no pruning yet), so proofs work at every height.
+//! - Blocks by height and hash, and a receipt per transaction id, for the API.
+//!
+//! A block is committed in **one** redb write transaction (state writes, tree nodes, block,
+//! receipts, height), durable (fsync) before [`Db::commit_block`] returns; a crash leaves the
+//! last whole block, and a restart resumes there with the same state root.
+
+mod tables;
+mod tree;
+
+use borsh::BorshDeserialize;
+use depin_ledger::state::WriteSet;
+use depin_ledger::{StateError, StateRead};
+use depin_types::{Block, Genesis, Hash32, Receipt};
+use jmt::storage::TreeUpdateBatch;
+use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata};
+use std::path::Path;
+use tables::*;
+
+pub use tree::StateProof;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// redb failed (I/O, corruption, …).
+    #[error("database error: {0}")]
+    Redb(#[from] redb::Error),
+    /// The Merkle tree failed.
+    #[error("state tree error: {message}")]
+    Tree {
+        /// What jmt said.
+        message: String,
+    },
+    /// A stored value does not decode.
+    #[error("corrupt {what} record: {message}")]
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+        /// Decoder message.
+        message: String,
+    },
+    /// `init_genesis` on a database that already has a different genesis, or a block that does
+    /// not extend the stored chain.
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+    },
+}
+
+fn rerr<E: Into<redb::Error>>(e: E) -> DbError {
+    DbError::Redb(e.into())
+}
+
+fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8]) -> Result<T, DbError> {
+    borsh::from_slice(bytes).map_err(|e| DbError::Corrupt { what, message: e.to_string() })
+}
+
+/// A state root computed but not yet committed: the tree nodes of the new version.
+pub struct PendingCommit {
+    version: u64,
+    root: Hash32,
+    batch: TreeUpdateBatch,
+}
+
+impl PendingCommit {
+    /// The new state root.
+    pub fn root(&self) -> Hash32 {
+        self.root
+    }
+}
+
+/// The node's database.
+pub struct Db {
+    db: Database,
+}
+
+impl Db {
+    /// Opens (or creates) the database file at `path` and makes sure every table exists.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let db = Database::create(path).map_err(rerr)?;
+        let w = db.begin_write().map_err(rerr)?;
+        create_tables(&w).map_err(rerr)?;
+        w.commit().map_err(rerr)?;
+        Ok(Db { db })
+    }
+
+    /// Writes the genesis state as tree version 0. Idempotent for the same genesis; errors with
+    /// [`DbError::Conflict`] if the database holds another chain.
+    pub fn init_genesis(&self, genesis: &Genesis) -> Result<Hash32, DbError> {
+        if let Some(existing) = self.genesis_hash()? {
+            if existing != genesis.hash() {
+                return Err(DbError::Conflict {
+                    message: format!("database holds genesis {existing}, not {}", genesis.hash()),
+                });
+            }
+            return self.state_root(0);
+        }
+        let writes = depin_ledger::genesis::genesis_writes(genesis)
+            .map_err(|e| DbError::Conflict { message: format!("invalid genesis: {e}") })?;
+        let pending = self.compute_root(&writes, 0)?;
+        let root = pending.root;
+        let w = self.db.begin_write().map_err(rerr)?;
+        write_state(&w, &writes, pending).map_err(rerr)?;
+        {
+            let mut meta = w.open_table(META).map_err(rerr)?;
+            meta.insert(META_GENESIS_HASH, genesis.hash().0.as_slice()).map_err(rerr)?;
+            meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(rerr)?;
+        }
+        w.commit().map_err(rerr)?;
+        Ok(root)
+    }
+
+    /// The genesis hash, if genesis was written.
+    pub fn genesis_hash(&self) -> Result<Option<Hash32>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let meta = r.open_table(META).map_err(rerr)?;
+        let v = meta.get(META_GENESIS_HASH).map_err(rerr)?;
+        Ok(v.map(|g| g.value().try_into().map(Hash32)).transpose().map_err(|_| DbError::Corrupt {
+            what: "meta",
+            message: "genesis hash length".into(),
+        })?)
+    }
+
+    /// The height of the last committed block (0 = genesis only).
+    pub fn height(&self) -> Result<u64, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        read_height(&r.open_table(META).map_err(rerr)?)
+    }
+
+    /// A consistent read view of the latest committed state.
+    pub fn snapshot(&self) -> Result<Snapshot, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        Ok(Snapshot {
+            height: read_height(&r.open_table(META).map_err(rerr)?)?,
+            state: r.open_table(STATE).map_err(rerr)?,
+            nodes: r.open_table(JMT_NODES).map_err(rerr)?,
+            values: r.open_table(JMT_VALUES).map_err(rerr)?,
+        })
+    }
+
+    /// Computes the state root that `writes` applied on top of the latest state give, as tree
+    /// version `version` (the block height), without writing anything.
+    pub fn compute_root(&self, writes: &WriteSet, version: u64) -> Result<PendingCommit, DbError> {
+        let snap = self.snapshot()?;
+        let (root, batch) = tree::put(&snap, writes, version)?;
+        Ok(PendingCommit { version, root, batch })
+    }
+
+    /// Commits a block durably: its state writes and tree nodes, the block, its receipts and
+    /// the new height, in one write transaction.
+    ///
+    /// Errors: [`DbError::Conflict`] if the block does not extend the stored chain or its
+    /// header's state root differs from `pending`'s.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        writes: &WriteSet,
+        pending: PendingCommit,
+        receipts: &[Receipt],
+    ) -> Result<(), DbError> {
+        let h = block.header.height;
+        let stored = self.height()?;
+        if h != stored.saturating_add(1) || pending.version != h || block.header.state_root != pending.root {
+            return Err(DbError::Conflict {
+                message: format!("block {h} does not extend height {stored} with root {}", pending.root),
+            });
+        }
+        let w = self.db.begin_write().map_err(rerr)?;
+        write_state(&w, writes, pending).map_err(rerr)?;
+        write_block(&w, block, receipts).map_err(rerr)?;
+        w.commit().map_err(rerr)?;
+        Ok(())
+    }
+
+    /// The state root at `height` (the root stored in that block's header; version 0 is the
+    /// genesis state).
+    pub fn state_root(&self, height: u64) -> Result<Hash32, DbError> {
+        let snap = self.snapshot()?;
+        tree::root(&snap, height)
+    }
+
+    /// A block by height.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(BLOCKS).map_err(rerr)?;
+        let v = t.get(height).map_err(rerr)?;
+        v.map(|b| decode("block", b.value())).transpose()
+    }
+
+    /// A block's height by its hash.
+    pub fn block_height_by_hash(&self, hash: &Hash32) -> Result<Option<u64>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(BLOCK_HASHES).map_err(rerr)?;
+        let v = t.get(&hash.0).map_err(rerr)?;
+        Ok(v.map(|g| g.value()))
+    }
+
+    /// A committed transaction's receipt.
+    pub fn receipt(&self, tx_id: &Hash32) -> Result<Option<Receipt>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(RECEIPTS).map_err(rerr)?;
+        let v = t.get(&tx_id.0).map_err(rerr)?;
+        v.map(|b| decode("receipt", b.value())).transpose()
+    }
+
+    /// Number of committed transactions.
+    pub fn tx_count(&self) -> Result<u64, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        r.open_table(RECEIPTS).map_err(rerr)?.len().map_err(rerr)
+    }
+
+    /// Every state entry, ordered by key (for audits and replays; O(state)).
+    pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(STATE).map_err(rerr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(rerr)? {
+            let (k, v) = item.map_err(rerr)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The value at `key` in the latest state with its Merkle proof against the latest root:
+    /// an inclusion proof if present, an exclusion proof if absent.
+    pub fn prove(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, StateProof), DbError> {
+        let snap = self.snapshot()?;
+        tree::prove(&snap, key, snap.height)
+    }
+}
+
+fn read_height(meta: &ReadOnlyTable<&str, &[u8]>) -> Result<u64, DbError> {
+    match meta.get(META_HEIGHT).map_err(rerr)? {
+        None => Ok(0),
+        Some(v) => {
+            let b: [u8; 8] = v.value().try_into().map_err(|_| DbError::Corrupt {
+                what: "meta",
+                message: "height length".into(),
+            })?;
+            Ok(u64::from_be_bytes(b))
+        }
+    }
+}
+
+/// A read view of one committed state version.
+pub struct Snapshot {
+    height: u64,
+    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl Snapshot {
+    /// The height this view is at.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+}
+
+impl StateRead for Snapshot {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let v = self.state.get(key).map_err(|e| StateError { message: e.to_string() })?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use depin_ledger::exec::{execute_block, verify_batch, BlockContext, BlockMode};
+    use depin_types::tx::{Action, BankAction, Transaction};
+    use depin_types::{genesis::Allocation, Address, Amount, BlockHeader, ChainParams, Network, SecretKey};
+
+    fn genesis(alice: &SecretKey) -> Genesis {
+        Genesis {
+            chain_id: "test".into(),
+            network: Network::Devnet,
+            genesis_time_ms: 0,
+            producer: Address::new(Network::Devnet, alice.public()),
+            params: ChainParams::default(),
+            allocations: vec![Allocation {
+                address: Address::new(Network::Devnet, alice.public()),
+                amount_bones: Amount(1_000_000_000),
+            }],
+            makers: vec![],
+            device_classes: vec![],
+        }
+    }
+
+    fn one_block(db: &Db, alice: &SecretKey) -> Block {
+        let tx = Transaction {
+            chain_id: "test".into(),
+            signer: alice.public(),
+            nonce: 0,
+            fee: Amount(1_000),
+            action: Action::Bank(BankAction::Transfer { to: SecretKey::from_seed([2; 32]).public(), amount: Amount(5) }),
+        }
+        .sign(alice);
+        let vtx: Vec<_> = verify_batch(vec![tx]).into_iter().map(|r| r.unwrap()).collect();
+        let ctx = BlockContext { chain_id: "test".into(), height: 1, time_ms: 1, proposer: alice.public() };
+        let snap = db.snapshot().unwrap();
+        let out = execute_block(&snap, &ctx, &vtx, BlockMode::Verify).unwrap();
+        let pending = db.compute_root(&out.writes, 1).unwrap();
+        let header = BlockHeader {
+            chain_id: "test".into(),
+            height: 1,
+            time_ms: 1,
+            parent_hash: Hash32::ZERO,
+            proposer: alice.public(),
+            tx_root: depin_types::block::tx_root(&[vtx[0].tx().clone()]),
+            state_root: pending.root(),
+            tx_count: 1,
+        };
+        let block = Block { header, txs: vec![vtx[0].tx().clone()] };
+        db.commit_block(&block, &out.writes, pending, &out.receipts).unwrap();
+        block
+    }
+
+    #[test]
+    fn a_reopened_database_resumes_at_the_last_block_with_the_same_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let alice = SecretKey::from_seed([1; 32]);
+        let block = {
+            let db = Db::open(&path).unwrap();
+            let g0 = db.init_genesis(&genesis(&alice)).unwrap();
+            let b = one_block(&db, &alice);
+            assert_ne!(g0, b.header.state_root);
+            b
+        };
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.height().unwrap(), 1);
+        assert_eq!(db.state_root(1).unwrap(), block.header.state_root);
+        assert_eq!(db.block(1).unwrap().unwrap(), block);
+        assert_eq!(db.block_height_by_hash(&block.header.hash()).unwrap(), Some(1));
+        assert!(db.receipt(&block.txs[0].id()).unwrap().is_some());
+        // The same genesis again is accepted; another is refused.
+        assert!(db.init_genesis(&genesis(&alice)).is_ok());
+        assert!(db.init_genesis(&genesis(&SecretKey::from_seed([9; 32]))).is_err());
+    }
+
+    #[test]
+    fn proofs_show_inclusion_and_exclusion_against_the_header_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let alice = SecretKey::from_seed([1; 32]);
+        db.init_genesis(&genesis(&alice)).unwrap();
+        let block = one_block(&db, &alice);
+        let key = depin_ledger::components::bank::account_key(&alice.public());
+        let (value, proof) = db.prove(&key).unwrap();
+        let value = value.expect("alice has an account");
+        assert_eq!(proof.root, block.header.state_root);
+        proof.verify(&key, Some(&value)).unwrap();
+        assert!(proof.verify(&key, Some(b"forged")).is_err());
+        assert!(proof.verify(&key, None).is_err());
+        let absent = depin_ledger::components::bank::account_key(&SecretKey::from_seed([77; 32]).public());
+        let (none, proof) = db.prove(&absent).unwrap();
+        assert!(none.is_none());
+        proof.verify(&absent, None).unwrap();
+    }
+
+    #[test]
+    fn a_block_that_does_not_extend_the_chain_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let alice = SecretKey::from_seed([1; 32]);
+        db.init_genesis(&genesis(&alice)).unwrap();
+        let block = one_block(&db, &alice);
+        let pending = db.compute_root(&WriteSet::new(), 1).unwrap();
+        assert!(matches!(db.commit_block(&block, &WriteSet::new(), pending, &[]), Err(DbError::Conflict { .. })));
+    }
+}

@@ -1,0 +1,28 @@
+//! Ledger components. Each owns the state keys under its prefix and the actions of its kind,
+//! and exposes entry points that other components and resource modules call (fee charging,
+//! slashing, credit debits).
+
+pub mod bank;
+pub mod credits;
+pub mod devices;
+pub mod staking;
+
+use crate::state::Overlay;
+use depin_types::{ChainParams, PublicKey};
+
+/// What a component needs to know about the transaction being executed.
+pub struct TxContext<'p> {
+    /// Chain id.
+    pub chain_id: &'p str,
+    /// Chain parameters in force.
+    pub params: &'p ChainParams,
+    /// Height of the block being built.
+    pub height: u64,
+    /// Block time, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The transaction signer.
+    pub signer: PublicKey,
+}
+
+/// The state being written while a transaction executes.
+pub type State<'o, 'a> = &'o mut Overlay<'a>;

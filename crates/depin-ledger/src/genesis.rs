@@ -1,0 +1,40 @@
+//! The genesis state: what `depin node init` writes before block 1.
+
+use crate::components::{bank, devices};
+use crate::exec::{CHAIN_ID_KEY, GENESIS_HASH_KEY, HEIGHT_KEY, PARAMS_KEY};
+use crate::state::{MemState, Overlay, WriteSet};
+use depin_types::{Genesis, GenesisError};
+
+/// The writes that make up the genesis state (height 0) of `genesis`.
+///
+/// Errors: whatever [`Genesis::validate`] finds.
+pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
+    genesis.validate()?;
+    let empty = MemState::default();
+    let mut s = Overlay::new(&empty);
+    s.put(CHAIN_ID_KEY.to_vec(), &genesis.chain_id);
+    s.put(PARAMS_KEY.to_vec(), &genesis.params);
+    s.put(GENESIS_HASH_KEY.to_vec(), &genesis.hash());
+    s.put(HEIGHT_KEY.to_vec(), &0u64);
+    for a in &genesis.allocations {
+        let acct = bank::Account { balance: a.amount_bones, nonce: 0 };
+        s.put(bank::account_key(&a.address.key), &acct);
+    }
+    let supply = bank::Supply { genesis: genesis.total_allocation()?, ..Default::default() };
+    s.put(bank::SUPPLY_KEY.to_vec(), &supply);
+    for m in &genesis.makers {
+        let maker = devices::Maker { name: m.name.clone(), active: true };
+        s.put(devices::maker_key(&m.key.key), &maker);
+    }
+    for c in &genesis.device_classes {
+        s.put(devices::class_key(&c.name), c);
+    }
+    Ok(s.into_writes())
+}
+
+/// The genesis state in memory (for tests and replays).
+pub fn genesis_state(genesis: &Genesis) -> Result<MemState, GenesisError> {
+    let mut m = MemState::default();
+    m.apply(genesis_writes(genesis)?);
+    Ok(m)
+}
