@@ -1,1 +1,198 @@
-//! placeholder
+//! The node's REST API types (JSON bodies), shared by the node (`depin-node`) and the typed
+//! client (`depin-client`). Hashes and keys are lowercase hex; addresses base58check; amounts
+//! strings of bones (`_bones`), because JSON numbers cannot hold a `u128`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// API version prefix of every route.
+pub const API_PREFIX: &str = "/v1";
+
+/// Every 4xx/5xx body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable reason code, e.g. `nonce_too_low`, `invalid_signature`, `tx_too_large`.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// Reply to an accepted transaction (`202`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SubmitResponse {
+    /// Transaction id (hex).
+    pub tx_id: String,
+}
+
+/// One result of a batch submission, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BatchItem {
+    /// Transaction id (hex); empty if the entry did not decode.
+    pub tx_id: String,
+    /// Accepted into the mempool?
+    pub accepted: bool,
+    /// Why not, if not.
+    pub error: Option<ErrorBody>,
+}
+
+/// Reply to a batch submission.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BatchResponse {
+    /// Per-transaction results, in request order.
+    pub results: Vec<BatchItem>,
+}
+
+/// A receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReceiptView {
+    /// Transaction id.
+    pub tx_id: String,
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// `success` or `failed`.
+    pub status: String,
+    /// Reason code when failed.
+    pub code: Option<String>,
+    /// Detail when failed.
+    pub message: Option<String>,
+    /// Fee charged.
+    pub fee_bones: String,
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct TxStatusResponse {
+    /// Transaction id.
+    pub tx_id: String,
+    /// `pending` (in the mempool), `committed` (in a block; see the receipt), `dropped` (left
+    /// out of a block; see `error`), or `unknown`.
+    pub status: String,
+    /// The receipt once committed.
+    pub receipt: Option<ReceiptView>,
+    /// Why it was dropped.
+    pub error: Option<ErrorBody>,
+}
+
+/// Result of a simulation: what would happen if the transaction were the next one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SimulateResponse {
+    /// Transaction id.
+    pub tx_id: String,
+    /// The receipt it would get (height = next height).
+    pub receipt: ReceiptView,
+}
+
+/// An account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AccountView {
+    /// base58check address.
+    pub address: String,
+    /// ed25519 key (hex).
+    pub key: String,
+    /// Spendable balance.
+    pub balance_bones: String,
+    /// Next nonce in committed state.
+    pub nonce: u64,
+    /// Next nonce counting this node's pending transactions (use this to sign the next one).
+    pub next_nonce: u64,
+    /// Bonded stake.
+    pub bonded_bones: String,
+    /// Stake being unbonded.
+    pub unbonding_bones: String,
+    /// Data credits.
+    pub credits: u64,
+    /// Height of the state this was read at.
+    pub height: u64,
+}
+
+/// A device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct DeviceView {
+    /// Device address.
+    pub address: String,
+    /// Owner address.
+    pub owner: String,
+    /// Class name.
+    pub class: String,
+    /// Maker address.
+    pub maker: String,
+    /// H3 res-12 cell (hex), if asserted.
+    pub location: Option<String>,
+    /// Cell centre latitude (degrees), if asserted.
+    pub lat: Option<f64>,
+    /// Cell centre longitude (degrees), if asserted.
+    pub lng: Option<f64>,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Onboarding height.
+    pub onboarded_height: u64,
+    /// Height of the last location assertion.
+    pub location_height: u64,
+}
+
+/// A block.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BlockView {
+    /// Block hash.
+    pub hash: String,
+    /// Height.
+    pub height: u64,
+    /// Time, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Parent hash.
+    pub parent_hash: String,
+    /// Proposer address.
+    pub proposer: String,
+    /// Transaction root.
+    pub tx_root: String,
+    /// State root after the block.
+    pub state_root: String,
+    /// Transaction ids in order.
+    pub tx_ids: Vec<String>,
+}
+
+/// Chain facts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ChainInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// `mainnet`, `testnet` or `devnet`.
+    pub network: String,
+    /// Genesis hash.
+    pub genesis_hash: String,
+    /// Last committed height.
+    pub height: u64,
+    /// Hash of the last block (zero hash at genesis).
+    pub latest_block_hash: String,
+    /// State root at the last height.
+    pub state_root: String,
+    /// Target block time.
+    pub block_time_ms: u64,
+    /// Minimum fee.
+    pub min_fee_bones: String,
+    /// Largest accepted transaction.
+    pub max_tx_bytes: u32,
+    /// Transactions waiting in the mempool.
+    pub mempool_txs: u64,
+    /// Committed transactions.
+    pub committed_txs: u64,
+}
+
+/// The supply audit (O(state); for operators and tests).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SupplyView {
+    /// Height audited.
+    pub height: u64,
+    /// `genesis + minted − burned`.
+    pub outstanding_bones: String,
+    /// Σ balances.
+    pub balances_bones: String,
+    /// Σ bonded.
+    pub bonded_bones: String,
+    /// Σ unbonding.
+    pub unbonding_bones: String,
+    /// The supply equation holds.
+    pub ok: bool,
+}

@@ -1,0 +1,340 @@
+//! The REST API (axum) and its OpenAPI document (utoipa), served at `/openapi.json`.
+//!
+//! Transactions are submitted as their borsh bytes (`application/octet-stream`); batches as the
+//! borsh encoding of `Vec<Vec<u8>>` (each inner vector one encoded transaction). Every error is
+//! a JSON [`ErrorBody`] with a stable reason code.
+
+use crate::app::{read_latest, NodeState, Rejection};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use depin_api::*;
+use depin_ledger::components::{bank, credits, devices, staking};
+use depin_types::block::TxStatus;
+use depin_types::tx::DeviceStatus;
+use depin_types::{Address, Block, Hash32, PublicKey, Receipt};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// State of every handler.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node.
+    pub node: Arc<NodeState>,
+    /// Prometheus renderer.
+    pub metrics: PrometheusHandle,
+    /// Most transactions per batch.
+    pub max_batch_txs: usize,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "depin node API", description = "Submit transactions and read chain state."),
+    paths(submit_tx, submit_batch, simulate_tx, tx_status, account, device, block, chain, supply),
+    components(schemas(ErrorBody, SubmitResponse, BatchItem, BatchResponse, ReceiptView, TxStatusResponse,
+        SimulateResponse, AccountView, DeviceView, BlockView, ChainInfo, SupplyView))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// All routes, with a body limit of `max_body_bytes`.
+pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/txs", post(submit_tx))
+        .route("/v1/txs/batch", post(submit_batch))
+        .route("/v1/txs/simulate", post(simulate_tx))
+        .route("/v1/txs/{id}", get(tx_status))
+        .route("/v1/accounts/{address}", get(account))
+        .route("/v1/devices/{address}", get(device))
+        .route("/v1/blocks/{id}", get(block))
+        .route("/v1/chain", get(chain))
+        .route("/v1/supply", get(supply))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/metrics", get(metrics_text))
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_client_error() {
+            metrics::counter!("depin_txs_rejected_total", "code" => self.code.clone()).increment(1);
+        }
+        (status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
+    }
+}
+
+fn body_or_reject(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Rejection> {
+    body.map_err(|e| Rejection {
+        status: e.status().as_u16(),
+        code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" }.into(),
+        message: e.body_text(),
+    })
+}
+
+fn not_found(what: &str) -> Rejection {
+    Rejection { status: 404, code: "not_found".into(), message: format!("{what} not found") }
+}
+
+fn bad_request(code: &str, message: String) -> Rejection {
+    Rejection { status: 400, code: code.into(), message }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Rejection> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Rejection { status: 500, code: "internal_error".into(), message: e.to_string() })
+}
+
+/// Submit one transaction.
+#[utoipa::path(post, path = "/v1/txs",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "borsh SignedTransaction"),
+    responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody, description = "rejected; see code"),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn submit_tx(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, Rejection> {
+    let bytes = body_or_reject(body)?;
+    let node = s.node.clone();
+    let verdict = blocking(move || node.admit_batch(&[&bytes]).pop()).await?;
+    let id = verdict.unwrap_or_else(|| Err(Rejection { status: 500, code: "internal_error".into(), message: "no verdict".into() }))?;
+    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { tx_id: id.to_hex() })).into_response())
+}
+
+/// Submit many transactions at once (borsh `Vec<Vec<u8>>`); one verdict each, in order.
+#[utoipa::path(post, path = "/v1/txs/batch",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "borsh Vec<Vec<u8>> of SignedTransaction"),
+    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn submit_batch(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Json<BatchResponse>, Rejection> {
+    let bytes = body_or_reject(body)?;
+    let items: Vec<Vec<u8>> = borsh::from_slice(&bytes).map_err(|e| bad_request("malformed_batch", e.to_string()))?;
+    if items.len() > s.max_batch_txs {
+        return Err(Rejection { status: 413, code: "batch_too_large".into(), message: format!("{} transactions, limit {}", items.len(), s.max_batch_txs) });
+    }
+    let node = s.node.clone();
+    let verdicts = blocking(move || {
+        let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+        node.admit_batch(&refs)
+    })
+    .await?;
+    let results = verdicts
+        .into_iter()
+        .map(|v| match v {
+            Ok(id) => BatchItem { tx_id: id.to_hex(), accepted: true, error: None },
+            Err(r) => {
+                metrics::counter!("depin_txs_rejected_total", "code" => r.code.clone()).increment(1);
+                BatchItem { tx_id: String::new(), accepted: false, error: Some(ErrorBody { code: r.code, message: r.message }) }
+            }
+        })
+        .collect();
+    Ok(Json(BatchResponse { results }))
+}
+
+/// Run a transaction as the signer's next one without keeping anything.
+#[utoipa::path(post, path = "/v1/txs/simulate",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = SimulateResponse), (status = 400, body = ErrorBody)))]
+async fn simulate_tx(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Json<SimulateResponse>, Rejection> {
+    let bytes = body_or_reject(body)?;
+    let node = s.node.clone();
+    let receipt = blocking(move || node.simulate(&bytes)).await??;
+    Ok(Json(SimulateResponse { tx_id: receipt.tx_id.to_hex(), receipt: receipt_view(&receipt) }))
+}
+
+/// A receipt as JSON.
+pub fn receipt_view(r: &Receipt) -> ReceiptView {
+    let (status, code, message) = match &r.status {
+        TxStatus::Success => ("success", None, None),
+        TxStatus::Failed { code, message } => ("failed", Some(code.clone()), Some(message.clone())),
+    };
+    ReceiptView {
+        tx_id: r.tx_id.to_hex(),
+        height: r.height,
+        index: r.index,
+        status: status.into(),
+        code,
+        message,
+        fee_bones: r.fee_bones.bones().to_string(),
+    }
+}
+
+/// Where a transaction is: pending, committed (with receipt), dropped (with reason) or unknown.
+#[utoipa::path(get, path = "/v1/txs/{id}", params(("id" = String, Path, description = "transaction id (hex)")),
+    responses((status = 200, body = TxStatusResponse), (status = 400, body = ErrorBody)))]
+async fn tx_status(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<TxStatusResponse>, Rejection> {
+    let hash: Hash32 = id.parse().map_err(|e: depin_types::hash::HashParseError| bad_request("invalid_tx_id", e.to_string()))?;
+    let node = s.node.clone();
+    blocking(move || {
+        let mut out = TxStatusResponse { tx_id: hash.to_hex(), status: "unknown".into(), receipt: None, error: None };
+        if let Some(r) = node.db.receipt(&hash).map_err(|e| Rejection { status: 500, code: "internal_error".into(), message: e.to_string() })? {
+            out.status = "committed".into();
+            out.receipt = Some(receipt_view(&r));
+            return Ok(Json(out));
+        }
+        let mempool = node.mempool();
+        if mempool.contains(&hash) {
+            out.status = "pending".into();
+        } else if let Some((code, message)) = mempool.dropped_reason(&hash) {
+            out.status = "dropped".into();
+            out.error = Some(ErrorBody { code: code.clone(), message: message.clone() });
+        }
+        Ok(Json(out))
+    })
+    .await?
+}
+
+fn parse_key(s: &str) -> Result<PublicKey, Rejection> {
+    if let Ok(a) = Address::parse(s) {
+        return Ok(a.key);
+    }
+    PublicKey::from_hex(s).map_err(|_| bad_request("invalid_address", format!("{s:?} is neither a base58check address nor a hex key")))
+}
+
+/// An account: balance, nonces, stake, data credits.
+#[utoipa::path(get, path = "/v1/accounts/{address}", params(("address" = String, Path, description = "base58check address or hex key")),
+    responses((status = 200, body = AccountView), (status = 400, body = ErrorBody)))]
+async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Result<Json<AccountView>, Rejection> {
+    let key = parse_key(&address)?;
+    let node = s.node.clone();
+    blocking(move || {
+        let snap = node.db.snapshot().map_err(internal)?;
+        let a = bank::account(&snap, &key).map_err(internal)?;
+        let st = staking::stake(&snap, &key).map_err(internal)?;
+        let credits = credits::balance(&snap, &key).map_err(internal)?;
+        let next_nonce = node.mempool().next_nonce(&key, a.nonce);
+        Ok(Json(AccountView {
+            address: Address::new(node.genesis.network, key).to_string(),
+            key: key.to_hex(),
+            balance_bones: a.balance.bones().to_string(),
+            nonce: a.nonce,
+            next_nonce,
+            bonded_bones: st.bonded.bones().to_string(),
+            unbonding_bones: st.unbonding.bones().to_string(),
+            credits,
+            height: snap.height(),
+        }))
+    })
+    .await?
+}
+
+fn internal(e: impl std::fmt::Display) -> Rejection {
+    Rejection { status: 500, code: "internal_error".into(), message: e.to_string() }
+}
+
+/// A device.
+#[utoipa::path(get, path = "/v1/devices/{address}", params(("address" = String, Path, description = "device address or hex key")),
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+async fn device(State(s): State<ApiState>, Path(address): Path<String>) -> Result<Json<DeviceView>, Rejection> {
+    let key = parse_key(&address)?;
+    let node = s.node.clone();
+    blocking(move || {
+        let d: devices::Device = read_latest(&node.db, &devices::device_key(&key))?.ok_or_else(|| not_found("device"))?;
+        let net = node.genesis.network;
+        let (lat, lng) = d.location.map(|l| l.center_lat_lng()).unzip();
+        Ok(Json(DeviceView {
+            address: Address::new(net, key).to_string(),
+            owner: Address::new(net, d.owner).to_string(),
+            class: d.class,
+            maker: Address::new(net, d.maker).to_string(),
+            location: d.location.map(|l| l.to_string()),
+            lat,
+            lng,
+            status: match d.status { DeviceStatus::Active => "active", DeviceStatus::Inactive => "inactive" }.into(),
+            onboarded_height: d.onboarded_height,
+            location_height: d.location_height,
+        }))
+    })
+    .await?
+}
+
+/// A block by height, hash, or `latest`.
+#[utoipa::path(get, path = "/v1/blocks/{id}", params(("id" = String, Path, description = "height, block hash (hex) or `latest`")),
+    responses((status = 200, body = BlockView), (status = 404, body = ErrorBody)))]
+async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<BlockView>, Rejection> {
+    let node = s.node.clone();
+    blocking(move || {
+        let height = if id == "latest" {
+            node.db.height().map_err(internal)?
+        } else if let Ok(h) = id.parse::<u64>() {
+            h
+        } else {
+            let hash: Hash32 = id.parse().map_err(|_| bad_request("invalid_block_id", format!("{id:?} is not a height or hash")))?;
+            node.db.block_height_by_hash(&hash).map_err(internal)?.ok_or_else(|| not_found("block"))?
+        };
+        let b = node.db.block(height).map_err(internal)?.ok_or_else(|| not_found("block"))?;
+        Ok(Json(block_view(&b, node.genesis.network)))
+    })
+    .await?
+}
+
+fn block_view(b: &Block, net: depin_types::Network) -> BlockView {
+    let h = &b.header;
+    BlockView {
+        hash: h.hash().to_hex(),
+        height: h.height,
+        time_ms: h.time_ms,
+        parent_hash: h.parent_hash.to_hex(),
+        proposer: Address::new(net, h.proposer).to_string(),
+        tx_root: h.tx_root.to_hex(),
+        state_root: h.state_root.to_hex(),
+        tx_ids: b.txs.iter().map(|t| t.id().to_hex()).collect(),
+    }
+}
+
+/// Chain facts: id, height, roots, parameters, mempool size.
+#[utoipa::path(get, path = "/v1/chain", responses((status = 200, body = ChainInfo)))]
+async fn chain(State(s): State<ApiState>) -> Result<Json<ChainInfo>, Rejection> {
+    let node = s.node.clone();
+    blocking(move || {
+        let height = node.db.height().map_err(internal)?;
+        let latest = if height == 0 { Hash32::ZERO } else { node.db.block(height).map_err(internal)?.map_or(Hash32::ZERO, |b| b.header.hash()) };
+        let g = &node.genesis;
+        Ok(Json(ChainInfo {
+            chain_id: g.chain_id.clone(),
+            network: format!("{:?}", g.network).to_lowercase(),
+            genesis_hash: g.hash().to_hex(),
+            height,
+            latest_block_hash: latest.to_hex(),
+            state_root: node.db.state_root(height).map_err(internal)?.to_hex(),
+            block_time_ms: g.params.block_time_ms,
+            min_fee_bones: g.params.min_fee_bones.bones().to_string(),
+            max_tx_bytes: g.params.max_tx_bytes,
+            mempool_txs: node.mempool().len() as u64,
+            committed_txs: node.db.tx_count().map_err(internal)?,
+        }))
+    })
+    .await?
+}
+
+/// The supply audit over the whole state (O(state size)).
+#[utoipa::path(get, path = "/v1/supply", responses((status = 200, body = SupplyView)))]
+async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection> {
+    let node = s.node.clone();
+    blocking(move || {
+        let height = node.db.height().map_err(internal)?;
+        let entries = node.db.state_entries().map_err(internal)?;
+        let a = depin_ledger::audit_supply(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))).map_err(internal)?;
+        Ok(Json(SupplyView {
+            height,
+            outstanding_bones: a.outstanding.to_string(),
+            balances_bones: a.balances.to_string(),
+            bonded_bones: a.bonded.to_string(),
+            unbonding_bones: a.unbonding.to_string(),
+            ok: a.ok,
+        }))
+    })
+    .await?
+}
+
+async fn metrics_text(State(s): State<ApiState>) -> String {
+    s.metrics.render()
+}

@@ -1,0 +1,327 @@
+//! The node's shared state, transaction admission, and the [`Application`] the consensus
+//! driver calls to propose, verify and finalize blocks.
+
+use crate::mempool::{Mempool, MempoolError, MempoolLimits};
+use depin_consensus::Application;
+use depin_db::{Db, DbError, PendingCommit};
+use depin_ledger::exec::{self, check_stateless, BlockContext, BlockError, BlockMode};
+use depin_ledger::state::WriteSet;
+use depin_ledger::{components::bank, ReasonCode, StateRead, TxError, VerifiedTx};
+use depin_types::block::{tx_root, Receipt, TxStatus};
+use depin_types::{Block, BlockHeader, ChainParams, Genesis, Hash32, PublicKey, SignedTransaction};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A refused submission: HTTP status, stable reason code, detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Rejection {
+    /// HTTP status (4xx, or 5xx for the node's own failures).
+    pub status: u16,
+    /// Stable reason code.
+    pub code: String,
+    /// Detail.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(status: u16, code: &str, message: impl Into<String>) -> Rejection {
+        Rejection { status, code: code.to_string(), message: message.into() }
+    }
+
+    fn from_tx(e: &TxError) -> Rejection {
+        let status = match e {
+            TxError::Stateless(depin_ledger::error::StatelessError::TooLarge { .. }) => 413,
+            TxError::State(_) => 500,
+            _ => 400,
+        };
+        Rejection::new(status, e.code(), e.to_string())
+    }
+
+    fn from_mempool(e: &MempoolError) -> Rejection {
+        let status = match e {
+            MempoolError::Full { .. } | MempoolError::AccountFull { .. } => 429,
+            MempoolError::AlreadyPending => 409,
+            MempoolError::NonceGap { .. } => 400,
+        };
+        Rejection::new(status, e.code(), e.to_string())
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Rejection {
+        Rejection::new(500, "internal_error", e.to_string())
+    }
+}
+
+/// State shared by the API handlers and the block producer.
+pub struct NodeState {
+    /// Storage.
+    pub db: Arc<Db>,
+    /// Pending transactions.
+    pub mempool: Mutex<Mempool>,
+    /// The genesis document.
+    pub genesis: Genesis,
+    /// Chain parameters.
+    pub params: ChainParams,
+}
+
+impl NodeState {
+    /// Opens the node's state over an initialised database.
+    pub fn new(db: Arc<Db>, genesis: Genesis, limits: MempoolLimits) -> NodeState {
+        let params = genesis.params.clone();
+        NodeState { db, mempool: Mutex::new(Mempool::new(limits)), genesis, params }
+    }
+
+    /// Locks the mempool (a poisoned lock means a panic elsewhere; keep serving).
+    pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Decodes a borsh transaction, distinguishing truncated from otherwise malformed input.
+    pub fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
+        let limit = self.params.max_tx_bytes as usize;
+        if bytes.len() > limit {
+            return Err(Rejection::new(413, "tx_too_large", format!("transaction is {} bytes, limit {limit}", bytes.len())));
+        }
+        borsh::from_slice(bytes).map_err(|e| {
+            let msg = e.to_string();
+            if e.kind() == std::io::ErrorKind::UnexpectedEof || msg.contains("Unexpected length of input") {
+                Rejection::new(400, "truncated_tx", format!("transaction bytes end early: {msg}"))
+            } else {
+                Rejection::new(400, "malformed_tx", format!("transaction does not decode: {msg}"))
+            }
+        })
+    }
+
+    /// Admits encoded transactions: decode, stateless checks, one batch signature
+    /// verification, replay and nonce checks, simulation, mempool. One verdict per input.
+    pub fn admit_batch(&self, items: &[&[u8]]) -> Vec<Result<Hash32, Rejection>> {
+        let mut verdicts: Vec<Result<Hash32, Rejection>> = Vec::with_capacity(items.len());
+        let mut to_verify = Vec::new();
+        let mut slots = Vec::new();
+        for (i, bytes) in items.iter().enumerate() {
+            let checked = self.decode(bytes).and_then(|stx| {
+                check_stateless(&stx, bytes.len(), &self.genesis.chain_id, &self.params)
+                    .map_err(|e| Rejection::from_tx(&e.into()))
+                    .map(|()| stx)
+            });
+            match checked {
+                Ok(stx) => {
+                    verdicts.push(Ok(stx.id()));
+                    to_verify.push(stx);
+                    slots.push(i);
+                }
+                Err(r) => verdicts.push(Err(r)),
+            }
+        }
+        let verified = depin_ledger::verify_batch(to_verify);
+        let snap = match self.db.snapshot() {
+            Ok(s) => s,
+            Err(e) => return items.iter().map(|_| Err(Rejection::internal(&e))).collect(),
+        };
+        let mut mempool = self.mempool();
+        for (slot, v) in slots.into_iter().zip(verified) {
+            verdicts[slot] = match v {
+                Ok(vtx) => self.admit_verified(&snap, &mut mempool, vtx),
+                Err((_, e)) => Err(Rejection::from_tx(&e)),
+            };
+        }
+        verdicts
+    }
+
+    fn admit_verified(&self, snap: &depin_db::Snapshot, mempool: &mut Mempool, vtx: VerifiedTx) -> Result<Hash32, Rejection> {
+        let id = vtx.id();
+        if self.db.receipt(&id).map_err(Rejection::internal)?.is_some() {
+            return Err(Rejection::new(409, "tx_already_committed", format!("transaction {id} is already in a block")));
+        }
+        if mempool.contains(&id) {
+            return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
+        }
+        let signer = vtx.tx().tx.signer;
+        let acct = bank::account(snap, &signer).map_err(Rejection::internal)?;
+        if vtx.tx().tx.nonce < acct.nonce {
+            let e: TxError = bank::BankError::NonceTooLow { expected: acct.nonce, got: vtx.tx().tx.nonce }.into();
+            return Err(Rejection::from_tx(&e));
+        }
+        if mempool.pending_count(&signer) == 0 {
+            self.simulate_verified(snap, &vtx)?;
+        } else {
+            let needed = mempool.pending_fees(&signer).checked_add(vtx.tx().tx.fee).unwrap_or(depin_types::Amount(u128::MAX));
+            if acct.balance < needed {
+                let e: TxError = bank::BankError::InsufficientFunds { balance: acct.balance.bones(), needed: needed.bones() }.into();
+                return Err(Rejection::from_tx(&e));
+            }
+        }
+        mempool.insert(vtx, acct.nonce).map_err(|e| Rejection::from_mempool(&e))?;
+        metrics::counter!("depin_txs_admitted_total").increment(1);
+        Ok(id)
+    }
+
+    /// Runs a verified transaction as if it were next, against committed state. A failing
+    /// action is reported as a rejection with the action's reason code.
+    fn simulate_verified(&self, snap: &depin_db::Snapshot, vtx: &VerifiedTx) -> Result<Receipt, Rejection> {
+        let ctx = self.next_context(snap.height().saturating_add(1), 0);
+        let receipt = exec::simulate(snap, &ctx, vtx).map_err(|e| Rejection::from_tx(&e))?;
+        match &receipt.status {
+            TxStatus::Success => Ok(receipt),
+            TxStatus::Failed { code, message } => Err(Rejection::new(400, code, message.clone())),
+        }
+    }
+
+    /// Simulates an encoded transaction as the signer's next one (its nonce must be the
+    /// committed nonce); nothing is kept.
+    pub fn simulate(&self, bytes: &[u8]) -> Result<Receipt, Rejection> {
+        let stx = self.decode(bytes)?;
+        check_stateless(&stx, bytes.len(), &self.genesis.chain_id, &self.params)
+            .map_err(|e| Rejection::from_tx(&e.into()))?;
+        let vtx = match depin_ledger::verify_batch(vec![stx]).pop() {
+            Some(Ok(v)) => v,
+            Some(Err((_, e))) => return Err(Rejection::from_tx(&e)),
+            None => return Err(Rejection::internal("verifier returned nothing")),
+        };
+        let snap = self.db.snapshot().map_err(Rejection::internal)?;
+        let ctx = self.next_context(snap.height().saturating_add(1), 0);
+        exec::simulate(&snap, &ctx, &vtx).map_err(|e| Rejection::from_tx(&e))
+    }
+
+    fn next_context(&self, height: u64, time_ms: u64) -> BlockContext {
+        BlockContext {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            time_ms,
+            proposer: self.genesis.producer_key(),
+        }
+    }
+}
+
+/// Errors of block production.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Execution failed.
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    /// A block that does not match what this node computes.
+    #[error("block {height} rejected: {reason}")]
+    Rejected {
+        /// Height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+struct Executed {
+    hash: Hash32,
+    writes: WriteSet,
+    pending: PendingCommit,
+    receipts: Vec<Receipt>,
+    dropped: Vec<(Hash32, String, String)>,
+}
+
+/// The node as the consensus driver sees it.
+pub struct NodeApp {
+    node: Arc<NodeState>,
+    proposer: PublicKey,
+    executed: Option<Executed>,
+}
+
+impl NodeApp {
+    /// An application proposing as `proposer`.
+    pub fn new(node: Arc<NodeState>, proposer: PublicKey) -> NodeApp {
+        NodeApp { node, proposer, executed: None }
+    }
+
+    fn execute(&self, height: u64, time_ms: u64, txs: &[VerifiedTx], mode: BlockMode) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
+        let (last_h, parent) = self.last_finalized()?;
+        assert_eq!(height, last_h.saturating_add(1), "blocks extend the last finalized block");
+        let snap = self.node.db.snapshot()?;
+        let ctx = BlockContext { chain_id: self.node.genesis.chain_id.clone(), height, time_ms, proposer: self.proposer };
+        let out = exec::execute_block(&snap, &ctx, txs, mode)?;
+        let pending = self.node.db.compute_root(&out.writes, height)?;
+        let included: Vec<SignedTransaction> = out.included.iter().map(|i| txs[*i].tx().clone()).collect();
+        let header = BlockHeader {
+            chain_id: ctx.chain_id.clone(),
+            height,
+            time_ms,
+            parent_hash: parent,
+            proposer: self.proposer,
+            tx_root: tx_root(&included),
+            state_root: pending.root(),
+            tx_count: u32::try_from(included.len()).expect("bounded by max_block_txs"),
+        };
+        let dropped = out.dropped.iter().map(|(i, e)| (txs[*i].id(), e.code().to_string(), e.to_string())).collect();
+        let executed = Executed { hash: header.hash(), writes: out.writes, pending, receipts: out.receipts, dropped };
+        Ok((header, executed, out.included))
+    }
+}
+
+impl Application for NodeApp {
+    type Error = AppError;
+
+    fn last_finalized(&self) -> Result<(u64, Hash32), AppError> {
+        let h = self.node.db.height()?;
+        if h == 0 {
+            return Ok((0, Hash32::ZERO));
+        }
+        let b = self.node.db.block(h)?.ok_or(AppError::Rejected { height: h, reason: "missing block".into() })?;
+        Ok((h, b.header.hash()))
+    }
+
+    fn propose(&mut self, time_ms: u64) -> Result<Block, AppError> {
+        let max = self.node.params.max_block_txs as usize;
+        let candidates = self.node.mempool().select(max);
+        let height = self.node.db.height()?.saturating_add(1);
+        let (header, executed, included) = self.execute(height, time_ms, &candidates, BlockMode::Build)?;
+        let txs = included.into_iter().map(|i| candidates[i].tx().clone()).collect();
+        self.executed = Some(executed);
+        Ok(Block { header, txs })
+    }
+
+    fn verify(&mut self, block: &Block) -> Result<(), AppError> {
+        let verified = depin_ledger::verify_batch(block.txs.clone());
+        let txs: Result<Vec<VerifiedTx>, _> = verified.into_iter().collect();
+        let txs = txs.map_err(|(_, e)| AppError::Rejected { height: block.header.height, reason: e.to_string() })?;
+        let (header, executed, _) = self.execute(block.header.height, block.header.time_ms, &txs, BlockMode::Verify)?;
+        if header.state_root != block.header.state_root || header.tx_root != block.header.tx_root {
+            return Err(AppError::Rejected { height: header.height, reason: "state or tx root differs".into() });
+        }
+        self.executed = Some(executed);
+        Ok(())
+    }
+
+    fn finalize(&mut self, block: &Block) -> Result<(), AppError> {
+        let h = block.header.height;
+        if let Some(existing) = self.node.db.block(h)? {
+            if existing.header.hash() == block.header.hash() {
+                return Ok(());
+            }
+            return Err(AppError::Rejected { height: h, reason: "a different block is final at this height".into() });
+        }
+        if self.executed.as_ref().map(|e| e.hash) != Some(block.header.hash()) {
+            self.verify(block)?;
+        }
+        let ex = self.executed.take().expect("verify or propose filled it");
+        let started = std::time::Instant::now();
+        self.node.db.commit_block(block, &ex.writes, ex.pending, &ex.receipts)?;
+        metrics::histogram!("depin_block_commit_seconds").record(started.elapsed().as_secs_f64());
+        let mut mempool = self.node.mempool();
+        mempool.remove_committed(ex.receipts.iter().map(|r| &r.tx_id));
+        for (id, code, message) in &ex.dropped {
+            mempool.drop_tx(id, code, message);
+            metrics::counter!("depin_txs_dropped_total", "code" => code.clone()).increment(1);
+        }
+        metrics::gauge!("depin_mempool_txs").set(mempool.len() as f64);
+        metrics::gauge!("depin_height").set(h as f64);
+        metrics::counter!("depin_blocks_total").increment(1);
+        metrics::counter!("depin_txs_committed_total").increment(u64::from(block.header.tx_count));
+        Ok(())
+    }
+}
+
+/// Reads `key` from the latest state (helper for the API).
+pub fn read_latest<T: borsh::BorshDeserialize>(db: &Db, key: &[u8]) -> Result<Option<T>, Rejection> {
+    let snap = db.snapshot().map_err(Rejection::internal)?;
+    let raw = snap.get_raw(key).map_err(Rejection::internal)?;
+    raw.map(|b| borsh::from_slice(&b).map_err(Rejection::internal)).transpose()
+}
