@@ -1,1 +1,186 @@
-//! placeholder
+//! Typed client of the node's REST API, used by the CLI, agents and tests.
+//!
+//! Every call returns [`ClientError::Rejected`] with the node's stable reason code when the
+//! node answers 4xx/5xx, so callers can match on codes such as `nonce_too_low`.
+
+use depin_api::*;
+use depin_types::{Hash32, SignedTransaction};
+use std::time::Duration;
+
+/// Errors of API calls.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node refused, with a reason code.
+    #[error("node refused ({status}): {code}: {message}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Stable reason code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+    /// The node could not be reached or the connection broke.
+    #[error("cannot reach node at {url}: {source}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// The reply did not decode.
+    #[error("unexpected reply from {url}: {message}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// Waiting for a transaction timed out.
+    #[error("transaction {tx_id} not committed after {waited_ms} ms")]
+    Timeout {
+        /// The transaction.
+        tx_id: String,
+        /// How long we waited.
+        waited_ms: u64,
+    },
+}
+
+impl ClientError {
+    /// The node's reason code, if the node answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Rejected { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// How often [`NodeClient::wait_committed`] polls, in ms.
+pub const POLL_INTERVAL_MS: u64 = 50;
+
+/// A client of one node.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl NodeClient {
+    /// A client of the node at `base_url` (e.g. `http://127.0.0.1:7650`).
+    pub fn new(base_url: &str) -> NodeClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("a client without TLS always builds");
+        NodeClient { base: base_url.trim_end_matches('/').to_string(), http }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(&self, url: String, resp: Result<reqwest::Response, reqwest::Error>) -> Result<T, ClientError> {
+        let resp = resp.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        if !status.is_success() {
+            let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+            let (code, message) = body.map_or_else(
+                || ("http_error".to_string(), String::from_utf8_lossy(&bytes).into_owned()),
+                |b| (b.code, b.message),
+            );
+            return Err(ClientError::Rejected { status: status.as_u16(), code, message });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { url, message: e.to_string() })
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self.http.get(&url).send().await;
+        self.read(url, resp).await
+    }
+
+    async fn post_bytes<T: serde::de::DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self.http.post(&url).header("content-type", "application/octet-stream").body(body).send().await;
+        self.read(url, resp).await
+    }
+
+    /// Submits raw bytes as a transaction (for tests of malformed input).
+    pub async fn submit_raw(&self, bytes: Vec<u8>) -> Result<SubmitResponse, ClientError> {
+        self.post_bytes("/v1/txs", bytes).await
+    }
+
+    /// Submits a transaction; returns its id once it is in the mempool.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<Hash32, ClientError> {
+        let r: SubmitResponse = self.submit_raw(tx.to_bytes()).await?;
+        self.parse_id(&r.tx_id)
+    }
+
+    fn parse_id(&self, s: &str) -> Result<Hash32, ClientError> {
+        s.parse().map_err(|e: depin_types::hash::HashParseError| ClientError::Decode { url: self.base.clone(), message: e.to_string() })
+    }
+
+    /// Submits many transactions; one verdict each, in order.
+    pub async fn submit_batch(&self, txs: &[SignedTransaction]) -> Result<BatchResponse, ClientError> {
+        let items: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::to_bytes).collect();
+        let body = borsh::to_vec(&items).expect("writing to a Vec cannot fail");
+        self.post_bytes("/v1/txs/batch", body).await
+    }
+
+    /// Simulates a transaction as the signer's next one.
+    pub async fn simulate(&self, tx: &SignedTransaction) -> Result<SimulateResponse, ClientError> {
+        self.post_bytes("/v1/txs/simulate", tx.to_bytes()).await
+    }
+
+    /// Where a transaction is.
+    pub async fn tx_status(&self, id: &Hash32) -> Result<TxStatusResponse, ClientError> {
+        self.get(&format!("/v1/txs/{id}")).await
+    }
+
+    /// Polls until `id` is committed (returns its receipt) or dropped (returns the reason as
+    /// [`ClientError::Rejected`]), for at most `timeout`.
+    pub async fn wait_committed(&self, id: &Hash32, timeout: Duration) -> Result<ReceiptView, ClientError> {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.tx_status(id).await?;
+            match (s.status.as_str(), s.receipt, s.error) {
+                ("committed", Some(r), _) => return Ok(r),
+                ("dropped", _, Some(e)) => return Err(ClientError::Rejected { status: 400, code: e.code, message: e.message }),
+                _ => {}
+            }
+            if start.elapsed() > timeout {
+                let waited_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                return Err(ClientError::Timeout { tx_id: id.to_hex(), waited_ms });
+            }
+            tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+        }
+    }
+
+    /// An account (address or hex key).
+    pub async fn account(&self, address: &str) -> Result<AccountView, ClientError> {
+        self.get(&format!("/v1/accounts/{address}")).await
+    }
+
+    /// A device (address or hex key).
+    pub async fn device(&self, address: &str) -> Result<DeviceView, ClientError> {
+        self.get(&format!("/v1/devices/{address}")).await
+    }
+
+    /// A block by height, hash or `latest`.
+    pub async fn block(&self, id: &str) -> Result<BlockView, ClientError> {
+        self.get(&format!("/v1/blocks/{id}")).await
+    }
+
+    /// Chain facts.
+    pub async fn chain(&self) -> Result<ChainInfo, ClientError> {
+        self.get("/v1/chain").await
+    }
+
+    /// The supply audit.
+    pub async fn supply(&self) -> Result<SupplyView, ClientError> {
+        self.get("/v1/supply").await
+    }
+}

@@ -1,1 +1,107 @@
-fn main() {}
+//! `depin`: one binary for the node, wallets, queries, transactions and benchmarks.
+//! Noun-verb commands; JSON output by default, `--format table` for people; state-changing
+//! commands simulate unless `--commit`.
+
+mod bench;
+mod cmd;
+mod output;
+mod wallet;
+
+use clap::{Parser, Subcommand};
+use output::Format;
+
+/// depin — an open DePIN engine.
+#[derive(Parser, Debug)]
+#[command(name = "depin", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value = "json")]
+    format: Format,
+    /// Log format on stderr: `terminal` or `json`.
+    #[arg(long = "log.format", global = true, env = "DEPIN_LOG_FORMAT", default_value = "terminal")]
+    log_format: String,
+    /// Node API URL.
+    #[arg(long, global = true, env = "DEPIN_NODE", default_value = "http://127.0.0.1:7650")]
+    node: String,
+    /// Wallet file used to sign.
+    #[arg(long, global = true, env = "DEPIN_WALLET", default_value = "wallet.json")]
+    wallet: std::path::PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run and set up a node.
+    #[command(subcommand)]
+    Node(cmd::node::NodeCmd),
+    /// Create, import and inspect wallets.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::WalletCmd),
+    /// Read accounts.
+    #[command(subcommand)]
+    Account(cmd::query::AccountCmd),
+    /// Send tokens (simulates unless --commit).
+    Transfer(cmd::tx::TransferArgs),
+    /// Onboard and manage devices.
+    #[command(subcommand)]
+    Device(cmd::tx::DeviceCmd),
+    /// Bond and unbond stake.
+    #[command(subcommand)]
+    Stake(cmd::tx::StakeCmd),
+    /// Burn tokens into data credits and delegate them.
+    #[command(subcommand)]
+    Credits(cmd::tx::CreditsCmd),
+    /// Chain, block and transaction queries.
+    #[command(subcommand)]
+    Chain(cmd::query::ChainCmd),
+    /// Benchmarks against measured ceilings.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn init_logging(format: &str, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEPIN_LOG_FILTER")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = if matches!(cli.command, Command::Node(_)) { "info" } else { "warn" };
+    init_logging(&cli.log_format, filter);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = cmd::Ctx { format: cli.format, node: cli.node, wallet: cli.wallet, log_format: cli.log_format };
+    match cli.command {
+        Command::Node(c) => cmd::node::run(&ctx, c).await,
+        Command::Wallet(c) => cmd::wallet::run(&ctx, c),
+        Command::Account(c) => cmd::query::account(&ctx, c).await,
+        Command::Chain(c) => cmd::query::chain(&ctx, c).await,
+        Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
+        Command::Device(c) => cmd::tx::device(&ctx, c).await,
+        Command::Stake(c) => cmd::tx::stake(&ctx, c).await,
+        Command::Credits(c) => cmd::tx::credits(&ctx, c).await,
+        Command::Bench(c) => bench::run(&ctx, c).await,
+    }
+}

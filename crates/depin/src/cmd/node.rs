@@ -1,0 +1,184 @@
+//! `depin node init|start`.
+
+use super::Ctx;
+use crate::output::print;
+use crate::wallet::Wallet;
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use depin_node::{home, NodeConfig};
+use depin_types::genesis::{Allocation, MakerParams};
+use depin_types::{Address, Amount, ChainParams, DeviceClassParams, Genesis, Network};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Node commands.
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// Write a genesis document and a config file into a home directory.
+    Init(InitArgs),
+    /// Start the node of a home directory.
+    Start(StartArgs),
+}
+
+/// `node init`
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    /// Home directory.
+    #[arg(long, env = "DEPIN_HOME", default_value = ".depin")]
+    pub home: PathBuf,
+    /// Chain id.
+    #[arg(long, default_value = "depin-devnet")]
+    pub chain_id: String,
+    /// Block producer address (default: a new producer wallet in the home directory).
+    #[arg(long)]
+    pub producer: Option<Address>,
+    /// Initial balances, `ADDRESS=TOKENS`, repeatable.
+    #[arg(long = "alloc")]
+    pub allocs: Vec<String>,
+    /// Approved makers, `NAME=ADDRESS`, repeatable.
+    #[arg(long = "maker")]
+    pub makers: Vec<String>,
+    /// Block time in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub block_time_ms: u64,
+    /// Development chain: also writes funded dev and maker wallets (password from
+    /// DEPIN_WALLET_PASSWORD, default `dev`).
+    #[arg(long)]
+    pub dev: bool,
+}
+
+/// `node start`
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// Home directory.
+    #[arg(long, env = "DEPIN_HOME", default_value = ".depin")]
+    pub home: PathBuf,
+    /// Initialise a development chain in the home directory first if it has none.
+    #[arg(long)]
+    pub dev: bool,
+    /// API listen address (overrides config and DEPIN_API_LISTEN).
+    #[arg(long = "api.listen")]
+    pub api_listen: Option<String>,
+    /// Extra Prometheus listen address (overrides config and DEPIN_METRICS_LISTEN).
+    #[arg(long)]
+    pub metrics: Option<String>,
+}
+
+/// Runs a node command.
+pub async fn run(ctx: &Ctx, cmd: NodeCmd) -> Result<()> {
+    match cmd {
+        NodeCmd::Init(a) => {
+            let summary = init(&a)?;
+            print(ctx.format, &summary)
+        }
+        NodeCmd::Start(a) => start(ctx, a).await,
+    }
+}
+
+const DEV_PASSWORD: &str = "dev";
+/// Tokens allocated to the dev wallet.
+const DEV_TOKENS: u128 = 1_000_000;
+
+fn dev_password() -> String {
+    std::env::var("DEPIN_WALLET_PASSWORD").unwrap_or_else(|_| DEV_PASSWORD.to_string())
+}
+
+fn new_wallet_file(path: &Path, network: Network) -> Result<Address> {
+    let w = Wallet::generate(12, network)?;
+    w.seal(&dev_password())?.write_new(path)?;
+    Ok(w.address())
+}
+
+fn parse_pair(s: &str, what: &str) -> Result<(String, String)> {
+    let (a, b) = s.split_once('=').with_context(|| format!("{what} must look like A=B, got {s:?}"))?;
+    Ok((a.to_string(), b.to_string()))
+}
+
+/// Writes genesis and config into the home directory; returns a summary.
+pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
+    if home::genesis_path(&a.home).exists() {
+        bail!("{} already has a genesis; remove it or use another --home", a.home.display());
+    }
+    std::fs::create_dir_all(&a.home)?;
+    let network = Network::Devnet;
+    let producer = match a.producer {
+        Some(p) => p,
+        None => new_wallet_file(&a.home.join("producer-wallet.json"), network)?,
+    };
+    let mut allocations = Vec::new();
+    for s in &a.allocs {
+        let (addr, tokens) = parse_pair(s, "--alloc")?;
+        allocations.push(Allocation { address: addr.parse()?, amount_bones: Amount::parse_tokens(&tokens)? });
+    }
+    let mut makers = Vec::new();
+    for s in &a.makers {
+        let (name, addr) = parse_pair(s, "--maker")?;
+        makers.push(MakerParams { name, key: addr.parse()? });
+    }
+    let mut out = json!({"home": a.home, "chain_id": a.chain_id, "producer": producer});
+    if a.dev {
+        let dev = new_wallet_file(&a.home.join("dev-wallet.json"), network)?;
+        let maker = new_wallet_file(&a.home.join("dev-maker.json"), network)?;
+        allocations.push(Allocation { address: dev, amount_bones: Amount::from_tokens(DEV_TOKENS)? });
+        makers.push(MakerParams { name: "dev-maker".into(), key: maker });
+        out["dev_wallet"] = json!({"file": a.home.join("dev-wallet.json"), "address": dev});
+        out["dev_maker"] = json!({"file": a.home.join("dev-maker.json"), "address": maker});
+    }
+    let genesis = Genesis {
+        chain_id: a.chain_id.clone(),
+        network,
+        genesis_time_ms: 0,
+        producer,
+        params: ChainParams { block_time_ms: a.block_time_ms, ..ChainParams::default() },
+        allocations,
+        makers,
+        device_classes: default_device_classes(),
+    };
+    genesis.validate()?;
+    home::write_genesis(&a.home, &genesis)?;
+    std::fs::write(home::config_path(&a.home), toml::to_string_pretty(&NodeConfig::default())?)?;
+    out["genesis_hash"] = json!(genesis.hash());
+    Ok(out)
+}
+
+/// The device classes a new chain starts with (resource modules add theirs later).
+fn default_device_classes() -> Vec<DeviceClassParams> {
+    let tokens = |n| Amount::from_tokens(n).expect("small constants fit");
+    vec![
+        DeviceClassParams { name: "hotspot".into(), location_bound: true, onboarding_fee_bones: tokens(40), location_fee_bones: tokens(10) },
+        DeviceClassParams { name: "sensor".into(), location_bound: false, onboarding_fee_bones: tokens(1), location_fee_bones: Amount::ZERO },
+        DeviceClassParams { name: "storage-provider".into(), location_bound: false, onboarding_fee_bones: tokens(10), location_fee_bones: Amount::ZERO },
+    ]
+}
+
+async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
+    if a.dev && !home::genesis_path(&a.home).exists() {
+        let init_args = InitArgs {
+            home: a.home.clone(),
+            chain_id: "depin-devnet".into(),
+            producer: None,
+            allocs: vec![],
+            makers: vec![],
+            block_time_ms: 500,
+            dev: true,
+        };
+        let summary = init(&init_args)?;
+        eprintln!("initialised a dev chain in {}:\n{}", a.home.display(), serde_json::to_string_pretty(&summary)?);
+        eprintln!("dev wallets use the password {:?} (DEPIN_WALLET_PASSWORD)", dev_password());
+    }
+    let mut config = NodeConfig::load(&home::config_path(&a.home))?;
+    config.apply_env(std::env::vars())?;
+    if let Some(l) = a.api_listen {
+        config.api.listen = l;
+    }
+    if let Some(m) = a.metrics {
+        config.metrics.listen = m;
+    }
+    let _ = &ctx.log_format;
+    let node = depin_node::start(&a.home, config).await?;
+    eprintln!("node API on http://{} (OpenAPI at /openapi.json, metrics at /metrics); Ctrl-C stops", node.api_addr);
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping: finishing the block in progress");
+    node.stop().await;
+    Ok(())
+}
