@@ -1,0 +1,89 @@
+//! Helpers: a chain in memory that executes blocks like the node does.
+
+use depin_ledger::exec::{execute_block, BlockContext, BlockMode, BlockOutcome};
+use depin_ledger::{audit_supply, verify_batch, MemState, TxError};
+use depin_types::genesis::{Allocation, MakerParams};
+use depin_types::{Address, Amount, ChainParams, DeviceClassParams, Genesis, Network, SecretKey, SignedTransaction};
+
+pub const CHAIN: &str = "test-chain";
+
+pub fn key(i: u8) -> SecretKey {
+    SecretKey::from_seed([i.wrapping_add(1); 32])
+}
+
+pub fn addr(k: &SecretKey) -> Address {
+    Address::new(Network::Devnet, k.public())
+}
+
+pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        network: Network::Devnet,
+        genesis_time_ms: 0,
+        producer: addr(producer),
+        params,
+        allocations: balances
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b > 0)
+            .map(|(i, b)| Allocation { address: addr(&key(i as u8)), amount_bones: Amount(*b) })
+            .collect(),
+        makers: vec![MakerParams { name: "maker".into(), key: addr(&key(200)) }],
+        device_classes: vec![
+            DeviceClassParams { name: "hotspot".into(), location_bound: true, onboarding_fee_bones: Amount(500), location_fee_bones: Amount(100) },
+            DeviceClassParams { name: "sensor".into(), location_bound: false, onboarding_fee_bones: Amount(50), location_fee_bones: Amount(0) },
+        ],
+    }
+}
+
+/// A chain in memory.
+pub struct Chain {
+    pub state: MemState,
+    pub height: u64,
+    pub producer: SecretKey,
+}
+
+/// Per input transaction: `Ok(receipt status code or "success")` if included, `Err(code)` if
+/// left out of the block.
+pub type Verdicts = Vec<Result<String, String>>;
+
+impl Chain {
+    pub fn new(g: &Genesis, producer: SecretKey) -> Chain {
+        Chain { state: depin_ledger::genesis::genesis_state(g).unwrap(), height: 0, producer }
+    }
+
+    /// Builds and applies a block from `txs`, like the node's producer.
+    pub fn block(&mut self, txs: Vec<SignedTransaction>) -> (BlockOutcome, Verdicts) {
+        use depin_ledger::ReasonCode;
+        let n = txs.len();
+        let mut verdicts: Vec<Option<Result<String, String>>> = vec![None; n];
+        let mut verified = Vec::new();
+        let mut slots = Vec::new();
+        for (i, r) in verify_batch(txs).into_iter().enumerate() {
+            match r {
+                Ok(v) => {
+                    verified.push(v);
+                    slots.push(i);
+                }
+                Err((_, e)) => verdicts[i] = Some(Err(e.code().to_string())),
+            }
+        }
+        self.height += 1;
+        let ctx = BlockContext { chain_id: CHAIN.into(), height: self.height, time_ms: self.height * 1000, proposer: self.producer.public() };
+        let out = execute_block(&self.state, &ctx, &verified, BlockMode::Build).unwrap();
+        for (r, idx) in out.receipts.iter().zip(&out.included) {
+            let code = match &r.status {
+                depin_types::TxStatus::Success => "success".to_string(),
+                depin_types::TxStatus::Failed { code, .. } => code.clone(),
+            };
+            verdicts[slots[*idx]] = Some(Ok(code));
+        }
+        for (idx, e) in &out.dropped {
+            verdicts[slots[*idx]] = Some(Err(TxError::code(e).to_string()));
+        }
+        self.state.apply(out.writes.clone());
+        let audit = audit_supply(self.state.entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))).unwrap();
+        assert!(audit.ok, "supply equation broken after block {}: {audit:?}", self.height);
+        (out, verdicts.into_iter().map(|v| v.expect("every transaction has a verdict")).collect())
+    }
+}
