@@ -1,0 +1,3 @@
+//! Integration tests of depin-types.
+
+mod ed25519_vectors;
