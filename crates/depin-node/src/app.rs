@@ -232,11 +232,11 @@ impl NodeApp {
         NodeApp { node, proposer, executed: None }
     }
 
-    fn execute(&self, height: u64, time_ms: u64, txs: &[VerifiedTx], mode: BlockMode) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
+    fn execute(&self, height: u64, time_ms: u64, proposer: PublicKey, txs: &[VerifiedTx], mode: BlockMode) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
         let (last_h, parent) = self.last_finalized()?;
         assert_eq!(height, last_h.saturating_add(1), "blocks extend the last finalized block");
         let snap = self.node.db.snapshot()?;
-        let ctx = BlockContext { chain_id: self.node.genesis.chain_id.clone(), height, time_ms, proposer: self.proposer };
+        let ctx = BlockContext { chain_id: self.node.genesis.chain_id.clone(), height, time_ms, proposer };
         let out = exec::execute_block(&snap, &ctx, txs, mode)?;
         let pending = self.node.db.compute_root(&out.writes, height)?;
         let included: Vec<SignedTransaction> = out.included.iter().map(|i| txs[*i].tx().clone()).collect();
@@ -245,7 +245,7 @@ impl NodeApp {
             height,
             time_ms,
             parent_hash: parent,
-            proposer: self.proposer,
+            proposer,
             tx_root: tx_root(&included),
             state_root: pending.root(),
             tx_count: u32::try_from(included.len()).expect("bounded by max_block_txs"),
@@ -272,7 +272,7 @@ impl Application for NodeApp {
         let max = self.node.params.max_block_txs as usize;
         let candidates = self.node.mempool().select(max);
         let height = self.node.db.height()?.saturating_add(1);
-        let (header, executed, included) = self.execute(height, time_ms, &candidates, BlockMode::Build)?;
+        let (header, executed, included) = self.execute(height, time_ms, self.proposer, &candidates, BlockMode::Build)?;
         let txs = included.into_iter().map(|i| candidates[i].tx().clone()).collect();
         self.executed = Some(executed);
         Ok(Block { header, txs })
@@ -282,8 +282,8 @@ impl Application for NodeApp {
         let verified = depin_ledger::verify_batch(block.txs.clone());
         let txs: Result<Vec<VerifiedTx>, _> = verified.into_iter().collect();
         let txs = txs.map_err(|(_, e)| AppError::Rejected { height: block.header.height, reason: e.to_string() })?;
-        let (header, executed, _) = self.execute(block.header.height, block.header.time_ms, &txs, BlockMode::Verify)?;
-        if header.state_root != block.header.state_root || header.tx_root != block.header.tx_root {
+        let (header, executed, _) = self.execute(block.header.height, block.header.time_ms, block.header.proposer, &txs, BlockMode::Verify)?;
+        if header != block.header {
             return Err(AppError::Rejected { height: header.height, reason: "state or tx root differs".into() });
         }
         self.executed = Some(executed);

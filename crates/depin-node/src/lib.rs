@@ -12,6 +12,7 @@ pub mod app;
 pub mod config;
 pub mod home;
 pub mod mempool;
+pub mod replay;
 pub mod run;
 
 pub use config::NodeConfig;
