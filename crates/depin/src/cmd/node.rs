@@ -18,6 +18,13 @@ pub enum NodeCmd {
     Init(InitArgs),
     /// Start the node of a home directory.
     Start(StartArgs),
+    /// Re-execute every stored block from genesis into a scratch database and compare state
+    /// roots (exits non-zero on the first difference). The node must be stopped.
+    Replay {
+        /// Home directory.
+        #[arg(long, env = "DEPIN_HOME", default_value = ".depin")]
+        home: PathBuf,
+    },
 }
 
 /// `node init`
@@ -72,6 +79,7 @@ pub async fn run(ctx: &Ctx, cmd: NodeCmd) -> Result<()> {
             print(ctx.format, &summary)
         }
         NodeCmd::Start(a) => start(ctx, a).await,
+        NodeCmd::Replay { home } => replay(ctx, &home),
     }
 }
 
@@ -181,4 +189,28 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     eprintln!("stopping: finishing the block in progress");
     node.stop().await;
     Ok(())
+}
+
+fn replay(ctx: &Ctx, home_dir: &Path) -> Result<()> {
+    let genesis = home::read_genesis(home_dir)?;
+    let src = depin_db::Db::open(&home::db_path(home_dir))?;
+    let scratch = tempfile_dir(home_dir)?;
+    let dst = std::sync::Arc::new(depin_db::Db::open(&scratch.join("replay.redb"))?);
+    let result = depin_node::replay::replay(&src, dst, &genesis);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = result?;
+    let ok = report.state_root == report.source_root;
+    print(ctx.format, &json!({"height": report.height, "state_root": report.state_root, "source_root": report.source_root, "ok": ok}))?;
+    if !ok {
+        bail!("replayed state root differs from the stored one at height {}", report.height);
+    }
+    Ok(())
+}
+
+/// A fresh scratch directory inside the home directory (same filesystem, removed after use).
+fn tempfile_dir(home_dir: &Path) -> Result<PathBuf> {
+    let d = home_dir.join(format!("replay-scratch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
 }
