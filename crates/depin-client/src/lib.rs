@@ -73,7 +73,10 @@ impl NodeClient {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("a client without TLS always builds");
-        NodeClient { base: base_url.trim_end_matches('/').to_string(), http }
+        NodeClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        }
     }
 
     /// The base URL.
@@ -81,19 +84,44 @@ impl NodeClient {
         &self.base
     }
 
-    async fn read<T: serde::de::DeserializeOwned>(&self, url: String, resp: Result<reqwest::Response, reqwest::Error>) -> Result<T, ClientError> {
-        let resp = resp.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        url: String,
+        resp: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<T, ClientError> {
+        let resp = resp.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
         if !status.is_success() {
             let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
             let (code, message) = body.map_or_else(
-                || ("http_error".to_string(), String::from_utf8_lossy(&bytes).into_owned()),
+                || {
+                    (
+                        "http_error".to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    )
+                },
                 |b| (b.code, b.message),
             );
-            return Err(ClientError::Rejected { status: status.as_u16(), code, message });
+            return Err(ClientError::Rejected {
+                status: status.as_u16(),
+                code,
+                message,
+            });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { url, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            url,
+            message: e.to_string(),
+        })
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -102,9 +130,19 @@ impl NodeClient {
         self.read(url, resp).await
     }
 
-    async fn post_bytes<T: serde::de::DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ClientError> {
+    async fn post_bytes<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let resp = self.http.post(&url).header("content-type", "application/octet-stream").body(body).send().await;
+        let resp = self
+            .http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await;
         self.read(url, resp).await
     }
 
@@ -120,11 +158,18 @@ impl NodeClient {
     }
 
     fn parse_id(&self, s: &str) -> Result<Hash32, ClientError> {
-        s.parse().map_err(|e: depin_types::hash::HashParseError| ClientError::Decode { url: self.base.clone(), message: e.to_string() })
+        s.parse()
+            .map_err(|e: depin_types::hash::HashParseError| ClientError::Decode {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// Submits many transactions; one verdict each, in order.
-    pub async fn submit_batch(&self, txs: &[SignedTransaction]) -> Result<BatchResponse, ClientError> {
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<BatchResponse, ClientError> {
         let items: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::to_bytes).collect();
         let body = borsh::to_vec(&items).expect("writing to a Vec cannot fail");
         self.post_bytes("/v1/txs/batch", body).await
@@ -142,18 +187,31 @@ impl NodeClient {
 
     /// Polls until `id` is committed (returns its receipt) or dropped (returns the reason as
     /// [`ClientError::Rejected`]), for at most `timeout`.
-    pub async fn wait_committed(&self, id: &Hash32, timeout: Duration) -> Result<ReceiptView, ClientError> {
+    pub async fn wait_committed(
+        &self,
+        id: &Hash32,
+        timeout: Duration,
+    ) -> Result<ReceiptView, ClientError> {
         let start = std::time::Instant::now();
         loop {
             let s = self.tx_status(id).await?;
             match (s.status.as_str(), s.receipt, s.error) {
                 ("committed", Some(r), _) => return Ok(r),
-                ("dropped", _, Some(e)) => return Err(ClientError::Rejected { status: 400, code: e.code, message: e.message }),
+                ("dropped", _, Some(e)) => {
+                    return Err(ClientError::Rejected {
+                        status: 400,
+                        code: e.code,
+                        message: e.message,
+                    })
+                }
                 _ => {}
             }
             if start.elapsed() > timeout {
                 let waited_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-                return Err(ClientError::Timeout { tx_id: id.to_hex(), waited_ms });
+                return Err(ClientError::Timeout {
+                    tx_id: id.to_hex(),
+                    waited_ms,
+                });
             }
             tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
         }

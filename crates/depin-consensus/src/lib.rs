@@ -69,7 +69,10 @@ impl Driver for SoloDriver {
     fn step<A: Application>(&mut self, app: &mut A, now_ms: u64) -> Result<Step, A::Error> {
         let time_ms = now_ms.max(self.last_time_ms);
         let block = app.propose(time_ms)?;
-        assert_eq!(block.header.time_ms, time_ms, "the application must use the driver's time");
+        assert_eq!(
+            block.header.time_ms, time_ms,
+            "the application must use the driver's time"
+        );
         app.finalize(&block)?;
         self.last_time_ms = time_ms;
         Ok(Step::Finalized {
@@ -97,7 +100,10 @@ mod tests {
     impl Application for Counter {
         type Error = Never;
         fn last_finalized(&self) -> Result<(u64, Hash32), Never> {
-            Ok(self.blocks.last().map_or((0, Hash32::ZERO), |b| (b.header.height, b.header.hash())))
+            Ok(self
+                .blocks
+                .last()
+                .map_or((0, Hash32::ZERO), |b| (b.header.height, b.header.hash())))
         }
         fn propose(&mut self, time_ms: u64) -> Result<Block, Never> {
             let (h, parent) = self.last_finalized()?;
@@ -111,7 +117,10 @@ mod tests {
                 state_root: Hash32::ZERO,
                 tx_count: 0,
             };
-            Ok(Block { header, txs: vec![] })
+            Ok(Block {
+                header,
+                txs: vec![],
+            })
         }
         fn verify(&mut self, _: &Block) -> Result<(), Never> {
             Ok(())
@@ -131,6 +140,9 @@ mod tests {
         d.step(&mut app, 150).unwrap();
         let times: Vec<u64> = app.blocks.iter().map(|b| b.header.time_ms).collect();
         assert_eq!(times, vec![100, 200, 200]);
-        assert_eq!(app.blocks[1].header.parent_hash, app.blocks[0].header.hash());
+        assert_eq!(
+            app.blocks[1].header.parent_hash,
+            app.blocks[0].header.hash()
+        );
     }
 }

@@ -24,12 +24,15 @@ use tables::*;
 
 pub use tree::StateProof;
 
+/// One raw state entry: `(key, value)`.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
+
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// redb failed (I/O, corruption, …).
+    /// redb failed (I/O, corruption, …). Boxed: redb's error is large and errors are cold.
     #[error("database error: {0}")]
-    Redb(#[from] redb::Error),
+    Redb(Box<redb::Error>),
     /// The Merkle tree failed.
     #[error("state tree error: {message}")]
     Tree {
@@ -54,11 +57,32 @@ pub enum DbError {
 }
 
 fn rerr<E: Into<redb::Error>>(e: E) -> DbError {
-    DbError::Redb(e.into())
+    DbError::Redb(Box::new(e.into()))
 }
 
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for DbError {
+            fn from(e: $t) -> DbError {
+                rerr(e)
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::TableError,
+    redb::StorageError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
 fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8]) -> Result<T, DbError> {
-    borsh::from_slice(bytes).map_err(|e| DbError::Corrupt { what, message: e.to_string() })
+    borsh::from_slice(bytes).map_err(|e| DbError::Corrupt {
+        what,
+        message: e.to_string(),
+    })
 }
 
 /// A state root computed but not yet committed: the tree nodes of the new version.
@@ -85,7 +109,7 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, DbError> {
         let db = Database::create(path).map_err(rerr)?;
         let w = db.begin_write().map_err(rerr)?;
-        create_tables(&w).map_err(rerr)?;
+        create_tables(&w)?;
         w.commit().map_err(rerr)?;
         Ok(Db { db })
     }
@@ -101,16 +125,20 @@ impl Db {
             }
             return self.state_root(0);
         }
-        let writes = depin_ledger::genesis::genesis_writes(genesis)
-            .map_err(|e| DbError::Conflict { message: format!("invalid genesis: {e}") })?;
+        let writes =
+            depin_ledger::genesis::genesis_writes(genesis).map_err(|e| DbError::Conflict {
+                message: format!("invalid genesis: {e}"),
+            })?;
         let pending = self.compute_root(&writes, 0)?;
         let root = pending.root;
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, &writes, pending).map_err(rerr)?;
+        write_state(&w, &writes, pending)?;
         {
             let mut meta = w.open_table(META).map_err(rerr)?;
-            meta.insert(META_GENESIS_HASH, genesis.hash().0.as_slice()).map_err(rerr)?;
-            meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(rerr)?;
+            meta.insert(META_GENESIS_HASH, genesis.hash().0.as_slice())
+                .map_err(rerr)?;
+            meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice())
+                .map_err(rerr)?;
         }
         w.commit().map_err(rerr)?;
         Ok(root)
@@ -121,10 +149,12 @@ impl Db {
         let r = self.db.begin_read().map_err(rerr)?;
         let meta = r.open_table(META).map_err(rerr)?;
         let v = meta.get(META_GENESIS_HASH).map_err(rerr)?;
-        Ok(v.map(|g| g.value().try_into().map(Hash32)).transpose().map_err(|_| DbError::Corrupt {
-            what: "meta",
-            message: "genesis hash length".into(),
-        })?)
+        v.map(|g| g.value().try_into().map(Hash32))
+            .transpose()
+            .map_err(|_| DbError::Corrupt {
+                what: "meta",
+                message: "genesis hash length".into(),
+            })
     }
 
     /// The height of the last committed block (0 = genesis only).
@@ -149,7 +179,11 @@ impl Db {
     pub fn compute_root(&self, writes: &WriteSet, version: u64) -> Result<PendingCommit, DbError> {
         let snap = self.snapshot()?;
         let (root, batch) = tree::put(&snap, writes, version)?;
-        Ok(PendingCommit { version, root, batch })
+        Ok(PendingCommit {
+            version,
+            root,
+            batch,
+        })
     }
 
     /// Commits a block durably: its state writes and tree nodes, the block, its receipts and
@@ -166,14 +200,20 @@ impl Db {
     ) -> Result<(), DbError> {
         let h = block.header.height;
         let stored = self.height()?;
-        if h != stored.saturating_add(1) || pending.version != h || block.header.state_root != pending.root {
+        if h != stored.saturating_add(1)
+            || pending.version != h
+            || block.header.state_root != pending.root
+        {
             return Err(DbError::Conflict {
-                message: format!("block {h} does not extend height {stored} with root {}", pending.root),
+                message: format!(
+                    "block {h} does not extend height {stored} with root {}",
+                    pending.root
+                ),
             });
         }
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, writes, pending).map_err(rerr)?;
-        write_block(&w, block, receipts).map_err(rerr)?;
+        write_state(&w, writes, pending)?;
+        write_block(&w, block, receipts)?;
         w.commit().map_err(rerr)?;
         Ok(())
     }
@@ -216,7 +256,7 @@ impl Db {
     }
 
     /// Every state entry, ordered by key (for audits and replays; O(state)).
-    pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DbError> {
+    pub fn state_entries(&self) -> Result<Vec<StateEntry>, DbError> {
         let r = self.db.begin_read().map_err(rerr)?;
         let t = r.open_table(STATE).map_err(rerr)?;
         let mut out = Vec::new();
@@ -265,7 +305,9 @@ impl Snapshot {
 
 impl StateRead for Snapshot {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        let v = self.state.get(key).map_err(|e| StateError { message: e.to_string() })?;
+        let v = self.state.get(key).map_err(|e| StateError {
+            message: e.to_string(),
+        })?;
         Ok(v.map(|g| g.value().to_vec()))
     }
 }
@@ -275,7 +317,9 @@ mod tests {
     use super::*;
     use depin_ledger::exec::{execute_block, verify_batch, BlockContext, BlockMode};
     use depin_types::tx::{Action, BankAction, Transaction};
-    use depin_types::{genesis::Allocation, Address, Amount, BlockHeader, ChainParams, Network, SecretKey};
+    use depin_types::{
+        genesis::Allocation, Address, Amount, BlockHeader, ChainParams, Network, SecretKey,
+    };
 
     fn genesis(alice: &SecretKey) -> Genesis {
         Genesis {
@@ -299,11 +343,22 @@ mod tests {
             signer: alice.public(),
             nonce: 0,
             fee: Amount(1_000),
-            action: Action::Bank(BankAction::Transfer { to: SecretKey::from_seed([2; 32]).public(), amount: Amount(5) }),
+            action: Action::Bank(BankAction::Transfer {
+                to: SecretKey::from_seed([2; 32]).public(),
+                amount: Amount(5),
+            }),
         }
         .sign(alice);
-        let vtx: Vec<_> = verify_batch(vec![tx]).into_iter().map(|r| r.unwrap()).collect();
-        let ctx = BlockContext { chain_id: "test".into(), height: 1, time_ms: 1, proposer: alice.public() };
+        let vtx: Vec<_> = verify_batch(vec![tx])
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let ctx = BlockContext {
+            chain_id: "test".into(),
+            height: 1,
+            time_ms: 1,
+            proposer: alice.public(),
+        };
         let snap = db.snapshot().unwrap();
         let out = execute_block(&snap, &ctx, &vtx, BlockMode::Verify).unwrap();
         let pending = db.compute_root(&out.writes, 1).unwrap();
@@ -317,8 +372,12 @@ mod tests {
             state_root: pending.root(),
             tx_count: 1,
         };
-        let block = Block { header, txs: vec![vtx[0].tx().clone()] };
-        db.commit_block(&block, &out.writes, pending, &out.receipts).unwrap();
+        let block = Block {
+            header,
+            txs: vec![vtx[0].tx().clone()],
+        };
+        db.commit_block(&block, &out.writes, pending, &out.receipts)
+            .unwrap();
         block
     }
 
@@ -338,11 +397,16 @@ mod tests {
         assert_eq!(db.height().unwrap(), 1);
         assert_eq!(db.state_root(1).unwrap(), block.header.state_root);
         assert_eq!(db.block(1).unwrap().unwrap(), block);
-        assert_eq!(db.block_height_by_hash(&block.header.hash()).unwrap(), Some(1));
+        assert_eq!(
+            db.block_height_by_hash(&block.header.hash()).unwrap(),
+            Some(1)
+        );
         assert!(db.receipt(&block.txs[0].id()).unwrap().is_some());
         // The same genesis again is accepted; another is refused.
         assert!(db.init_genesis(&genesis(&alice)).is_ok());
-        assert!(db.init_genesis(&genesis(&SecretKey::from_seed([9; 32]))).is_err());
+        assert!(db
+            .init_genesis(&genesis(&SecretKey::from_seed([9; 32])))
+            .is_err());
     }
 
     #[test]
@@ -359,7 +423,8 @@ mod tests {
         proof.verify(&key, Some(&value)).unwrap();
         assert!(proof.verify(&key, Some(b"forged")).is_err());
         assert!(proof.verify(&key, None).is_err());
-        let absent = depin_ledger::components::bank::account_key(&SecretKey::from_seed([77; 32]).public());
+        let absent =
+            depin_ledger::components::bank::account_key(&SecretKey::from_seed([77; 32]).public());
         let (none, proof) = db.prove(&absent).unwrap();
         assert!(none.is_none());
         proof.verify(&absent, None).unwrap();
@@ -373,6 +438,9 @@ mod tests {
         db.init_genesis(&genesis(&alice)).unwrap();
         let block = one_block(&db, &alice);
         let pending = db.compute_root(&WriteSet::new(), 1).unwrap();
-        assert!(matches!(db.commit_block(&block, &WriteSet::new(), pending, &[]), Err(DbError::Conflict { .. })));
+        assert!(matches!(
+            db.commit_block(&block, &WriteSet::new(), pending, &[]),
+            Err(DbError::Conflict { .. })
+        ));
     }
 }

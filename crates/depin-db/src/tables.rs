@@ -25,7 +25,7 @@ pub const META_HEIGHT: &str = "height";
 /// Meta key: genesis hash (32 bytes).
 pub const META_GENESIS_HASH: &str = "genesis_hash";
 
-pub fn create_tables(w: &WriteTransaction) -> Result<(), redb::TableError> {
+pub fn create_tables(w: &WriteTransaction) -> Result<(), crate::DbError> {
     w.open_table(STATE)?;
     w.open_table(JMT_NODES)?;
     w.open_table(JMT_VALUES)?;
@@ -43,7 +43,11 @@ pub fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     k
 }
 
-pub fn write_state(w: &WriteTransaction, writes: &WriteSet, pending: PendingCommit) -> Result<(), redb::Error> {
+pub fn write_state(
+    w: &WriteTransaction,
+    writes: &WriteSet,
+    pending: PendingCommit,
+) -> Result<(), crate::DbError> {
     {
         let mut state = w.open_table(STATE)?;
         for (k, v) in writes {
@@ -72,11 +76,16 @@ pub fn write_state(w: &WriteTransaction, writes: &WriteSet, pending: PendingComm
     Ok(())
 }
 
-pub fn write_block(w: &WriteTransaction, block: &Block, receipts: &[Receipt]) -> Result<(), redb::Error> {
+pub fn write_block(
+    w: &WriteTransaction,
+    block: &Block,
+    receipts: &[Receipt],
+) -> Result<(), crate::DbError> {
     let h = block.header.height;
     let bytes = borsh::to_vec(block).expect("writing to a Vec cannot fail");
     w.open_table(BLOCKS)?.insert(h, bytes.as_slice())?;
-    w.open_table(BLOCK_HASHES)?.insert(&block.header.hash().0, h)?;
+    w.open_table(BLOCK_HASHES)?
+        .insert(&block.header.hash().0, h)?;
     {
         let mut rt = w.open_table(RECEIPTS)?;
         for r in receipts {
@@ -84,6 +93,7 @@ pub fn write_block(w: &WriteTransaction, block: &Block, receipts: &[Receipt]) ->
             rt.insert(&r.tx_id.0, rb.as_slice())?;
         }
     }
-    w.open_table(META)?.insert(META_HEIGHT, h.to_be_bytes().as_slice())?;
+    w.open_table(META)?
+        .insert(META_HEIGHT, h.to_be_bytes().as_slice())?;
     Ok(())
 }

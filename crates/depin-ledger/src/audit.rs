@@ -28,7 +28,9 @@ fn decode<T: borsh::BorshDeserialize>(k: &[u8], v: &[u8]) -> Result<T, StateErro
 }
 
 fn add(a: u128, b: u128) -> Result<u128, StateError> {
-    a.checked_add(b).ok_or(StateError { message: "supply sum overflows".into() })
+    a.checked_add(b).ok_or(StateError {
+        message: "supply sum overflows".into(),
+    })
 }
 
 /// Audits the supply over every `(key, value)` entry of a state (in any order).
@@ -52,5 +54,11 @@ pub fn audit_supply<'a>(
     }
     let outstanding = supply.outstanding()?.bones();
     let held = add(add(balances, bonded)?, unbonding)?;
-    Ok(SupplyAudit { outstanding, balances, bonded, unbonding, ok: outstanding == held })
+    Ok(SupplyAudit {
+        outstanding,
+        balances,
+        bonded,
+        unbonding,
+        ok: outstanding == held,
+    })
 }

@@ -1,8 +1,8 @@
 //! Errors with stable reason codes. A reason code is part of the API: clients match on it, so
 //! a code, once released, never changes meaning.
 
-use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
 use crate::components::staking::StakingError;
+use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
 
 /// Something with a stable, machine-readable reason code (`snake_case`).
 pub trait ReasonCode {

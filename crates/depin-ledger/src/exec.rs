@@ -13,8 +13,8 @@ use crate::error::{ReasonCode, StateError, StatelessError, TxError};
 use crate::state::{get, Overlay, StateRead, WriteSet};
 use depin_types::block::{Receipt, TxStatus};
 use depin_types::tx::{
-    device_pop_bytes, maker_approval_bytes, Action, BankAction, DeviceAction,
-    StakingAction, MAX_CLASS_NAME_BYTES,
+    device_pop_bytes, maker_approval_bytes, Action, BankAction, DeviceAction, StakingAction,
+    MAX_CLASS_NAME_BYTES,
 };
 use depin_types::{Amount, BatchVerifier, ChainParams, Hash32, PublicKey, SignedTransaction};
 
@@ -54,12 +54,16 @@ impl VerifiedTx {
 
 /// Reads the chain parameters. Errors if genesis was never written.
 pub fn params(s: &impl StateRead) -> Result<ChainParams, StateError> {
-    get(s, PARAMS_KEY)?.ok_or(StateError { message: "no chain parameters: state has no genesis".into() })
+    get(s, PARAMS_KEY)?.ok_or(StateError {
+        message: "no chain parameters: state has no genesis".into(),
+    })
 }
 
 /// Reads the chain id.
 pub fn chain_id(s: &impl StateRead) -> Result<String, StateError> {
-    get(s, CHAIN_ID_KEY)?.ok_or(StateError { message: "no chain id: state has no genesis".into() })
+    get(s, CHAIN_ID_KEY)?.ok_or(StateError {
+        message: "no chain id: state has no genesis".into(),
+    })
 }
 
 /// Reads the last applied height (0 = genesis only).
@@ -77,13 +81,22 @@ pub fn check_stateless(
 ) -> Result<(), StatelessError> {
     let tx = &stx.tx;
     if tx.chain_id != chain_id {
-        return Err(StatelessError::WrongChainId { expected: chain_id.into(), got: tx.chain_id.clone() });
+        return Err(StatelessError::WrongChainId {
+            expected: chain_id.into(),
+            got: tx.chain_id.clone(),
+        });
     }
     if encoded_len > params.max_tx_bytes as usize {
-        return Err(StatelessError::TooLarge { size_bytes: encoded_len, limit_bytes: params.max_tx_bytes });
+        return Err(StatelessError::TooLarge {
+            size_bytes: encoded_len,
+            limit_bytes: params.max_tx_bytes,
+        });
     }
     if tx.fee < params.min_fee_bones {
-        return Err(StatelessError::FeeTooLow { fee: tx.fee.bones(), min: params.min_fee_bones.bones() });
+        return Err(StatelessError::FeeTooLow {
+            fee: tx.fee.bones(),
+            min: params.min_fee_bones.bones(),
+        });
     }
     let amount = match &tx.action {
         Action::Bank(BankAction::Transfer { amount, .. })
@@ -96,7 +109,8 @@ pub fn check_stateless(
         if a == Amount::ZERO {
             return Err(StatelessError::ZeroAmount);
         }
-        a.checked_add(tx.fee).map_err(|_| StatelessError::AmountOverflow)?;
+        a.checked_add(tx.fee)
+            .map_err(|_| StatelessError::AmountOverflow)?;
     }
     if let Action::Devices(DeviceAction::Onboard(o)) = &tx.action {
         if o.class.is_empty() || o.class.len() > MAX_CLASS_NAME_BYTES {
@@ -119,7 +133,11 @@ fn queue_signatures(stx: &SignedTransaction, batch: &mut BatchVerifier, kinds: &
     batch.queue(&tx.signer, &tx.signing_bytes(), &stx.signature);
     kinds.push(SigKind::Signer);
     if let Action::Devices(DeviceAction::Onboard(o)) = &tx.action {
-        batch.queue(&o.device, &device_pop_bytes(&tx.chain_id, &o.device, &tx.signer), &o.device_signature);
+        batch.queue(
+            &o.device,
+            &device_pop_bytes(&tx.chain_id, &o.device, &tx.signer),
+            &o.device_signature,
+        );
         kinds.push(SigKind::Device);
         let approval = maker_approval_bytes(&tx.chain_id, &o.device, &tx.signer, &o.class);
         batch.queue(&o.maker, &approval, &o.maker_signature);
@@ -129,7 +147,9 @@ fn queue_signatures(stx: &SignedTransaction, batch: &mut BatchVerifier, kinds: &
 
 fn sig_error(kind: SigKind, signer: &PublicKey) -> StatelessError {
     match kind {
-        SigKind::Signer => StatelessError::InvalidSignature { signer: signer.to_hex() },
+        SigKind::Signer => StatelessError::InvalidSignature {
+            signer: signer.to_hex(),
+        },
         SigKind::Device => StatelessError::InvalidDeviceSignature,
         SigKind::Maker => StatelessError::InvalidMakerSignature,
     }
@@ -138,7 +158,7 @@ fn sig_error(kind: SigKind, signer: &PublicKey) -> StatelessError {
 /// Verifies every signature of every transaction (one batch per chunk, chunks on separate
 /// threads), and returns each transaction's verdict in input order. The other stateless checks
 /// are the caller's ([`check_stateless`]), since they need the encoded length.
-pub fn verify_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, (SignedTransaction, TxError)>> {
+pub fn verify_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>> {
     if txs.len() <= VERIFY_CHUNK {
         return verify_chunk(txs);
     }
@@ -150,12 +170,18 @@ pub fn verify_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, (Sign
         chunks.push(it.by_ref().take(per).collect());
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks.into_iter().map(|c| scope.spawn(|| verify_chunk(c))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("verify thread panicked")).collect()
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(|| verify_chunk(c)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("verify thread panicked"))
+            .collect()
     })
 }
 
-fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, (SignedTransaction, TxError)>> {
+fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>> {
     let mut batch = BatchVerifier::new();
     let mut kinds = Vec::new();
     let mut owner = Vec::new();
@@ -174,11 +200,11 @@ fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, (SignedTr
     txs.into_iter()
         .zip(first_bad)
         .map(|(stx, bad)| match bad {
-            None => Ok(VerifiedTx { id: stx.id(), tx: stx }),
-            Some(kind) => {
-                let e = sig_error(kind, &stx.tx.signer);
-                Err((stx, e.into()))
-            }
+            None => Ok(VerifiedTx {
+                id: stx.id(),
+                tx: stx,
+            }),
+            Some(kind) => Err(sig_error(kind, &stx.tx.signer).into()),
         })
         .collect()
 }
@@ -261,11 +287,17 @@ pub fn execute_block(
 ) -> Result<BlockOutcome, BlockError> {
     let state_height = get::<u64>(&base, HEIGHT_KEY)?.unwrap_or(0);
     if ctx.height != state_height.saturating_add(1) {
-        return Err(BlockError::WrongHeight { height: ctx.height, state_height });
+        return Err(BlockError::WrongHeight {
+            height: ctx.height,
+            state_height,
+        });
     }
     let params = params(&base)?;
     if txs.len() > params.max_block_txs as usize {
-        return Err(BlockError::TooManyTxs { count: txs.len(), limit: params.max_block_txs });
+        return Err(BlockError::TooManyTxs {
+            count: txs.len(),
+            limit: params.max_block_txs,
+        });
     }
     let mut block = Overlay::new(base);
     staking::release_due(&mut block, ctx.height).map_err(fatal)?;
@@ -279,7 +311,9 @@ pub fn execute_block(
                 out.included.push(index);
             }
             Err(TxError::State(e)) => return Err(e.into()),
-            Err(error) if mode == BlockMode::Verify => return Err(BlockError::InvalidTx { index, error }),
+            Err(error) if mode == BlockMode::Verify => {
+                return Err(BlockError::InvalidTx { index, error })
+            }
             Err(error) => out.dropped.push((index, error)),
         }
     }
@@ -290,7 +324,9 @@ pub fn execute_block(
 fn fatal(e: TxError) -> BlockError {
     match e {
         TxError::State(s) => BlockError::State(s),
-        other => BlockError::State(StateError { message: format!("begin-block failed: {other}") }),
+        other => BlockError::State(StateError {
+            message: format!("begin-block failed: {other}"),
+        }),
     }
 }
 
@@ -306,7 +342,9 @@ pub fn apply_tx(
     index: u32,
 ) -> Result<Receipt, TxError> {
     let stx = vtx.tx();
-    let len = borsh::object_length(stx).map_err(|e| StateError { message: e.to_string() })?;
+    let len = borsh::object_length(stx).map_err(|e| StateError {
+        message: e.to_string(),
+    })?;
     check_stateless(stx, len, &ctx.chain_id, params)?;
     let tctx = TxContext {
         chain_id: &ctx.chain_id,
@@ -331,13 +369,26 @@ pub fn apply_tx(
             TxStatus::Success
         }
         Err(TxError::State(e)) => return Err(e.into()),
-        Err(e) => TxStatus::Failed { code: e.code().to_string(), message: e.to_string() },
+        Err(e) => TxStatus::Failed {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        },
     };
-    Ok(Receipt { tx_id: vtx.id(), height: ctx.height, index, status, fee_bones: stx.tx.fee })
+    Ok(Receipt {
+        tx_id: vtx.id(),
+        height: ctx.height,
+        index,
+        status,
+        fee_bones: stx.tx.fee,
+    })
 }
 
 /// Phase 3: the owning component's stateful check, then its execution.
-fn check_and_execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &Action) -> Result<(), TxError> {
+fn check_and_execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &Action,
+) -> Result<(), TxError> {
     match action {
         Action::Bank(BankAction::Transfer { to, amount }) => {
             bank::check_transfer(s, ctx, *amount)?;
@@ -360,9 +411,12 @@ fn check_and_execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &Action) 
 
 /// Runs phases 2 and 3 of `vtx` over `base` as if it were the next transaction, without
 /// keeping anything: the wallet's "simulate" and the node's admission check.
-pub fn simulate(base: &dyn StateRead, ctx: &BlockContext, vtx: &VerifiedTx) -> Result<Receipt, TxError> {
+pub fn simulate(
+    base: &dyn StateRead,
+    ctx: &BlockContext,
+    vtx: &VerifiedTx,
+) -> Result<Receipt, TxError> {
     let params = params(&base)?;
     let mut o = Overlay::new(base);
     apply_tx(&mut o, ctx, &params, vtx, 0)
 }
-

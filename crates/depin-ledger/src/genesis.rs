@@ -17,13 +17,22 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     s.put(GENESIS_HASH_KEY.to_vec(), &genesis.hash());
     s.put(HEIGHT_KEY.to_vec(), &0u64);
     for a in &genesis.allocations {
-        let acct = bank::Account { balance: a.amount_bones, nonce: 0 };
+        let acct = bank::Account {
+            balance: a.amount_bones,
+            nonce: 0,
+        };
         s.put(bank::account_key(&a.address.key), &acct);
     }
-    let supply = bank::Supply { genesis: genesis.total_allocation()?, ..Default::default() };
+    let supply = bank::Supply {
+        genesis: genesis.total_allocation()?,
+        ..Default::default()
+    };
     s.put(bank::SUPPLY_KEY.to_vec(), &supply);
     for m in &genesis.makers {
-        let maker = devices::Maker { name: m.name.clone(), active: true };
+        let maker = devices::Maker {
+            name: m.name.clone(),
+            active: true,
+        };
         s.put(devices::maker_key(&m.key.key), &maker);
     }
     for c in &genesis.device_classes {

@@ -24,7 +24,5 @@ pub mod state;
 
 pub use audit::{audit_supply, SupplyAudit};
 pub use error::{ReasonCode, StateError, TxError};
-pub use exec::{
-    execute_block, verify_batch, BlockContext, BlockMode, BlockOutcome, VerifiedTx,
-};
+pub use exec::{execute_block, verify_batch, BlockContext, BlockMode, BlockOutcome, VerifiedTx};
 pub use state::{MemState, Overlay, StateRead, WriteSet};

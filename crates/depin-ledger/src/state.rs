@@ -26,9 +26,9 @@ impl<T: StateRead + ?Sized> StateRead for &T {
 pub fn get<T: BorshDeserialize>(s: &impl StateRead, key: &[u8]) -> Result<Option<T>, StateError> {
     match s.get_raw(key)? {
         None => Ok(None),
-        Some(bytes) => borsh::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StateError { message: format!("corrupt value at {}: {e}", hex_key(key)) }),
+        Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| StateError {
+            message: format!("corrupt value at {}: {e}", hex_key(key)),
+        }),
     }
 }
 
@@ -45,7 +45,10 @@ pub struct Overlay<'a> {
 impl<'a> Overlay<'a> {
     /// An empty layer over `base`.
     pub fn new(base: &'a dyn StateRead) -> Overlay<'a> {
-        Overlay { base, writes: WriteSet::new() }
+        Overlay {
+            base,
+            writes: WriteSet::new(),
+        }
     }
 
     /// Sets `key` to the borsh encoding of `value`.
@@ -116,8 +119,10 @@ mod tests {
     #[test]
     fn overlay_reads_its_own_writes_and_deletions_first() {
         let mut base = MemState::default();
-        base.entries.insert(b"a".to_vec(), borsh::to_vec(&1u64).unwrap());
-        base.entries.insert(b"b".to_vec(), borsh::to_vec(&2u64).unwrap());
+        base.entries
+            .insert(b"a".to_vec(), borsh::to_vec(&1u64).unwrap());
+        base.entries
+            .insert(b"b".to_vec(), borsh::to_vec(&2u64).unwrap());
         let mut o = Overlay::new(&base);
         o.put(b"a".to_vec(), &10u64);
         o.delete(b"b".to_vec());

@@ -34,10 +34,35 @@ pub struct ApiState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "depin node API", description = "Submit transactions and read chain state."),
-    paths(submit_tx, submit_batch, simulate_tx, tx_status, account, device, block, chain, supply),
-    components(schemas(ErrorBody, SubmitResponse, BatchItem, BatchResponse, ReceiptView, TxStatusResponse,
-        SimulateResponse, AccountView, DeviceView, BlockView, ChainInfo, SupplyView))
+    info(
+        title = "depin node API",
+        description = "Submit transactions and read chain state."
+    ),
+    paths(
+        submit_tx,
+        submit_batch,
+        simulate_tx,
+        tx_status,
+        account,
+        device,
+        block,
+        chain,
+        supply
+    ),
+    components(schemas(
+        ErrorBody,
+        SubmitResponse,
+        BatchItem,
+        BatchResponse,
+        ReceiptView,
+        TxStatusResponse,
+        SimulateResponse,
+        AccountView,
+        DeviceView,
+        BlockView,
+        ChainInfo,
+        SupplyView
+    ))
 )]
 struct ApiDoc;
 
@@ -71,30 +96,54 @@ impl IntoResponse for Rejection {
         if status.is_client_error() {
             metrics::counter!("depin_txs_rejected_total", "code" => self.code.clone()).increment(1);
         }
-        (status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                code: self.code,
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
 fn body_or_reject(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Rejection> {
     body.map_err(|e| Rejection {
         status: e.status().as_u16(),
-        code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" }.into(),
+        code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "bad_body"
+        }
+        .into(),
         message: e.body_text(),
     })
 }
 
 fn not_found(what: &str) -> Rejection {
-    Rejection { status: 404, code: "not_found".into(), message: format!("{what} not found") }
+    Rejection {
+        status: 404,
+        code: "not_found".into(),
+        message: format!("{what} not found"),
+    }
 }
 
 fn bad_request(code: &str, message: String) -> Rejection {
-    Rejection { status: 400, code: code.into(), message }
+    Rejection {
+        status: 400,
+        code: code.into(),
+        message,
+    }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Rejection> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Rejection { status: 500, code: "internal_error".into(), message: e.to_string() })
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Rejection> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Rejection {
+        status: 500,
+        code: "internal_error".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Submit one transaction.
@@ -102,23 +151,44 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "borsh SignedTransaction"),
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody, description = "rejected; see code"),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn submit_tx(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, Rejection> {
+async fn submit_tx(
+    State(s): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Rejection> {
     let bytes = body_or_reject(body)?;
     let node = s.node.clone();
     let verdict = blocking(move || node.admit_batch(&[&bytes]).pop()).await?;
-    let id = verdict.unwrap_or_else(|| Err(Rejection { status: 500, code: "internal_error".into(), message: "no verdict".into() }))?;
-    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { tx_id: id.to_hex() })).into_response())
+    let id = verdict.unwrap_or_else(|| {
+        Err(Rejection {
+            status: 500,
+            code: "internal_error".into(),
+            message: "no verdict".into(),
+        })
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SubmitResponse { tx_id: id.to_hex() }),
+    )
+        .into_response())
 }
 
 /// Submit many transactions at once (borsh `Vec<Vec<u8>>`); one verdict each, in order.
 #[utoipa::path(post, path = "/v1/txs/batch",
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "borsh Vec<Vec<u8>> of SignedTransaction"),
     responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
-async fn submit_batch(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Json<BatchResponse>, Rejection> {
+async fn submit_batch(
+    State(s): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchResponse>, Rejection> {
     let bytes = body_or_reject(body)?;
-    let items: Vec<Vec<u8>> = borsh::from_slice(&bytes).map_err(|e| bad_request("malformed_batch", e.to_string()))?;
+    let items: Vec<Vec<u8>> =
+        borsh::from_slice(&bytes).map_err(|e| bad_request("malformed_batch", e.to_string()))?;
     if items.len() > s.max_batch_txs {
-        return Err(Rejection { status: 413, code: "batch_too_large".into(), message: format!("{} transactions, limit {}", items.len(), s.max_batch_txs) });
+        return Err(Rejection {
+            status: 413,
+            code: "batch_too_large".into(),
+            message: format!("{} transactions, limit {}", items.len(), s.max_batch_txs),
+        });
     }
     let node = s.node.clone();
     let verdicts = blocking(move || {
@@ -129,10 +199,22 @@ async fn submit_batch(State(s): State<ApiState>, body: Result<Bytes, BytesReject
     let results = verdicts
         .into_iter()
         .map(|v| match v {
-            Ok(id) => BatchItem { tx_id: id.to_hex(), accepted: true, error: None },
+            Ok(id) => BatchItem {
+                tx_id: id.to_hex(),
+                accepted: true,
+                error: None,
+            },
             Err(r) => {
-                metrics::counter!("depin_txs_rejected_total", "code" => r.code.clone()).increment(1);
-                BatchItem { tx_id: String::new(), accepted: false, error: Some(ErrorBody { code: r.code, message: r.message }) }
+                metrics::counter!("depin_txs_rejected_total", "code" => r.code.clone())
+                    .increment(1);
+                BatchItem {
+                    tx_id: String::new(),
+                    accepted: false,
+                    error: Some(ErrorBody {
+                        code: r.code,
+                        message: r.message,
+                    }),
+                }
             }
         })
         .collect();
@@ -143,11 +225,17 @@ async fn submit_batch(State(s): State<ApiState>, body: Result<Bytes, BytesReject
 #[utoipa::path(post, path = "/v1/txs/simulate",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = SimulateResponse), (status = 400, body = ErrorBody)))]
-async fn simulate_tx(State(s): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Json<SimulateResponse>, Rejection> {
+async fn simulate_tx(
+    State(s): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SimulateResponse>, Rejection> {
     let bytes = body_or_reject(body)?;
     let node = s.node.clone();
     let receipt = blocking(move || node.simulate(&bytes)).await??;
-    Ok(Json(SimulateResponse { tx_id: receipt.tx_id.to_hex(), receipt: receipt_view(&receipt) }))
+    Ok(Json(SimulateResponse {
+        tx_id: receipt.tx_id.to_hex(),
+        receipt: receipt_view(&receipt),
+    }))
 }
 
 /// A receipt as JSON.
@@ -170,12 +258,26 @@ pub fn receipt_view(r: &Receipt) -> ReceiptView {
 /// Where a transaction is: pending, committed (with receipt), dropped (with reason) or unknown.
 #[utoipa::path(get, path = "/v1/txs/{id}", params(("id" = String, Path, description = "transaction id (hex)")),
     responses((status = 200, body = TxStatusResponse), (status = 400, body = ErrorBody)))]
-async fn tx_status(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<TxStatusResponse>, Rejection> {
-    let hash: Hash32 = id.parse().map_err(|e: depin_types::hash::HashParseError| bad_request("invalid_tx_id", e.to_string()))?;
+async fn tx_status(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<TxStatusResponse>, Rejection> {
+    let hash: Hash32 = id.parse().map_err(|e: depin_types::hash::HashParseError| {
+        bad_request("invalid_tx_id", e.to_string())
+    })?;
     let node = s.node.clone();
     blocking(move || {
-        let mut out = TxStatusResponse { tx_id: hash.to_hex(), status: "unknown".into(), receipt: None, error: None };
-        if let Some(r) = node.db.receipt(&hash).map_err(|e| Rejection { status: 500, code: "internal_error".into(), message: e.to_string() })? {
+        let mut out = TxStatusResponse {
+            tx_id: hash.to_hex(),
+            status: "unknown".into(),
+            receipt: None,
+            error: None,
+        };
+        if let Some(r) = node.db.receipt(&hash).map_err(|e| Rejection {
+            status: 500,
+            code: "internal_error".into(),
+            message: e.to_string(),
+        })? {
             out.status = "committed".into();
             out.receipt = Some(receipt_view(&r));
             return Ok(Json(out));
@@ -185,7 +287,10 @@ async fn tx_status(State(s): State<ApiState>, Path(id): Path<String>) -> Result<
             out.status = "pending".into();
         } else if let Some((code, message)) = mempool.dropped_reason(&hash) {
             out.status = "dropped".into();
-            out.error = Some(ErrorBody { code: code.clone(), message: message.clone() });
+            out.error = Some(ErrorBody {
+                code: code.clone(),
+                message: message.clone(),
+            });
         }
         Ok(Json(out))
     })
@@ -196,13 +301,21 @@ fn parse_key(s: &str) -> Result<PublicKey, Rejection> {
     if let Ok(a) = Address::parse(s) {
         return Ok(a.key);
     }
-    PublicKey::from_hex(s).map_err(|_| bad_request("invalid_address", format!("{s:?} is neither a base58check address nor a hex key")))
+    PublicKey::from_hex(s).map_err(|_| {
+        bad_request(
+            "invalid_address",
+            format!("{s:?} is neither a base58check address nor a hex key"),
+        )
+    })
 }
 
 /// An account: balance, nonces, stake, data credits.
 #[utoipa::path(get, path = "/v1/accounts/{address}", params(("address" = String, Path, description = "base58check address or hex key")),
     responses((status = 200, body = AccountView), (status = 400, body = ErrorBody)))]
-async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Result<Json<AccountView>, Rejection> {
+async fn account(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> Result<Json<AccountView>, Rejection> {
     let key = parse_key(&address)?;
     let node = s.node.clone();
     blocking(move || {
@@ -227,17 +340,25 @@ async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Resu
 }
 
 fn internal(e: impl std::fmt::Display) -> Rejection {
-    Rejection { status: 500, code: "internal_error".into(), message: e.to_string() }
+    Rejection {
+        status: 500,
+        code: "internal_error".into(),
+        message: e.to_string(),
+    }
 }
 
 /// A device.
 #[utoipa::path(get, path = "/v1/devices/{address}", params(("address" = String, Path, description = "device address or hex key")),
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
-async fn device(State(s): State<ApiState>, Path(address): Path<String>) -> Result<Json<DeviceView>, Rejection> {
+async fn device(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> Result<Json<DeviceView>, Rejection> {
     let key = parse_key(&address)?;
     let node = s.node.clone();
     blocking(move || {
-        let d: devices::Device = read_latest(&node.db, &devices::device_key(&key))?.ok_or_else(|| not_found("device"))?;
+        let d: devices::Device = read_latest(&node.db, &devices::device_key(&key))?
+            .ok_or_else(|| not_found("device"))?;
         let net = node.genesis.network;
         let (lat, lng) = d.location.map(|l| l.center_lat_lng()).unzip();
         Ok(Json(DeviceView {
@@ -248,7 +369,11 @@ async fn device(State(s): State<ApiState>, Path(address): Path<String>) -> Resul
             location: d.location.map(|l| l.to_string()),
             lat,
             lng,
-            status: match d.status { DeviceStatus::Active => "active", DeviceStatus::Inactive => "inactive" }.into(),
+            status: match d.status {
+                DeviceStatus::Active => "active",
+                DeviceStatus::Inactive => "inactive",
+            }
+            .into(),
             onboarded_height: d.onboarded_height,
             location_height: d.location_height,
         }))
@@ -259,7 +384,10 @@ async fn device(State(s): State<ApiState>, Path(address): Path<String>) -> Resul
 /// A block by height, hash, or `latest`.
 #[utoipa::path(get, path = "/v1/blocks/{id}", params(("id" = String, Path, description = "height, block hash (hex) or `latest`")),
     responses((status = 200, body = BlockView), (status = 404, body = ErrorBody)))]
-async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<BlockView>, Rejection> {
+async fn block(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<BlockView>, Rejection> {
     let node = s.node.clone();
     blocking(move || {
         let height = if id == "latest" {
@@ -267,10 +395,22 @@ async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json
         } else if let Ok(h) = id.parse::<u64>() {
             h
         } else {
-            let hash: Hash32 = id.parse().map_err(|_| bad_request("invalid_block_id", format!("{id:?} is not a height or hash")))?;
-            node.db.block_height_by_hash(&hash).map_err(internal)?.ok_or_else(|| not_found("block"))?
+            let hash: Hash32 = id.parse().map_err(|_| {
+                bad_request(
+                    "invalid_block_id",
+                    format!("{id:?} is not a height or hash"),
+                )
+            })?;
+            node.db
+                .block_height_by_hash(&hash)
+                .map_err(internal)?
+                .ok_or_else(|| not_found("block"))?
         };
-        let b = node.db.block(height).map_err(internal)?.ok_or_else(|| not_found("block"))?;
+        let b = node
+            .db
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| not_found("block"))?;
         Ok(Json(block_view(&b, node.genesis.network)))
     })
     .await?
@@ -296,7 +436,14 @@ async fn chain(State(s): State<ApiState>) -> Result<Json<ChainInfo>, Rejection> 
     let node = s.node.clone();
     blocking(move || {
         let height = node.db.height().map_err(internal)?;
-        let latest = if height == 0 { Hash32::ZERO } else { node.db.block(height).map_err(internal)?.map_or(Hash32::ZERO, |b| b.header.hash()) };
+        let latest = if height == 0 {
+            Hash32::ZERO
+        } else {
+            node.db
+                .block(height)
+                .map_err(internal)?
+                .map_or(Hash32::ZERO, |b| b.header.hash())
+        };
         let g = &node.genesis;
         Ok(Json(ChainInfo {
             chain_id: g.chain_id.clone(),
@@ -322,7 +469,9 @@ async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection
     blocking(move || {
         let height = node.db.height().map_err(internal)?;
         let entries = node.db.state_entries().map_err(internal)?;
-        let a = depin_ledger::audit_supply(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))).map_err(internal)?;
+        let a =
+            depin_ledger::audit_supply(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+                .map_err(internal)?;
         Ok(Json(SupplyView {
             height,
             outstanding_bones: a.outstanding.to_string(),

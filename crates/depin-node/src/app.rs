@@ -25,7 +25,11 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(status: u16, code: &str, message: impl Into<String>) -> Rejection {
-        Rejection { status, code: code.to_string(), message: message.into() }
+        Rejection {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
     }
 
     fn from_tx(e: &TxError) -> Rejection {
@@ -67,26 +71,47 @@ impl NodeState {
     /// Opens the node's state over an initialised database.
     pub fn new(db: Arc<Db>, genesis: Genesis, limits: MempoolLimits) -> NodeState {
         let params = genesis.params.clone();
-        NodeState { db, mempool: Mutex::new(Mempool::new(limits)), genesis, params }
+        NodeState {
+            db,
+            mempool: Mutex::new(Mempool::new(limits)),
+            genesis,
+            params,
+        }
     }
 
     /// Locks the mempool (a poisoned lock means a panic elsewhere; keep serving).
     pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
-        self.mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.mempool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Decodes a borsh transaction, distinguishing truncated from otherwise malformed input.
     pub fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
         let limit = self.params.max_tx_bytes as usize;
         if bytes.len() > limit {
-            return Err(Rejection::new(413, "tx_too_large", format!("transaction is {} bytes, limit {limit}", bytes.len())));
+            return Err(Rejection::new(
+                413,
+                "tx_too_large",
+                format!("transaction is {} bytes, limit {limit}", bytes.len()),
+            ));
         }
         borsh::from_slice(bytes).map_err(|e| {
             let msg = e.to_string();
-            if e.kind() == std::io::ErrorKind::UnexpectedEof || msg.contains("Unexpected length of input") {
-                Rejection::new(400, "truncated_tx", format!("transaction bytes end early: {msg}"))
+            if e.kind() == std::io::ErrorKind::UnexpectedEof
+                || msg.contains("Unexpected length of input")
+            {
+                Rejection::new(
+                    400,
+                    "truncated_tx",
+                    format!("transaction bytes end early: {msg}"),
+                )
             } else {
-                Rejection::new(400, "malformed_tx", format!("transaction does not decode: {msg}"))
+                Rejection::new(
+                    400,
+                    "malformed_tx",
+                    format!("transaction does not decode: {msg}"),
+                )
             }
         })
     }
@@ -121,16 +146,25 @@ impl NodeState {
         for (slot, v) in slots.into_iter().zip(verified) {
             verdicts[slot] = match v {
                 Ok(vtx) => self.admit_verified(&snap, &mut mempool, vtx),
-                Err((_, e)) => Err(Rejection::from_tx(&e)),
+                Err(e) => Err(Rejection::from_tx(&e)),
             };
         }
         verdicts
     }
 
-    fn admit_verified(&self, snap: &depin_db::Snapshot, mempool: &mut Mempool, vtx: VerifiedTx) -> Result<Hash32, Rejection> {
+    fn admit_verified(
+        &self,
+        snap: &depin_db::Snapshot,
+        mempool: &mut Mempool,
+        vtx: VerifiedTx,
+    ) -> Result<Hash32, Rejection> {
         let id = vtx.id();
         if self.db.receipt(&id).map_err(Rejection::internal)?.is_some() {
-            return Err(Rejection::new(409, "tx_already_committed", format!("transaction {id} is already in a block")));
+            return Err(Rejection::new(
+                409,
+                "tx_already_committed",
+                format!("transaction {id} is already in a block"),
+            ));
         }
         if mempool.contains(&id) {
             return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
@@ -138,26 +172,43 @@ impl NodeState {
         let signer = vtx.tx().tx.signer;
         let acct = bank::account(snap, &signer).map_err(Rejection::internal)?;
         if vtx.tx().tx.nonce < acct.nonce {
-            let e: TxError = bank::BankError::NonceTooLow { expected: acct.nonce, got: vtx.tx().tx.nonce }.into();
+            let e: TxError = bank::BankError::NonceTooLow {
+                expected: acct.nonce,
+                got: vtx.tx().tx.nonce,
+            }
+            .into();
             return Err(Rejection::from_tx(&e));
         }
         if mempool.pending_count(&signer) == 0 {
             self.simulate_verified(snap, &vtx)?;
         } else {
-            let needed = mempool.pending_fees(&signer).checked_add(vtx.tx().tx.fee).unwrap_or(depin_types::Amount(u128::MAX));
+            let needed = mempool
+                .pending_fees(&signer)
+                .checked_add(vtx.tx().tx.fee)
+                .unwrap_or(depin_types::Amount(u128::MAX));
             if acct.balance < needed {
-                let e: TxError = bank::BankError::InsufficientFunds { balance: acct.balance.bones(), needed: needed.bones() }.into();
+                let e: TxError = bank::BankError::InsufficientFunds {
+                    balance: acct.balance.bones(),
+                    needed: needed.bones(),
+                }
+                .into();
                 return Err(Rejection::from_tx(&e));
             }
         }
-        mempool.insert(vtx, acct.nonce).map_err(|e| Rejection::from_mempool(&e))?;
+        mempool
+            .insert(vtx, acct.nonce)
+            .map_err(|e| Rejection::from_mempool(&e))?;
         metrics::counter!("depin_txs_admitted_total").increment(1);
         Ok(id)
     }
 
     /// Runs a verified transaction as if it were next, against committed state. A failing
     /// action is reported as a rejection with the action's reason code.
-    fn simulate_verified(&self, snap: &depin_db::Snapshot, vtx: &VerifiedTx) -> Result<Receipt, Rejection> {
+    fn simulate_verified(
+        &self,
+        snap: &depin_db::Snapshot,
+        vtx: &VerifiedTx,
+    ) -> Result<Receipt, Rejection> {
         let ctx = self.next_context(snap.height().saturating_add(1), 0);
         let receipt = exec::simulate(snap, &ctx, vtx).map_err(|e| Rejection::from_tx(&e))?;
         match &receipt.status {
@@ -174,7 +225,7 @@ impl NodeState {
             .map_err(|e| Rejection::from_tx(&e.into()))?;
         let vtx = match depin_ledger::verify_batch(vec![stx]).pop() {
             Some(Ok(v)) => v,
-            Some(Err((_, e))) => return Err(Rejection::from_tx(&e)),
+            Some(Err(e)) => return Err(Rejection::from_tx(&e)),
             None => return Err(Rejection::internal("verifier returned nothing")),
         };
         let snap = self.db.snapshot().map_err(Rejection::internal)?;
@@ -229,17 +280,38 @@ pub struct NodeApp {
 impl NodeApp {
     /// An application proposing as `proposer`.
     pub fn new(node: Arc<NodeState>, proposer: PublicKey) -> NodeApp {
-        NodeApp { node, proposer, executed: None }
+        NodeApp {
+            node,
+            proposer,
+            executed: None,
+        }
     }
 
-    fn execute(&self, height: u64, time_ms: u64, proposer: PublicKey, txs: &[VerifiedTx], mode: BlockMode) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
+    fn execute(
+        &self,
+        height: u64,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs: &[VerifiedTx],
+        mode: BlockMode,
+    ) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
         let (last_h, parent) = self.last_finalized()?;
-        assert_eq!(height, last_h.saturating_add(1), "blocks extend the last finalized block");
+        assert_eq!(
+            height,
+            last_h.saturating_add(1),
+            "blocks extend the last finalized block"
+        );
         let snap = self.node.db.snapshot()?;
-        let ctx = BlockContext { chain_id: self.node.genesis.chain_id.clone(), height, time_ms, proposer };
+        let ctx = BlockContext {
+            chain_id: self.node.genesis.chain_id.clone(),
+            height,
+            time_ms,
+            proposer,
+        };
         let out = exec::execute_block(&snap, &ctx, txs, mode)?;
         let pending = self.node.db.compute_root(&out.writes, height)?;
-        let included: Vec<SignedTransaction> = out.included.iter().map(|i| txs[*i].tx().clone()).collect();
+        let included: Vec<SignedTransaction> =
+            out.included.iter().map(|i| txs[*i].tx().clone()).collect();
         let header = BlockHeader {
             chain_id: ctx.chain_id.clone(),
             height,
@@ -250,8 +322,18 @@ impl NodeApp {
             state_root: pending.root(),
             tx_count: u32::try_from(included.len()).expect("bounded by max_block_txs"),
         };
-        let dropped = out.dropped.iter().map(|(i, e)| (txs[*i].id(), e.code().to_string(), e.to_string())).collect();
-        let executed = Executed { hash: header.hash(), writes: out.writes, pending, receipts: out.receipts, dropped };
+        let dropped = out
+            .dropped
+            .iter()
+            .map(|(i, e)| (txs[*i].id(), e.code().to_string(), e.to_string()))
+            .collect();
+        let executed = Executed {
+            hash: header.hash(),
+            writes: out.writes,
+            pending,
+            receipts: out.receipts,
+            dropped,
+        };
         Ok((header, executed, out.included))
     }
 }
@@ -264,7 +346,10 @@ impl Application for NodeApp {
         if h == 0 {
             return Ok((0, Hash32::ZERO));
         }
-        let b = self.node.db.block(h)?.ok_or(AppError::Rejected { height: h, reason: "missing block".into() })?;
+        let b = self.node.db.block(h)?.ok_or(AppError::Rejected {
+            height: h,
+            reason: "missing block".into(),
+        })?;
         Ok((h, b.header.hash()))
     }
 
@@ -272,8 +357,17 @@ impl Application for NodeApp {
         let max = self.node.params.max_block_txs as usize;
         let candidates = self.node.mempool().select(max);
         let height = self.node.db.height()?.saturating_add(1);
-        let (header, executed, included) = self.execute(height, time_ms, self.proposer, &candidates, BlockMode::Build)?;
-        let txs = included.into_iter().map(|i| candidates[i].tx().clone()).collect();
+        let (header, executed, included) = self.execute(
+            height,
+            time_ms,
+            self.proposer,
+            &candidates,
+            BlockMode::Build,
+        )?;
+        let txs = included
+            .into_iter()
+            .map(|i| candidates[i].tx().clone())
+            .collect();
         self.executed = Some(executed);
         Ok(Block { header, txs })
     }
@@ -281,10 +375,22 @@ impl Application for NodeApp {
     fn verify(&mut self, block: &Block) -> Result<(), AppError> {
         let verified = depin_ledger::verify_batch(block.txs.clone());
         let txs: Result<Vec<VerifiedTx>, _> = verified.into_iter().collect();
-        let txs = txs.map_err(|(_, e)| AppError::Rejected { height: block.header.height, reason: e.to_string() })?;
-        let (header, executed, _) = self.execute(block.header.height, block.header.time_ms, block.header.proposer, &txs, BlockMode::Verify)?;
+        let txs = txs.map_err(|e| AppError::Rejected {
+            height: block.header.height,
+            reason: e.to_string(),
+        })?;
+        let (header, executed, _) = self.execute(
+            block.header.height,
+            block.header.time_ms,
+            block.header.proposer,
+            &txs,
+            BlockMode::Verify,
+        )?;
         if header != block.header {
-            return Err(AppError::Rejected { height: header.height, reason: "state or tx root differs".into() });
+            return Err(AppError::Rejected {
+                height: header.height,
+                reason: "state or tx root differs".into(),
+            });
         }
         self.executed = Some(executed);
         Ok(())
@@ -296,14 +402,19 @@ impl Application for NodeApp {
             if existing.header.hash() == block.header.hash() {
                 return Ok(());
             }
-            return Err(AppError::Rejected { height: h, reason: "a different block is final at this height".into() });
+            return Err(AppError::Rejected {
+                height: h,
+                reason: "a different block is final at this height".into(),
+            });
         }
         if self.executed.as_ref().map(|e| e.hash) != Some(block.header.hash()) {
             self.verify(block)?;
         }
         let ex = self.executed.take().expect("verify or propose filled it");
         let started = std::time::Instant::now();
-        self.node.db.commit_block(block, &ex.writes, ex.pending, &ex.receipts)?;
+        self.node
+            .db
+            .commit_block(block, &ex.writes, ex.pending, &ex.receipts)?;
         metrics::histogram!("depin_block_commit_seconds").record(started.elapsed().as_secs_f64());
         let mut mempool = self.node.mempool();
         mempool.remove_committed(ex.receipts.iter().map(|r| &r.tx_id));
@@ -320,8 +431,12 @@ impl Application for NodeApp {
 }
 
 /// Reads `key` from the latest state (helper for the API).
-pub fn read_latest<T: borsh::BorshDeserialize>(db: &Db, key: &[u8]) -> Result<Option<T>, Rejection> {
+pub fn read_latest<T: borsh::BorshDeserialize>(
+    db: &Db,
+    key: &[u8],
+) -> Result<Option<T>, Rejection> {
     let snap = db.snapshot().map_err(Rejection::internal)?;
     let raw = snap.get_raw(key).map_err(Rejection::internal)?;
-    raw.map(|b| borsh::from_slice(&b).map_err(Rejection::internal)).transpose()
+    raw.map(|b| borsh::from_slice(&b).map_err(Rejection::internal))
+        .transpose()
 }

@@ -38,7 +38,11 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: "127.0.0.1:7650".into(), max_body_bytes: 16 * 1024 * 1024, max_batch_txs: 10_000 }
+        ApiConfig {
+            listen: "127.0.0.1:7650".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_txs: 10_000,
+        }
     }
 }
 
@@ -63,7 +67,10 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        MempoolConfig { max_txs: 200_000, max_per_account: 10_000 }
+        MempoolConfig {
+            max_txs: 200_000,
+            max_per_account: 10_000,
+        }
     }
 }
 
@@ -79,7 +86,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "terminal".into(), filter: "info".into() }
+        LogConfig {
+            format: "terminal".into(),
+            filter: "info".into(),
+        }
     }
 }
 
@@ -119,7 +129,10 @@ impl NodeConfig {
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let p = path.display().to_string();
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p, message: e.to_string() }),
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: p,
+                message: e.to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NodeConfig::default()),
             Err(source) => Err(ConfigError::Io { path: p, source }),
         }
@@ -127,11 +140,18 @@ impl NodeConfig {
 
     /// Applies `DEPIN_<SECTION>_<KEY>` overrides from `vars` (usually `std::env::vars()`).
     /// Unknown `DEPIN_*` variables are ignored (other commands use them too).
-    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
         for (var, value) in vars {
             let v = value.clone();
             let num = |expected| -> Result<u64, ConfigError> {
-                v.parse().map_err(|_| ConfigError::Env { var: var.clone(), value: v.clone(), expected })
+                v.parse().map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    value: v.clone(),
+                    expected,
+                })
             };
             match var.as_str() {
                 "DEPIN_API_LISTEN" => self.api.listen = value,
@@ -139,7 +159,9 @@ impl NodeConfig {
                 "DEPIN_API_MAX_BATCH_TXS" => self.api.max_batch_txs = num("an integer")?,
                 "DEPIN_METRICS_LISTEN" => self.metrics.listen = value,
                 "DEPIN_MEMPOOL_MAX_TXS" => self.mempool.max_txs = num("an integer")?,
-                "DEPIN_MEMPOOL_MAX_PER_ACCOUNT" => self.mempool.max_per_account = num("an integer")?,
+                "DEPIN_MEMPOOL_MAX_PER_ACCOUNT" => {
+                    self.mempool.max_per_account = num("an integer")?
+                }
                 "DEPIN_LOG_FORMAT" => self.log.format = value,
                 "DEPIN_LOG_FILTER" => self.log.filter = value,
                 _ => {}
@@ -157,13 +179,23 @@ mod tests {
     fn file_overrides_defaults_and_env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, "[api]\nlisten = \"127.0.0.1:1\"\n[mempool]\nmax_txs = 5\n").unwrap();
+        std::fs::write(
+            &path,
+            "[api]\nlisten = \"127.0.0.1:1\"\n[mempool]\nmax_txs = 5\n",
+        )
+        .unwrap();
         let mut c = NodeConfig::load(&path).unwrap();
         assert_eq!(c.api.listen, "127.0.0.1:1");
-        assert_eq!(c.mempool.max_per_account, MempoolConfig::default().max_per_account);
-        c.apply_env([("DEPIN_MEMPOOL_MAX_TXS".to_string(), "7".to_string())]).unwrap();
+        assert_eq!(
+            c.mempool.max_per_account,
+            MempoolConfig::default().max_per_account
+        );
+        c.apply_env([("DEPIN_MEMPOOL_MAX_TXS".to_string(), "7".to_string())])
+            .unwrap();
         assert_eq!(c.mempool.max_txs, 7);
-        assert!(c.apply_env([("DEPIN_MEMPOOL_MAX_TXS".to_string(), "x".to_string())]).is_err());
+        assert!(c
+            .apply_env([("DEPIN_MEMPOOL_MAX_TXS".to_string(), "x".to_string())])
+            .is_err());
     }
 
     #[test]
@@ -171,6 +203,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "[api]\nlisten_typo = \"x\"\n").unwrap();
-        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 }

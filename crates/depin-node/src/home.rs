@@ -49,17 +49,32 @@ pub enum HomeError {
 pub fn read_genesis(home: &Path) -> Result<Genesis, HomeError> {
     let path = genesis_path(home);
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|source| HomeError::Io { path: p.clone(), source })?;
-    let g: Genesis = toml::from_str(&text).map_err(|e| HomeError::Genesis { path: p.clone(), message: e.to_string() })?;
-    g.validate().map_err(|e| HomeError::Genesis { path: p, message: e.to_string() })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| HomeError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    let g: Genesis = toml::from_str(&text).map_err(|e| HomeError::Genesis {
+        path: p.clone(),
+        message: e.to_string(),
+    })?;
+    g.validate().map_err(|e| HomeError::Genesis {
+        path: p,
+        message: e.to_string(),
+    })?;
     Ok(g)
 }
 
 /// Writes `<home>/genesis.toml`.
 pub fn write_genesis(home: &Path, g: &Genesis) -> Result<(), HomeError> {
     let path = genesis_path(home);
-    let io = |source| HomeError::Io { path: path.display().to_string(), source };
+    let io = |source| HomeError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(home).map_err(io)?;
-    let text = toml::to_string_pretty(g).map_err(|e| HomeError::Genesis { path: path.display().to_string(), message: e.to_string() })?;
+    let text = toml::to_string_pretty(g).map_err(|e| HomeError::Genesis {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
     std::fs::write(&path, text).map_err(io)
 }

@@ -113,7 +113,9 @@ impl Mempool {
     /// Sum of the fees of `account`'s pending transactions.
     pub fn pending_fees(&self, account: &PublicKey) -> Amount {
         self.by_account.get(account).map_or(Amount::ZERO, |m| {
-            m.values().fold(Amount::ZERO, |a, t| a.checked_add(t.tx().tx.fee).unwrap_or(Amount(u128::MAX)))
+            m.values().fold(Amount::ZERO, |a, t| {
+                a.checked_add(t.tx().tx.fee).unwrap_or(Amount(u128::MAX))
+            })
         })
     }
 
@@ -127,15 +129,25 @@ impl Mempool {
         let nonce = vtx.tx().tx.nonce;
         let expected = self.next_nonce(&signer, committed_nonce);
         if nonce != expected {
-            return Err(MempoolError::NonceGap { expected, got: nonce });
+            return Err(MempoolError::NonceGap {
+                expected,
+                got: nonce,
+            });
         }
         if self.ids.len() >= self.limits.max_txs {
-            return Err(MempoolError::Full { max_txs: self.limits.max_txs });
+            return Err(MempoolError::Full {
+                max_txs: self.limits.max_txs,
+            });
         }
         if self.pending_count(&signer) >= self.limits.max_per_account {
-            return Err(MempoolError::AccountFull { max_per_account: self.limits.max_per_account });
+            return Err(MempoolError::AccountFull {
+                max_per_account: self.limits.max_per_account,
+            });
         }
-        self.by_account.entry(signer).or_default().insert(nonce, vtx);
+        self.by_account
+            .entry(signer)
+            .or_default()
+            .insert(nonce, vtx);
         self.ids.insert(id, (signer, nonce));
         Ok(())
     }
@@ -143,8 +155,14 @@ impl Mempool {
     /// Up to `max` transactions for the next block: fee-prioritised across accounts, nonce
     /// order within an account.
     pub fn select(&self, max: usize) -> Vec<VerifiedTx> {
-        let mut cursors: BTreeMap<PublicKey, std::collections::btree_map::Values<'_, u64, VerifiedTx>> =
-            self.by_account.iter().map(|(k, m)| (*k, m.values())).collect();
+        let mut cursors: BTreeMap<
+            PublicKey,
+            std::collections::btree_map::Values<'_, u64, VerifiedTx>,
+        > = self
+            .by_account
+            .iter()
+            .map(|(k, m)| (*k, m.values()))
+            .collect();
         let mut heap = BinaryHeap::new();
         let mut heads: BTreeMap<PublicKey, &VerifiedTx> = BTreeMap::new();
         for (k, it) in cursors.iter_mut() {
@@ -155,7 +173,9 @@ impl Mempool {
         }
         let mut out = Vec::with_capacity(max.min(self.ids.len()));
         while out.len() < max {
-            let Some((_, Reverse(k))) = heap.pop() else { break };
+            let Some((_, Reverse(k))) = heap.pop() else {
+                break;
+            };
             let t = heads.remove(&k).expect("every heap entry has a head");
             out.push(t.clone());
             if let Some(next) = cursors.get_mut(&k).and_then(Iterator::next) {
@@ -178,7 +198,9 @@ impl Mempool {
     /// Removes a transaction left out of a block, and the same account's later ones (their
     /// nonces can no longer be reached); remembers why for the status API.
     pub fn drop_tx(&mut self, id: &Hash32, code: &str, message: &str) {
-        let Some((acct, nonce)) = self.ids.get(id).copied() else { return };
+        let Some((acct, nonce)) = self.ids.get(id).copied() else {
+            return;
+        };
         let later: Vec<(u64, Hash32)> = self
             .by_account
             .get(&acct)
@@ -190,7 +212,11 @@ impl Mempool {
             if tid == *id {
                 self.remember_dropped(tid, code.to_string(), message.to_string());
             } else {
-                self.remember_dropped(tid, "dropped_after_gap".into(), format!("an earlier transaction of this account was dropped: {code}"));
+                self.remember_dropped(
+                    tid,
+                    "dropped_after_gap".into(),
+                    format!("an earlier transaction of this account was dropped: {code}"),
+                );
             }
         }
     }
@@ -234,13 +260,19 @@ mod tests {
             signer: sk.public(),
             nonce,
             fee: Amount(fee),
-            action: Action::Bank(BankAction::Transfer { to: PublicKey([0; 32]), amount: Amount(1) }),
+            action: Action::Bank(BankAction::Transfer {
+                to: PublicKey([0; 32]),
+                amount: Amount(1),
+            }),
         };
         verify_batch(vec![tx.sign(&sk)]).pop().unwrap().unwrap()
     }
 
     fn limits() -> MempoolLimits {
-        MempoolLimits { max_txs: 4, max_per_account: 3 }
+        MempoolLimits {
+            max_txs: 4,
+            max_per_account: 3,
+        }
     }
 
     #[test]
@@ -252,7 +284,12 @@ mod tests {
         let order: Vec<(u8, u64)> = m
             .select(10)
             .iter()
-            .map(|t| (if t.tx().tx.fee.bones() == 50 { 2 } else { 1 }, t.tx().tx.nonce))
+            .map(|t| {
+                (
+                    if t.tx().tx.fee.bones() == 50 { 2 } else { 1 },
+                    t.tx().tx.nonce,
+                )
+            })
             .collect();
         assert_eq!(order, vec![(2, 5), (1, 0), (1, 1)]);
         assert_eq!(m.select(1).len(), 1);
@@ -261,14 +298,26 @@ mod tests {
     #[test]
     fn gaps_duplicates_and_bounds_are_refused_with_their_codes() {
         let mut m = Mempool::new(limits());
-        assert_eq!(m.insert(vtx(1, 1, 10), 0).unwrap_err().code(), "nonce_too_high");
+        assert_eq!(
+            m.insert(vtx(1, 1, 10), 0).unwrap_err().code(),
+            "nonce_too_high"
+        );
         m.insert(vtx(1, 0, 10), 0).unwrap();
-        assert_eq!(m.insert(vtx(1, 0, 10), 0).unwrap_err().code(), "tx_already_pending");
+        assert_eq!(
+            m.insert(vtx(1, 0, 10), 0).unwrap_err().code(),
+            "tx_already_pending"
+        );
         m.insert(vtx(1, 1, 10), 0).unwrap();
         m.insert(vtx(1, 2, 10), 0).unwrap();
-        assert_eq!(m.insert(vtx(1, 3, 10), 0).unwrap_err().code(), "account_mempool_full");
+        assert_eq!(
+            m.insert(vtx(1, 3, 10), 0).unwrap_err().code(),
+            "account_mempool_full"
+        );
         m.insert(vtx(2, 0, 10), 0).unwrap();
-        assert_eq!(m.insert(vtx(3, 0, 10), 0).unwrap_err().code(), "mempool_full");
+        assert_eq!(
+            m.insert(vtx(3, 0, 10), 0).unwrap_err().code(),
+            "mempool_full"
+        );
     }
 
     #[test]

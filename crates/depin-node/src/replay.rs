@@ -40,7 +40,10 @@ pub enum ReplayError {
 /// Replays every block of `src` into the empty database `dst`, starting from `genesis`.
 pub fn replay(src: &Db, dst: Arc<Db>, genesis: &Genesis) -> Result<ReplayReport, ReplayError> {
     dst.init_genesis(genesis)?;
-    let limits = MempoolLimits { max_txs: 1, max_per_account: 1 };
+    let limits = MempoolLimits {
+        max_txs: 1,
+        max_per_account: 1,
+    };
     let state = Arc::new(NodeState::new(dst.clone(), genesis.clone(), limits));
     let mut app = NodeApp::new(state, genesis.producer_key());
     let top = src.height()?;
@@ -49,5 +52,9 @@ pub fn replay(src: &Db, dst: Arc<Db>, genesis: &Genesis) -> Result<ReplayReport,
         app.verify(&block)?;
         app.finalize(&block)?;
     }
-    Ok(ReplayReport { height: top, state_root: dst.state_root(top)?, source_root: src.state_root(top)? })
+    Ok(ReplayReport {
+        height: top,
+        state_root: dst.state_root(top)?,
+        source_root: src.state_root(top)?,
+    })
 }

@@ -83,7 +83,9 @@ pub fn prometheus() -> PrometheusHandle {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Starts a node from `home` (genesis written by `depin node init`) with `config`.
@@ -91,7 +93,10 @@ pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, St
     let genesis = home::read_genesis(home_dir)?;
     let db_path = home::db_path(home_dir);
     if let Some(parent) = db_path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| home::HomeError::Io { path: parent.display().to_string(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| home::HomeError::Io {
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
     let db = Arc::new(Db::open(&db_path)?);
     let root = db.init_genesis(&genesis)?;
@@ -109,11 +114,18 @@ pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, St
     let max_body = usize::try_from(config.api.max_body_bytes).unwrap_or(usize::MAX);
     let app = router(api_state.clone(), max_body);
     let listener = bind(&config.api.listen).await?;
-    let api_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.api.listen.clone(), source })?;
+    let api_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.api.listen.clone(),
+        source,
+    })?;
     let metrics_addr = serve_metrics(&config.metrics.listen, api_state).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "api server failed");
         }
@@ -121,11 +133,24 @@ pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, St
     tracing::info!(%api_addr, "api listening");
     let stop = Arc::new(AtomicBool::new(false));
     let producer = spawn_producer(state.clone(), stop.clone())?;
-    Ok(NodeHandle { api_addr, metrics_addr, state, stop, producer: Some(producer), shutdown: Some(tx), server: Some(server) })
+    Ok(NodeHandle {
+        api_addr,
+        metrics_addr,
+        state,
+        stop,
+        producer: Some(producer),
+        shutdown: Some(tx),
+        server: Some(server),
+    })
 }
 
 async fn bind(addr: &str) -> Result<tokio::net::TcpListener, StartError> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: addr.to_string(), source })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 async fn serve_metrics(listen: &str, state: ApiState) -> Result<Option<SocketAddr>, StartError> {
@@ -133,15 +158,24 @@ async fn serve_metrics(listen: &str, state: ApiState) -> Result<Option<SocketAdd
         return Ok(None);
     }
     let listener = bind(listen).await?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
-    let app = axum::Router::new().route("/metrics", axum::routing::get(|| async move { state.metrics.render() }));
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen.to_string(),
+        source,
+    })?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async move { state.metrics.render() }),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok(Some(addr))
 }
 
-fn spawn_producer(state: Arc<NodeState>, stop: Arc<AtomicBool>) -> Result<std::thread::JoinHandle<()>, StartError> {
+fn spawn_producer(
+    state: Arc<NodeState>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StartError> {
     let height = state.db.height()?;
     let last_time = match state.db.block(height)? {
         Some(b) => b.header.time_ms,
@@ -149,24 +183,35 @@ fn spawn_producer(state: Arc<NodeState>, stop: Arc<AtomicBool>) -> Result<std::t
     };
     let block_time = Duration::from_millis(state.params.block_time_ms);
     let proposer = state.genesis.producer_key();
-    let thread = std::thread::Builder::new().name("depin-producer".into()).spawn(move || {
-        let mut app = NodeApp::new(state, proposer);
-        let mut driver = SoloDriver::new(last_time);
-        let mut next = Instant::now() + block_time;
-        while !stop.load(Ordering::SeqCst) {
-            let now = Instant::now();
-            if now < next {
-                std::thread::sleep((next - now).min(Duration::from_millis(STOP_POLL_MS)));
-                continue;
-            }
-            next += block_time;
-            match driver.step(&mut app, now_ms()) {
-                Ok(Step::Finalized { height, hash, tx_count }) => {
-                    tracing::debug!(height, %hash, tx_count, "block finalized");
+    let thread = std::thread::Builder::new()
+        .name("depin-producer".into())
+        .spawn(move || {
+            let mut app = NodeApp::new(state, proposer);
+            let mut driver = SoloDriver::new(last_time);
+            let mut next = Instant::now() + block_time;
+            while !stop.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                if now < next {
+                    std::thread::sleep((next - now).min(Duration::from_millis(STOP_POLL_MS)));
+                    continue;
                 }
-                Err(e) => tracing::error!(error = %e, "block production failed; retrying next tick"),
+                next += block_time;
+                match driver.step(&mut app, now_ms()) {
+                    Ok(Step::Finalized {
+                        height,
+                        hash,
+                        tx_count,
+                    }) => {
+                        tracing::debug!(height, %hash, tx_count, "block finalized");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "block production failed; retrying next tick")
+                    }
+                }
             }
-        }
-    });
-    thread.map_err(|source| StartError::Bind { addr: "producer thread".into(), source })
+        });
+    thread.map_err(|source| StartError::Bind {
+        addr: "producer thread".into(),
+        source,
+    })
 }

@@ -32,8 +32,14 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
         return Some(p);
     }
     if shared_required() {
-        panic!("{} is missing and DEPIN_REQUIRE_SHARED=1: the suite needs ../shared", p.display());
+        panic!(
+            "{} is missing and DEPIN_REQUIRE_SHARED=1: the suite needs ../shared",
+            p.display()
+        );
     }
-    eprintln!("skipping: {} not found (set DEPIN_SHARED_DIR, or DEPIN_REQUIRE_SHARED=1 to fail)", p.display());
+    eprintln!(
+        "skipping: {} not found (set DEPIN_SHARED_DIR, or DEPIN_REQUIRE_SHARED=1 to fail)",
+        p.display()
+    );
     None
 }

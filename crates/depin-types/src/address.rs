@@ -12,8 +12,18 @@ use std::str::FromStr;
 
 /// Which network an address belongs to (first payload byte).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-    Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
@@ -100,19 +110,28 @@ impl Address {
 
     /// Decodes and checks an address string for any network.
     pub fn parse(s: &str) -> Result<Address, AddressError> {
-        let payload = bs58::decode(s).with_check(None).into_vec().map_err(|e| {
-            AddressError::Encoding { input: s.to_string(), reason: e.to_string() }
-        })?;
+        let payload =
+            bs58::decode(s)
+                .with_check(None)
+                .into_vec()
+                .map_err(|e| AddressError::Encoding {
+                    input: s.to_string(),
+                    reason: e.to_string(),
+                })?;
         let [net, kt, rest @ ..] = payload.as_slice() else {
             return Err(AddressError::Length { len: payload.len() });
         };
-        let key: [u8; 32] =
-            rest.try_into().map_err(|_| AddressError::Length { len: payload.len() })?;
+        let key: [u8; 32] = rest
+            .try_into()
+            .map_err(|_| AddressError::Length { len: payload.len() })?;
         let network = Network::from_byte(*net).ok_or(AddressError::Network { byte: *net })?;
         if *kt != 0x01 {
             return Err(AddressError::KeyType { byte: *kt });
         }
-        Ok(Address { network, key: PublicKey(key) })
+        Ok(Address {
+            network,
+            key: PublicKey(key),
+        })
     }
 }
 
@@ -162,7 +181,10 @@ mod tests {
         let s = a.to_string();
         let b: Address = s.parse().unwrap();
         assert_eq!(a, b);
-        assert_ne!(s, Address::new(Network::Mainnet, PublicKey([9u8; 32])).to_string());
+        assert_ne!(
+            s,
+            Address::new(Network::Mainnet, PublicKey([9u8; 32])).to_string()
+        );
     }
 
     #[test]
@@ -171,6 +193,9 @@ mod tests {
         let mut chars: Vec<char> = s.chars().collect();
         chars[10] = if chars[10] == 'a' { 'b' } else { 'a' };
         let typo: String = chars.into_iter().collect();
-        assert!(matches!(Address::parse(&typo), Err(AddressError::Encoding { .. })));
+        assert!(matches!(
+            Address::parse(&typo),
+            Err(AddressError::Encoding { .. })
+        ));
     }
 }

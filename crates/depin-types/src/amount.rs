@@ -56,7 +56,9 @@ impl Amount {
 
     /// `n` whole tokens. Errors: [`AmountError::Overflow`].
     pub fn from_tokens(n: u128) -> Result<Amount, AmountError> {
-        n.checked_mul(BONES_PER_TOKEN).map(Amount).ok_or(AmountError::Overflow)
+        n.checked_mul(BONES_PER_TOKEN)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// The count of bones.
@@ -66,7 +68,10 @@ impl Amount {
 
     /// `self + rhs`. Errors: [`AmountError::Overflow`].
     pub fn checked_add(self, rhs: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_add(rhs.0).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_add(rhs.0)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// `self - rhs`. Errors: [`AmountError::Underflow`].
@@ -74,18 +79,27 @@ impl Amount {
         self.0
             .checked_sub(rhs.0)
             .map(Amount)
-            .ok_or(AmountError::Underflow { have: self.0, take: rhs.0 })
+            .ok_or(AmountError::Underflow {
+                have: self.0,
+                take: rhs.0,
+            })
     }
 
     /// `self × n`. Errors: [`AmountError::Overflow`].
     pub fn checked_mul(self, n: u128) -> Result<Amount, AmountError> {
-        self.0.checked_mul(n).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_mul(n)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// Parses whole-token notation such as `"12"`, `"0.5"` or `"1.00000001"` (at most 8
     /// fractional digits; no sign, no exponent).
     pub fn parse_tokens(s: &str) -> Result<Amount, AmountError> {
-        let err = |reason| AmountError::Parse { input: s.to_string(), reason };
+        let err = |reason| AmountError::Parse {
+            input: s.to_string(),
+            reason,
+        };
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
         if int.is_empty() && frac.is_empty() {
             return Err(err("empty"));
@@ -96,11 +110,17 @@ impl Amount {
         if frac.len() > DECIMALS as usize {
             return Err(err("more than 8 decimal places"));
         }
-        let int_v: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| err("too large"))? };
+        let int_v: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| err("too large"))?
+        };
         let frac_padded = format!("{frac:0<8}");
         let frac_v: u128 = frac_padded.parse().map_err(|_| err("bad fraction"))?;
         let whole = Amount::from_tokens(int_v).map_err(|_| err("too large"))?;
-        whole.checked_add(Amount(frac_v)).map_err(|_| err("too large"))
+        whole
+            .checked_add(Amount(frac_v))
+            .map_err(|_| err("too large"))
     }
 }
 
@@ -129,7 +149,10 @@ impl FromStr for Amount {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.parse::<u128>()
             .map(Amount)
-            .map_err(|_| AmountError::Parse { input: s.to_string(), reason: "not a count of bones" })
+            .map_err(|_| AmountError::Parse {
+                input: s.to_string(),
+                reason: "not a count of bones",
+            })
     }
 }
 
@@ -161,15 +184,29 @@ mod tests {
 
     #[test]
     fn bad_token_notation_is_refused_with_a_reason() {
-        for s in ["", ".", "-1", "1e5", "1.000000001", "1,5", "999999999999999999999999999999999999999"] {
+        for s in [
+            "",
+            ".",
+            "-1",
+            "1e5",
+            "1.000000001",
+            "1,5",
+            "999999999999999999999999999999999999999",
+        ] {
             assert!(Amount::parse_tokens(s).is_err(), "{s} accepted");
         }
     }
 
     #[test]
     fn arithmetic_is_checked() {
-        assert_eq!(Amount(u128::MAX).checked_add(Amount(1)), Err(AmountError::Overflow));
-        assert!(matches!(Amount(1).checked_sub(Amount(2)), Err(AmountError::Underflow { .. })));
+        assert_eq!(
+            Amount(u128::MAX).checked_add(Amount(1)),
+            Err(AmountError::Overflow)
+        );
+        assert!(matches!(
+            Amount(1).checked_sub(Amount(2)),
+            Err(AmountError::Underflow { .. })
+        ));
         assert_eq!(Amount(2).checked_mul(3), Ok(Amount(6)));
     }
 
@@ -177,6 +214,9 @@ mod tests {
     fn json_form_is_a_string_of_bones() {
         let j = serde_json::to_string(&Amount(u128::MAX)).unwrap();
         assert_eq!(j, format!("\"{}\"", u128::MAX));
-        assert_eq!(serde_json::from_str::<Amount>(&j).unwrap(), Amount(u128::MAX));
+        assert_eq!(
+            serde_json::from_str::<Amount>(&j).unwrap(),
+            Amount(u128::MAX)
+        );
     }
 }

@@ -41,9 +41,7 @@ pub enum CryptoError {
 ///
 /// The bytes are kept as given; whether they form a valid key is decided at verification, so
 /// that a malformed key is a verification failure with a reason code, never a panic.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct PublicKey(pub [u8; 32]);
 
 /// A 64-byte ed25519 signature `R || s`.
@@ -123,7 +121,10 @@ impl Signature {
 }
 
 fn parse_hex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], CryptoError> {
-    let bytes = hex::decode(s).map_err(|e| CryptoError::InvalidHex { what, reason: e.to_string() })?;
+    let bytes = hex::decode(s).map_err(|e| CryptoError::InvalidHex {
+        what,
+        reason: e.to_string(),
+    })?;
     let got = bytes.len();
     bytes.try_into().map_err(|_| CryptoError::InvalidHex {
         what,
@@ -197,7 +198,10 @@ impl BatchVerifier {
 
     /// Queues one signature. The message is copied.
     pub fn queue(&mut self, key: &PublicKey, msg: &[u8], sig: &Signature) {
-        assert!(self.items.len() < MAX_BATCH_SIGNATURES, "batch verifier is full");
+        assert!(
+            self.items.len() < MAX_BATCH_SIGNATURES,
+            "batch verifier is full"
+        );
         self.items.push((key.0, sig.0, msg.to_vec()));
     }
 
@@ -211,7 +215,9 @@ impl BatchVerifier {
             let vk = ed25519_consensus::VerificationKeyBytes::from(*key);
             batch.queue((vk, ed25519_consensus::Signature::from(*sig), msg));
         }
-        batch.verify(rand_core::OsRng).map_err(|_| CryptoError::InvalidSignature)
+        batch
+            .verify(rand_core::OsRng)
+            .map_err(|_| CryptoError::InvalidSignature)
     }
 
     /// Verifies each signature on its own; the verdicts are in queue order.
@@ -240,9 +246,15 @@ mod tests {
         let sk = SecretKey::from_seed([7u8; 32]);
         let sig = sk.sign(b"hello");
         assert_eq!(sk.public().verify(b"hello", &sig), Ok(()));
-        assert_eq!(sk.public().verify(b"hellp", &sig), Err(CryptoError::InvalidSignature));
+        assert_eq!(
+            sk.public().verify(b"hellp", &sig),
+            Err(CryptoError::InvalidSignature)
+        );
         let other = SecretKey::from_seed([8u8; 32]).public();
-        assert_eq!(other.verify(b"hello", &sig), Err(CryptoError::InvalidSignature));
+        assert_eq!(
+            other.verify(b"hello", &sig),
+            Err(CryptoError::InvalidSignature)
+        );
     }
 
     #[test]

@@ -166,9 +166,14 @@ impl Genesis {
     pub fn validate(&self) -> Result<(), GenesisError> {
         let id_ok = !self.chain_id.is_empty()
             && self.chain_id.len() <= MAX_CHAIN_ID_BYTES
-            && self.chain_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .chain_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !id_ok {
-            return Err(GenesisError::ChainId { chain_id: self.chain_id.clone() });
+            return Err(GenesisError::ChainId {
+                chain_id: self.chain_id.clone(),
+            });
         }
         self.validate_params()?;
         self.check_network(&self.producer)?;
@@ -179,7 +184,9 @@ impl Genesis {
             if !seen.insert(a.address.key) {
                 return Err(GenesisError::DuplicateAllocation { address: a.address });
             }
-            total = total.checked_add(a.amount_bones).map_err(|_| GenesisError::SupplyOverflow)?;
+            total = total
+                .checked_add(a.amount_bones)
+                .map_err(|_| GenesisError::SupplyOverflow)?;
         }
         let mut makers = BTreeSet::new();
         for m in &self.makers {
@@ -192,7 +199,9 @@ impl Genesis {
         for c in &self.device_classes {
             let ok = !c.name.is_empty() && c.name.len() <= MAX_CLASS_NAME_BYTES;
             if !ok || !classes.insert(c.name.clone()) {
-                return Err(GenesisError::DeviceClass { name: c.name.clone() });
+                return Err(GenesisError::DeviceClass {
+                    name: c.name.clone(),
+                });
             }
         }
         Ok(())
@@ -218,7 +227,10 @@ impl Genesis {
 
     fn check_network(&self, a: &Address) -> Result<(), GenesisError> {
         if a.network != self.network {
-            return Err(GenesisError::WrongNetwork { address: *a, network: self.network });
+            return Err(GenesisError::WrongNetwork {
+                address: *a,
+                network: self.network,
+            });
         }
         Ok(())
     }

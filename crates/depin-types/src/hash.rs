@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn domain_tag_changes_the_digest() {
-        assert_ne!(Hash32::digest_with_domain(b"a", b"x"), Hash32::digest_with_domain(b"b", b"x"));
+        assert_ne!(
+            Hash32::digest_with_domain(b"a", b"x"),
+            Hash32::digest_with_domain(b"b", b"x")
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub enum LocationError {
         index: u64,
     },
     /// A valid cell at the wrong resolution.
-    #[error("location must be an H3 resolution-{ASSERT_RESOLUTION} cell, got resolution {resolution}")]
+    #[error(
+        "location must be an H3 resolution-{ASSERT_RESOLUTION} cell, got resolution {resolution}"
+    )]
     WrongResolution {
         /// The resolution found.
         resolution: u8,
@@ -38,7 +40,8 @@ pub struct Location(u64);
 impl Location {
     /// Validates `index` as an H3 resolution-12 cell.
     pub fn new(index: u64) -> Result<Location, LocationError> {
-        let cell = h3o::CellIndex::try_from(index).map_err(|_| LocationError::InvalidCell { index })?;
+        let cell =
+            h3o::CellIndex::try_from(index).map_err(|_| LocationError::InvalidCell { index })?;
         let resolution = u8::from(cell.resolution());
         if resolution != ASSERT_RESOLUTION {
             return Err(LocationError::WrongResolution { resolution });
@@ -48,8 +51,11 @@ impl Location {
 
     /// Parses hex text such as `8c2a1072b59a1ff`.
     pub fn parse(s: &str) -> Result<Location, LocationError> {
-        let index = u64::from_str_radix(s.trim_start_matches("0x"), 16)
-            .map_err(|_| LocationError::Parse { input: s.to_string() })?;
+        let index = u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| {
+            LocationError::Parse {
+                input: s.to_string(),
+            }
+        })?;
         Location::new(index)
     }
 
@@ -110,8 +116,14 @@ mod tests {
         let loc = Location::parse("8c2a1072b59a1ff").unwrap();
         assert_eq!(loc.to_string(), "8c2a1072b59a1ff");
         let parent_res8 = 0x882a1072b5fffff_u64;
-        assert_eq!(Location::new(parent_res8), Err(LocationError::WrongResolution { resolution: 8 }));
-        assert!(matches!(Location::new(0), Err(LocationError::InvalidCell { .. })));
+        assert_eq!(
+            Location::new(parent_res8),
+            Err(LocationError::WrongResolution { resolution: 8 })
+        );
+        assert!(matches!(
+            Location::new(0),
+            Err(LocationError::InvalidCell { .. })
+        ));
         assert!(Location::parse("zz").is_err());
     }
 }

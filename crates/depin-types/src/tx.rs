@@ -65,7 +65,10 @@ impl Transaction {
     /// Signs with `key`. The caller makes sure `key` is `self.signer`'s key.
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
         let signature = key.sign(&self.signing_bytes());
-        SignedTransaction { tx: self, signature }
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
     }
 }
 
@@ -174,7 +177,8 @@ pub struct OnboardDevice {
 /// owner))`.
 pub fn device_pop_bytes(chain_id: &str, device: &PublicKey, owner: &PublicKey) -> Vec<u8> {
     let mut out = DOMAIN_DEVICE_POP.to_vec();
-    BorshSerialize::serialize(&(chain_id, device, owner), &mut out).expect("writing to a Vec cannot fail");
+    BorshSerialize::serialize(&(chain_id, device, owner), &mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -187,7 +191,8 @@ pub fn maker_approval_bytes(
     class: &str,
 ) -> Vec<u8> {
     let mut out = DOMAIN_MAKER_APPROVAL.to_vec();
-    BorshSerialize::serialize(&(chain_id, device, owner, class), &mut out).expect("writing to a Vec cannot fail");
+    BorshSerialize::serialize(&(chain_id, device, owner, class), &mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -238,7 +243,10 @@ mod tests {
             signer: SecretKey::from_seed([1; 32]).public(),
             nonce: 0,
             fee: Amount(10),
-            action: Action::Bank(BankAction::Transfer { to: PublicKey([2; 32]), amount: Amount(5) }),
+            action: Action::Bank(BankAction::Transfer {
+                to: PublicKey([2; 32]),
+                amount: Amount(5),
+            }),
         }
     }
 
@@ -248,8 +256,14 @@ mod tests {
         let stx = transfer("a").sign(&sk);
         let mut other = stx.clone();
         other.tx.chain_id = "b".into();
-        assert!(sk.public().verify(&stx.tx.signing_bytes(), &stx.signature).is_ok());
-        assert!(sk.public().verify(&other.tx.signing_bytes(), &other.signature).is_err());
+        assert!(sk
+            .public()
+            .verify(&stx.tx.signing_bytes(), &stx.signature)
+            .is_ok());
+        assert!(sk
+            .public()
+            .verify(&other.tx.signing_bytes(), &other.signature)
+            .is_err());
         assert_ne!(stx.id(), other.id());
     }
 

@@ -18,13 +18,28 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value = "json")]
     format: Format,
     /// Log format on stderr: `terminal` or `json`.
-    #[arg(long = "log.format", global = true, env = "DEPIN_LOG_FORMAT", default_value = "terminal")]
+    #[arg(
+        long = "log.format",
+        global = true,
+        env = "DEPIN_LOG_FORMAT",
+        default_value = "terminal"
+    )]
     log_format: String,
     /// Node API URL.
-    #[arg(long, global = true, env = "DEPIN_NODE", default_value = "http://127.0.0.1:7650")]
+    #[arg(
+        long,
+        global = true,
+        env = "DEPIN_NODE",
+        default_value = "http://127.0.0.1:7650"
+    )]
     node: String,
     /// Wallet file used to sign.
-    #[arg(long, global = true, env = "DEPIN_WALLET", default_value = "wallet.json")]
+    #[arg(
+        long,
+        global = true,
+        env = "DEPIN_WALLET",
+        default_value = "wallet.json"
+    )]
     wallet: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -63,7 +78,9 @@ enum Command {
 fn init_logging(format: &str, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEPIN_LOG_FILTER")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -73,9 +90,16 @@ fn init_logging(format: &str, filter: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = if matches!(cli.command, Command::Node(_)) { "info" } else { "warn" };
+    let filter = if matches!(cli.command, Command::Node(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     init_logging(&cli.log_format, filter);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -92,7 +116,12 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = cmd::Ctx { format: cli.format, node: cli.node, wallet: cli.wallet, log_format: cli.log_format };
+    let ctx = cmd::Ctx {
+        format: cli.format,
+        node: cli.node,
+        wallet: cli.wallet,
+        log_format: cli.log_format,
+    };
     match cli.command {
         Command::Node(c) => cmd::node::run(&ctx, c).await,
         Command::Wallet(c) => cmd::wallet::run(&ctx, c),

@@ -30,13 +30,23 @@ pub fn print<T: Serialize>(format: Format, value: &T) -> anyhow::Result<()> {
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-    let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match v {
         Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
-        Value::Array(a) if a.iter().all(|x| !x.is_object()) => {
-            out.push((prefix.to_string(), a.iter().map(scalar).collect::<Vec<_>>().join(", ")))
-        }
-        Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| flatten(&key(&i.to_string()), v, out)),
+        Value::Array(a) if a.iter().all(|x| !x.is_object()) => out.push((
+            prefix.to_string(),
+            a.iter().map(scalar).collect::<Vec<_>>().join(", "),
+        )),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&key(&i.to_string()), v, out)),
         other => out.push((prefix.to_string(), scalar(other))),
     }
 }

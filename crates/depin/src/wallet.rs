@@ -82,14 +82,19 @@ impl Wallet {
 
     /// The wallet of a mnemonic (12 or 24 English BIP39 words; the checksum is checked).
     pub fn from_mnemonic(words: &str, network: Network) -> Result<Wallet> {
-        let m = bip39::Mnemonic::parse_normalized(words.trim()).map_err(|e| anyhow!("invalid mnemonic: {e}"))?;
+        let m = bip39::Mnemonic::parse_normalized(words.trim())
+            .map_err(|e| anyhow!("invalid mnemonic: {e}"))?;
         if !matches!(m.word_count(), 12 | 24) {
             bail!("a mnemonic has 12 or 24 words, not {}", m.word_count());
         }
         let seed = Zeroizing::new(m.to_seed(""));
         let mut ed = [0u8; 32];
         ed.copy_from_slice(&seed[..32]);
-        Ok(Wallet { key: SecretKey::from_seed(ed), mnemonic: Some(Zeroizing::new(m.to_string())), network })
+        Ok(Wallet {
+            key: SecretKey::from_seed(ed),
+            mnemonic: Some(Zeroizing::new(m.to_string())),
+            network,
+        })
     }
 
     /// The wallet's address.
@@ -104,10 +109,15 @@ impl Wallet {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
         let key = stretch(password, &salt, ARGON2_M_COST_KIB, ARGON2_T_COST, 1)?;
-        let secret = Secret { mnemonic: self.mnemonic.as_ref().map(|m| m.to_string()), seed: hex::encode(self.key.seed()) };
+        let secret = Secret {
+            mnemonic: self.mnemonic.as_ref().map(|m| m.to_string()),
+            seed: hex::encode(self.key.seed()),
+        };
         let plain = Zeroizing::new(serde_json::to_vec(&secret)?);
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
-        let ct = cipher.encrypt(Nonce::from_slice(&nonce), plain.as_slice()).map_err(|_| anyhow!("encryption failed"))?;
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
+            .map_err(|_| anyhow!("encryption failed"))?;
         Ok(Keystore {
             version: KEYSTORE_VERSION,
             address: self.address(),
@@ -124,20 +134,31 @@ impl Wallet {
 }
 
 fn stretch(password: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Result<Zeroizing<[u8; 32]>> {
-    let params = argon2::Params::new(m, t, p, Some(32)).map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+    let params =
+        argon2::Params::new(m, t, p, Some(32)).map_err(|e| anyhow!("argon2 parameters: {e}"))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
-    a.hash_password_into(password.as_bytes(), salt, &mut out[..]).map_err(|e| anyhow!("argon2: {e}"))?;
+    a.hash_password_into(password.as_bytes(), salt, &mut out[..])
+        .map_err(|e| anyhow!("argon2: {e}"))?;
     Ok(out)
 }
 
 impl Keystore {
     /// Reads a keystore file.
     pub fn read(path: &Path) -> Result<Keystore> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read wallet {}", path.display()))?;
-        let ks: Keystore = serde_json::from_str(&text).with_context(|| format!("{} is not a depin wallet", path.display()))?;
-        if ks.version != KEYSTORE_VERSION || ks.kdf != "argon2id" || ks.cipher != "chacha20poly1305" {
-            bail!("{}: unsupported wallet format (version {}, {}, {})", path.display(), ks.version, ks.kdf, ks.cipher);
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read wallet {}", path.display()))?;
+        let ks: Keystore = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a depin wallet", path.display()))?;
+        if ks.version != KEYSTORE_VERSION || ks.kdf != "argon2id" || ks.cipher != "chacha20poly1305"
+        {
+            bail!(
+                "{}: unsupported wallet format (version {}, {}, {})",
+                path.display(),
+                ks.version,
+                ks.kdf,
+                ks.cipher
+            );
         }
         Ok(ks)
     }
@@ -145,7 +166,10 @@ impl Keystore {
     /// Writes the keystore, refusing to overwrite an existing file. Mode 0600 on Unix.
     pub fn write_new(&self, path: &Path) -> Result<()> {
         if path.exists() {
-            bail!("{} exists already; refusing to overwrite a wallet", path.display());
+            bail!(
+                "{} exists already; refusing to overwrite a wallet",
+                path.display()
+            );
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -155,7 +179,9 @@ impl Keystore {
         opts.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut f = opts
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
         std::io::Write::write_all(&mut f, text.as_bytes())?;
         Ok(())
     }
@@ -168,19 +194,34 @@ impl Keystore {
             bail!("wallet nonce must be 12 bytes");
         }
         let ct = hex::decode(&self.ciphertext).context("wallet ciphertext")?;
-        let key = stretch(password, &salt, self.kdf_m_cost_kib, self.kdf_t_cost, self.kdf_p_cost)?;
+        let key = stretch(
+            password,
+            &salt,
+            self.kdf_m_cost_kib,
+            self.kdf_t_cost,
+            self.kdf_p_cost,
+        )?;
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
         let plain = Zeroizing::new(
-            cipher.decrypt(Nonce::from_slice(&nonce), ct.as_slice()).map_err(|_| anyhow!("wrong password (or a damaged wallet file)"))?,
+            cipher
+                .decrypt(Nonce::from_slice(&nonce), ct.as_slice())
+                .map_err(|_| anyhow!("wrong password (or a damaged wallet file)"))?,
         );
         let secret: Secret = serde_json::from_slice(&plain).context("wallet secret")?;
         let seed_bytes = Zeroizing::new(hex::decode(&secret.seed).context("wallet seed")?);
-        let seed: [u8; 32] = seed_bytes.as_slice().try_into().map_err(|_| anyhow!("wallet seed must be 32 bytes"))?;
+        let seed: [u8; 32] = seed_bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("wallet seed must be 32 bytes"))?;
         let key = SecretKey::from_seed(seed);
         if key.public() != self.address.key {
             bail!("wallet file is inconsistent: its key does not match its address");
         }
-        Ok(Wallet { key, mnemonic: secret.mnemonic.map(Zeroizing::new), network: self.address.network })
+        Ok(Wallet {
+            key,
+            mnemonic: secret.mnemonic.map(Zeroizing::new),
+            network: self.address.network,
+        })
     }
 }
 
@@ -194,7 +235,10 @@ mod tests {
         let ks = w.seal("pw").unwrap();
         let back = ks.unlock("pw").unwrap();
         assert_eq!(back.key.public(), w.key.public());
-        assert_eq!(back.mnemonic.as_deref().map(String::as_str), w.mnemonic.as_deref().map(String::as_str));
+        assert_eq!(
+            back.mnemonic.as_deref().map(String::as_str),
+            w.mnemonic.as_deref().map(String::as_str)
+        );
         assert!(ks.unlock("wrong").is_err());
     }
 
@@ -205,8 +249,18 @@ mod tests {
         let a = Wallet::from_mnemonic(words, Network::Devnet).unwrap();
         let b = Wallet::from_mnemonic(words, Network::Devnet).unwrap();
         assert_eq!(a.key.public(), b.key.public());
-        assert!(Wallet::from_mnemonic(&words.replace("about", "abandon"), Network::Devnet).is_err());
-        assert_eq!(Wallet::generate(24, Network::Devnet).unwrap().mnemonic.unwrap().split(' ').count(), 24);
+        assert!(
+            Wallet::from_mnemonic(&words.replace("about", "abandon"), Network::Devnet).is_err()
+        );
+        assert_eq!(
+            Wallet::generate(24, Network::Devnet)
+                .unwrap()
+                .mnemonic
+                .unwrap()
+                .split(' ')
+                .count(),
+            24
+        );
         assert!(Wallet::generate(13, Network::Devnet).is_err());
     }
 }

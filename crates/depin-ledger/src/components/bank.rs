@@ -16,7 +16,15 @@ pub const SUPPLY_KEY: &[u8] = b"bank/supply";
 
 /// An account. A key never seen has the default: zero balance, nonce 0.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct Account {
@@ -29,7 +37,15 @@ pub struct Account {
 /// Supply bookkeeping. Invariant after every block (checked by [`crate::audit_supply`]):
 /// `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding`.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct Supply {
@@ -47,7 +63,9 @@ impl Supply {
         self.genesis
             .checked_add(self.minted)
             .and_then(|s| s.checked_sub(self.burned))
-            .map_err(|e| StateError { message: format!("supply record inconsistent: {e}") })
+            .map_err(|e| StateError {
+                message: format!("supply record inconsistent: {e}"),
+            })
     }
 }
 
@@ -118,10 +136,13 @@ fn put_account(s: &mut Overlay<'_>, who: &PublicKey, a: &Account) {
 /// Errors: [`BankError::InsufficientFunds`].
 pub fn debit(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<(), crate::TxError> {
     let mut a = account(s, who)?;
-    a.balance = a.balance.checked_sub(amount).map_err(|_| BankError::InsufficientFunds {
-        balance: a.balance.bones(),
-        needed: amount.bones(),
-    })?;
+    a.balance = a
+        .balance
+        .checked_sub(amount)
+        .map_err(|_| BankError::InsufficientFunds {
+            balance: a.balance.bones(),
+            needed: amount.bones(),
+        })?;
     put_account(s, who, &a);
     Ok(())
 }
@@ -131,13 +152,20 @@ pub fn debit(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<(),
 /// Errors: [`BankError::BalanceOverflow`].
 pub fn credit(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<(), crate::TxError> {
     let mut a = account(s, who)?;
-    a.balance = a.balance.checked_add(amount).map_err(|_| BankError::BalanceOverflow)?;
+    a.balance = a
+        .balance
+        .checked_add(amount)
+        .map_err(|_| BankError::BalanceOverflow)?;
     put_account(s, who, &a);
     Ok(())
 }
 
 /// Takes `amount` from `who` and destroys it (recorded in `Supply::burned`).
-pub fn burn_from(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<(), crate::TxError> {
+pub fn burn_from(
+    s: &mut Overlay<'_>,
+    who: &PublicKey,
+    amount: Amount,
+) -> Result<(), crate::TxError> {
     debit(s, who, amount)?;
     record_burn(s, amount)
 }
@@ -146,7 +174,10 @@ pub fn burn_from(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result
 /// stake).
 pub fn record_burn(s: &mut Overlay<'_>, amount: Amount) -> Result<(), crate::TxError> {
     let mut sup = supply(s)?;
-    sup.burned = sup.burned.checked_add(amount).map_err(|_| BankError::BalanceOverflow)?;
+    sup.burned = sup
+        .burned
+        .checked_add(amount)
+        .map_err(|_| BankError::BalanceOverflow)?;
     s.put(SUPPLY_KEY.to_vec(), &sup);
     Ok(())
 }
@@ -165,16 +196,30 @@ pub fn charge_fee_and_nonce(
 ) -> Result<(), crate::TxError> {
     let mut a = account(s, &ctx.signer)?;
     if nonce < a.nonce {
-        return Err(BankError::NonceTooLow { expected: a.nonce, got: nonce }.into());
+        return Err(BankError::NonceTooLow {
+            expected: a.nonce,
+            got: nonce,
+        }
+        .into());
     }
     if nonce > a.nonce {
-        return Err(BankError::NonceTooHigh { expected: a.nonce, got: nonce }.into());
+        return Err(BankError::NonceTooHigh {
+            expected: a.nonce,
+            got: nonce,
+        }
+        .into());
     }
-    a.balance = a.balance.checked_sub(fee).map_err(|_| BankError::InsufficientFunds {
-        balance: a.balance.bones(),
-        needed: fee.bones(),
-    })?;
-    a.nonce = a.nonce.checked_add(1).expect("a nonce cannot reach u64::MAX");
+    a.balance = a
+        .balance
+        .checked_sub(fee)
+        .map_err(|_| BankError::InsufficientFunds {
+            balance: a.balance.bones(),
+            needed: fee.bones(),
+        })?;
+    a.nonce = a
+        .nonce
+        .checked_add(1)
+        .expect("a nonce cannot reach u64::MAX");
     put_account(s, &ctx.signer, &a);
     match ctx.params.fee_policy {
         FeePolicy::Burn => record_burn(s, fee),

@@ -62,7 +62,11 @@ pub fn burn_cost(ctx: &TxContext<'_>, credits: u64) -> Result<Amount, TxError> {
 }
 
 /// Stateful check of a credits action.
-pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &CreditsAction) -> Result<(), TxError> {
+pub fn check(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    action: &CreditsAction,
+) -> Result<(), TxError> {
     match action {
         CreditsAction::Burn { credits } => {
             if *credits == 0 {
@@ -76,7 +80,11 @@ pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &CreditsAction) ->
             }
             let have = balance(s, &ctx.signer)?;
             if have < *credits {
-                return Err(CreditsError::InsufficientCredits { have, need: *credits }.into());
+                return Err(CreditsError::InsufficientCredits {
+                    have,
+                    need: *credits,
+                }
+                .into());
             }
             Ok(())
         }
@@ -84,7 +92,11 @@ pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &CreditsAction) ->
 }
 
 /// Executes a credits action (after [`check`] passed).
-pub fn execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &CreditsAction) -> Result<(), TxError> {
+pub fn execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &CreditsAction,
+) -> Result<(), TxError> {
     match action {
         CreditsAction::Burn { credits } => {
             bank::burn_from(s, &ctx.signer, burn_cost(ctx, *credits)?)?;
@@ -98,7 +110,9 @@ pub fn execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &CreditsAction)
 }
 
 fn add(s: &mut Overlay<'_>, who: &PublicKey, credits: u64) -> Result<(), TxError> {
-    let b = balance(s, who)?.checked_add(credits).ok_or(CreditsError::Overflow)?;
+    let b = balance(s, who)?
+        .checked_add(credits)
+        .ok_or(CreditsError::Overflow)?;
     s.put(balance_key(who), &b);
     Ok(())
 }
@@ -110,7 +124,10 @@ pub fn debit(s: &mut Overlay<'_>, payer: &PublicKey, credits: u64) -> Result<(),
     let have = balance(s, payer)?;
     let left = have
         .checked_sub(credits)
-        .ok_or(CreditsError::InsufficientCredits { have, need: credits })?;
+        .ok_or(CreditsError::InsufficientCredits {
+            have,
+            need: credits,
+        })?;
     s.put(balance_key(payer), &left);
     Ok(())
 }

@@ -149,7 +149,11 @@ pub fn maker(s: &impl StateRead, key: &PublicKey) -> Result<Option<Maker>, State
 }
 
 /// Stateful check of a device action.
-pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &DeviceAction) -> Result<(), TxError> {
+pub fn check(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    action: &DeviceAction,
+) -> Result<(), TxError> {
     match action {
         DeviceAction::Onboard(o) => check_onboard(s, ctx, o).map(|_| ()),
         DeviceAction::AssertLocation { device, .. } => {
@@ -166,7 +170,11 @@ pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &DeviceAction) -> 
 }
 
 /// Executes a device action (after [`check`] passed).
-pub fn execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &DeviceAction) -> Result<(), TxError> {
+pub fn execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &DeviceAction,
+) -> Result<(), TxError> {
     match action {
         DeviceAction::Onboard(o) => execute_onboard(s, ctx, o),
         DeviceAction::AssertLocation { device, location } => {
@@ -197,26 +205,47 @@ fn owned_device_and_class(
     ctx: &TxContext<'_>,
     key: &PublicKey,
 ) -> Result<(Device, DeviceClassParams), TxError> {
-    let d = device(s, key)?.ok_or(DevicesError::UnknownDevice { device: key.to_hex() })?;
+    let d = device(s, key)?.ok_or(DevicesError::UnknownDevice {
+        device: key.to_hex(),
+    })?;
     if d.owner != ctx.signer {
-        return Err(DevicesError::NotOwner { device: key.to_hex() }.into());
+        return Err(DevicesError::NotOwner {
+            device: key.to_hex(),
+        }
+        .into());
     }
-    let c = class(s, &d.class)?.ok_or(DevicesError::UnknownClass { class: d.class.clone() })?;
+    let c = class(s, &d.class)?.ok_or(DevicesError::UnknownClass {
+        class: d.class.clone(),
+    })?;
     Ok((d, c))
 }
 
 /// Returns the total fee (onboarding plus location) the owner pays.
-fn check_onboard(s: &impl StateRead, ctx: &TxContext<'_>, o: &OnboardDevice) -> Result<Amount, TxError> {
-    let c = class(s, &o.class)?.ok_or(DevicesError::UnknownClass { class: o.class.clone() })?;
+fn check_onboard(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    o: &OnboardDevice,
+) -> Result<Amount, TxError> {
+    let c = class(s, &o.class)?.ok_or(DevicesError::UnknownClass {
+        class: o.class.clone(),
+    })?;
     match maker(s, &o.maker)? {
         Some(m) if m.active => {}
-        _ => return Err(DevicesError::UnknownMaker { maker: o.maker.to_hex() }.into()),
+        _ => {
+            return Err(DevicesError::UnknownMaker {
+                maker: o.maker.to_hex(),
+            }
+            .into())
+        }
     }
     if o.device == ctx.signer {
         return Err(DevicesError::DeviceIsOwner.into());
     }
     if device(s, &o.device)?.is_some() {
-        return Err(DevicesError::DeviceExists { device: o.device.to_hex() }.into());
+        return Err(DevicesError::DeviceExists {
+            device: o.device.to_hex(),
+        }
+        .into());
     }
     let fee = match (c.location_bound, o.location.is_some()) {
         (true, true) => c
@@ -231,7 +260,11 @@ fn check_onboard(s: &impl StateRead, ctx: &TxContext<'_>, o: &OnboardDevice) -> 
     Ok(fee)
 }
 
-fn execute_onboard(s: &mut Overlay<'_>, ctx: &TxContext<'_>, o: &OnboardDevice) -> Result<(), TxError> {
+fn execute_onboard(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    o: &OnboardDevice,
+) -> Result<(), TxError> {
     let fee = check_onboard(s, ctx, o)?;
     bank::burn_from(s, &ctx.signer, fee)?;
     let d = Device {

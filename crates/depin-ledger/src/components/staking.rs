@@ -22,7 +22,15 @@ pub const MAX_RELEASES_PER_BLOCK: usize = 100_000;
 
 /// One account's stake.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct Stake {
@@ -81,7 +89,11 @@ pub fn stake(s: &impl StateRead, who: &PublicKey) -> Result<Stake, StateError> {
 }
 
 /// Stateful check of a staking action.
-pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &StakingAction) -> Result<(), TxError> {
+pub fn check(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    action: &StakingAction,
+) -> Result<(), TxError> {
     match action {
         StakingAction::Bond { amount } => bank::check_transfer(s, ctx, *amount),
         StakingAction::Unbond { amount } => {
@@ -99,19 +111,37 @@ pub fn check(s: &impl StateRead, ctx: &TxContext<'_>, action: &StakingAction) ->
 }
 
 /// Executes a staking action (after [`check`] passed).
-pub fn execute(s: &mut Overlay<'_>, ctx: &TxContext<'_>, action: &StakingAction) -> Result<(), TxError> {
+pub fn execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &StakingAction,
+) -> Result<(), TxError> {
     let mut st = stake(s, &ctx.signer)?;
     match action {
         StakingAction::Bond { amount } => {
             bank::debit(s, &ctx.signer, *amount)?;
-            st.bonded = st.bonded.checked_add(*amount).map_err(|_| StakingError::Overflow)?;
+            st.bonded = st
+                .bonded
+                .checked_add(*amount)
+                .map_err(|_| StakingError::Overflow)?;
         }
         StakingAction::Unbond { amount } => {
-            st.bonded = st.bonded.checked_sub(*amount).map_err(|_| StakingError::Overflow)?;
-            st.unbonding = st.unbonding.checked_add(*amount).map_err(|_| StakingError::Overflow)?;
-            let release = ctx.height.saturating_add(ctx.params.unbonding_period_blocks);
+            st.bonded = st
+                .bonded
+                .checked_sub(*amount)
+                .map_err(|_| StakingError::Overflow)?;
+            st.unbonding = st
+                .unbonding
+                .checked_add(*amount)
+                .map_err(|_| StakingError::Overflow)?;
+            let release = ctx
+                .height
+                .saturating_add(ctx.params.unbonding_period_blocks);
             let mut queue: Vec<Unbonding> = get(s, &queue_key(release))?.unwrap_or_default();
-            queue.push(Unbonding { owner: ctx.signer, amount: *amount });
+            queue.push(Unbonding {
+                owner: ctx.signer,
+                amount: *amount,
+            });
             s.put(queue_key(release), &queue);
         }
     }
@@ -125,12 +155,18 @@ pub fn release_due(s: &mut Overlay<'_>, height: u64) -> Result<(), TxError> {
     let Some(queue) = get::<Vec<Unbonding>>(s, &queue_key(height))? else {
         return Ok(());
     };
-    assert!(queue.len() <= MAX_RELEASES_PER_BLOCK, "unbonding queue over its bound");
+    assert!(
+        queue.len() <= MAX_RELEASES_PER_BLOCK,
+        "unbonding queue over its bound"
+    );
     for u in &queue {
         let mut st = stake(s, &u.owner)?;
         // A slash may have taken part of the unbonding stake first.
         let amount = st.unbonding.min(u.amount);
-        st.unbonding = st.unbonding.checked_sub(amount).map_err(|_| StakingError::Overflow)?;
+        st.unbonding = st
+            .unbonding
+            .checked_sub(amount)
+            .map_err(|_| StakingError::Overflow)?;
         s.put(stake_key(&u.owner), &st);
         bank::credit(s, &u.owner, amount)?;
     }
@@ -145,11 +181,21 @@ pub fn release_due(s: &mut Overlay<'_>, height: u64) -> Result<(), TxError> {
 pub fn slash(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<Amount, TxError> {
     let mut st = stake(s, who)?;
     let from_bonded = st.bonded.min(amount);
-    st.bonded = st.bonded.checked_sub(from_bonded).map_err(|_| StakingError::Overflow)?;
-    let rest = amount.checked_sub(from_bonded).map_err(|_| StakingError::Overflow)?;
+    st.bonded = st
+        .bonded
+        .checked_sub(from_bonded)
+        .map_err(|_| StakingError::Overflow)?;
+    let rest = amount
+        .checked_sub(from_bonded)
+        .map_err(|_| StakingError::Overflow)?;
     let from_unbonding = st.unbonding.min(rest);
-    st.unbonding = st.unbonding.checked_sub(from_unbonding).map_err(|_| StakingError::Overflow)?;
-    let total = from_bonded.checked_add(from_unbonding).map_err(|_| StakingError::Overflow)?;
+    st.unbonding = st
+        .unbonding
+        .checked_sub(from_unbonding)
+        .map_err(|_| StakingError::Overflow)?;
+    let total = from_bonded
+        .checked_add(from_unbonding)
+        .map_err(|_| StakingError::Overflow)?;
     s.put(stake_key(who), &st);
     bank::record_burn(s, total)?;
     Ok(total)

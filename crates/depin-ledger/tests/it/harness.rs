@@ -3,7 +3,9 @@
 use depin_ledger::exec::{execute_block, BlockContext, BlockMode, BlockOutcome};
 use depin_ledger::{audit_supply, verify_batch, MemState, TxError};
 use depin_types::genesis::{Allocation, MakerParams};
-use depin_types::{Address, Amount, ChainParams, DeviceClassParams, Genesis, Network, SecretKey, SignedTransaction};
+use depin_types::{
+    Address, Amount, ChainParams, DeviceClassParams, Genesis, Network, SecretKey, SignedTransaction,
+};
 
 pub const CHAIN: &str = "test-chain";
 
@@ -26,12 +28,28 @@ pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> 
             .iter()
             .enumerate()
             .filter(|(_, b)| **b > 0)
-            .map(|(i, b)| Allocation { address: addr(&key(i as u8)), amount_bones: Amount(*b) })
+            .map(|(i, b)| Allocation {
+                address: addr(&key(i as u8)),
+                amount_bones: Amount(*b),
+            })
             .collect(),
-        makers: vec![MakerParams { name: "maker".into(), key: addr(&key(200)) }],
+        makers: vec![MakerParams {
+            name: "maker".into(),
+            key: addr(&key(200)),
+        }],
         device_classes: vec![
-            DeviceClassParams { name: "hotspot".into(), location_bound: true, onboarding_fee_bones: Amount(500), location_fee_bones: Amount(100) },
-            DeviceClassParams { name: "sensor".into(), location_bound: false, onboarding_fee_bones: Amount(50), location_fee_bones: Amount(0) },
+            DeviceClassParams {
+                name: "hotspot".into(),
+                location_bound: true,
+                onboarding_fee_bones: Amount(500),
+                location_fee_bones: Amount(100),
+            },
+            DeviceClassParams {
+                name: "sensor".into(),
+                location_bound: false,
+                onboarding_fee_bones: Amount(50),
+                location_fee_bones: Amount(0),
+            },
         ],
     }
 }
@@ -49,7 +67,11 @@ pub type Verdicts = Vec<Result<String, String>>;
 
 impl Chain {
     pub fn new(g: &Genesis, producer: SecretKey) -> Chain {
-        Chain { state: depin_ledger::genesis::genesis_state(g).unwrap(), height: 0, producer }
+        Chain {
+            state: depin_ledger::genesis::genesis_state(g).unwrap(),
+            height: 0,
+            producer,
+        }
     }
 
     /// Builds and applies a block from `txs`, like the node's producer.
@@ -65,11 +87,16 @@ impl Chain {
                     verified.push(v);
                     slots.push(i);
                 }
-                Err((_, e)) => verdicts[i] = Some(Err(e.code().to_string())),
+                Err(e) => verdicts[i] = Some(Err(e.code().to_string())),
             }
         }
         self.height += 1;
-        let ctx = BlockContext { chain_id: CHAIN.into(), height: self.height, time_ms: self.height * 1000, proposer: self.producer.public() };
+        let ctx = BlockContext {
+            chain_id: CHAIN.into(),
+            height: self.height,
+            time_ms: self.height * 1000,
+            proposer: self.producer.public(),
+        };
         let out = execute_block(&self.state, &ctx, &verified, BlockMode::Build).unwrap();
         for (r, idx) in out.receipts.iter().zip(&out.included) {
             let code = match &r.status {
@@ -82,8 +109,24 @@ impl Chain {
             verdicts[slots[*idx]] = Some(Err(TxError::code(e).to_string()));
         }
         self.state.apply(out.writes.clone());
-        let audit = audit_supply(self.state.entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))).unwrap();
-        assert!(audit.ok, "supply equation broken after block {}: {audit:?}", self.height);
-        (out, verdicts.into_iter().map(|v| v.expect("every transaction has a verdict")).collect())
+        let audit = audit_supply(
+            self.state
+                .entries
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice())),
+        )
+        .unwrap();
+        assert!(
+            audit.ok,
+            "supply equation broken after block {}: {audit:?}",
+            self.height
+        );
+        (
+            out,
+            verdicts
+                .into_iter()
+                .map(|v| v.expect("every transaction has a verdict"))
+                .collect(),
+        )
     }
 }

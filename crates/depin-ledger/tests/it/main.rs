@@ -1,5 +1,6 @@
 //! Integration tests of the ledger: a property test against a plain reference model, and
 //! scenarios named as sentences.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod harness;
 mod model;

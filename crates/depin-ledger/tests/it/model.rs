@@ -29,7 +29,13 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(balances: &[u128], min_fee: u128, price: u128, period: u64, fees_to: Option<usize>) -> Model {
+    pub fn new(
+        balances: &[u128],
+        min_fee: u128,
+        price: u128,
+        period: u64,
+        fees_to: Option<usize>,
+    ) -> Model {
         let mut m = Model {
             balance: BTreeMap::new(),
             nonce: BTreeMap::new(),
@@ -59,7 +65,12 @@ impl Model {
     }
 
     pub fn begin_block(&mut self, height: u64) {
-        let due: Vec<_> = self.queue.iter().filter(|(h, _, _)| *h == height).cloned().collect();
+        let due: Vec<_> = self
+            .queue
+            .iter()
+            .filter(|(h, _, _)| *h == height)
+            .cloned()
+            .collect();
         self.queue.retain(|(h, _, _)| *h != height);
         for (_, who, amt) in due {
             let amt = amt.min(self.unbonding[&who]);
@@ -69,12 +80,21 @@ impl Model {
     }
 
     /// `Err(code)`: not includable; `Ok(code)`: included with that outcome.
-    pub fn apply(&mut self, height: u64, signer: usize, nonce: u64, fee: u128, op: &Op) -> Result<String, String> {
+    pub fn apply(
+        &mut self,
+        height: u64,
+        signer: usize,
+        nonce: u64,
+        fee: u128,
+        op: &Op,
+    ) -> Result<String, String> {
         if fee < self.min_fee {
             return Err("fee_too_low".into());
         }
         let amount = match op {
-            Op::Transfer { amount, .. } | Op::Bond { amount } | Op::Unbond { amount } => Some(*amount),
+            Op::Transfer { amount, .. } | Op::Bond { amount } | Op::Unbond { amount } => {
+                Some(*amount)
+            }
             _ => None,
         };
         if let Some(a) = amount {

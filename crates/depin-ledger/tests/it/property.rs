@@ -2,7 +2,7 @@
 //! reference model give identical verdicts, balances, nonces, stakes, credits and supply; the
 //! supply equation holds after every block (checked inside `Chain::block`).
 
-use crate::harness::{key, Chain, CHAIN};
+use crate::harness::{key, Chain, Verdicts, CHAIN};
 use crate::model::{Model, Op};
 use depin_ledger::components::{bank, credits, staking};
 use depin_types::tx::{Action, BankAction, CreditsAction, StakingAction, Transaction};
@@ -10,7 +10,13 @@ use depin_types::{Amount, ChainParams, FeePolicy};
 use proptest::prelude::*;
 
 const ACCOUNTS: usize = 5;
-const BALANCES: [u128; ACCOUNTS] = [1_000_000_000_000, 1_000_000, 5_000, 0, 1_000_000_000_000_000];
+const BALANCES: [u128; ACCOUNTS] = [
+    1_000_000_000_000,
+    1_000_000,
+    5_000,
+    0,
+    1_000_000_000_000_000,
+];
 
 #[derive(Debug, Clone)]
 struct TxSpec {
@@ -63,11 +69,21 @@ fn tx_spec() -> impl Strategy<Value = TxSpec> {
 
 fn action(op: &Op) -> Action {
     match op {
-        Op::Transfer { to, amount } => Action::Bank(BankAction::Transfer { to: key(*to as u8).public(), amount: Amount(*amount) }),
-        Op::Bond { amount } => Action::Staking(StakingAction::Bond { amount: Amount(*amount) }),
-        Op::Unbond { amount } => Action::Staking(StakingAction::Unbond { amount: Amount(*amount) }),
+        Op::Transfer { to, amount } => Action::Bank(BankAction::Transfer {
+            to: key(*to as u8).public(),
+            amount: Amount(*amount),
+        }),
+        Op::Bond { amount } => Action::Staking(StakingAction::Bond {
+            amount: Amount(*amount),
+        }),
+        Op::Unbond { amount } => Action::Staking(StakingAction::Unbond {
+            amount: Amount(*amount),
+        }),
         Op::Burn { credits } => Action::Credits(CreditsAction::Burn { credits: *credits }),
-        Op::Delegate { to, credits } => Action::Credits(CreditsAction::Delegate { payer: key(*to as u8).public(), credits: *credits }),
+        Op::Delegate { to, credits } => Action::Credits(CreditsAction::Delegate {
+            payer: key(*to as u8).public(),
+            credits: *credits,
+        }),
     }
 }
 
@@ -76,13 +92,17 @@ fn params(fees_to_producer: bool) -> ChainParams {
         min_fee_bones: Amount(10),
         credit_price_bones: Amount(7),
         unbonding_period_blocks: 2,
-        fee_policy: if fees_to_producer { FeePolicy::Producer } else { FeePolicy::Burn },
+        fee_policy: if fees_to_producer {
+            FeePolicy::Producer
+        } else {
+            FeePolicy::Burn
+        },
         ..ChainParams::default()
     }
 }
 
 /// Runs one block through both; returns the model's and the ledger's verdicts.
-fn run_block(chain: &mut Chain, model: &mut Model, specs: &[TxSpec]) -> (Vec<Result<String, String>>, Vec<Result<String, String>>) {
+fn run_block(chain: &mut Chain, model: &mut Model, specs: &[TxSpec]) -> (Verdicts, Verdicts) {
     let height = chain.height + 1;
     model.begin_block(height);
     let mut txs = Vec::new();
@@ -93,7 +113,13 @@ fn run_block(chain: &mut Chain, model: &mut Model, specs: &[TxSpec]) -> (Vec<Res
         let base = shadow.next_nonce(s.signer);
         let nonce = base.saturating_add_signed(i64::from(s.nonce_delta));
         let chain_id = if s.wrong_chain { "other-chain" } else { CHAIN };
-        let tx = Transaction { chain_id: chain_id.into(), signer: key(s.signer as u8).public(), nonce, fee: Amount(s.fee), action: action(&s.op) };
+        let tx = Transaction {
+            chain_id: chain_id.into(),
+            signer: key(s.signer as u8).public(),
+            nonce,
+            fee: Amount(s.fee),
+            action: action(&s.op),
+        };
         let mut stx = tx.sign(&key(s.signer as u8));
         if s.corrupt_signature {
             stx.signature.0[5] ^= 0x40;
@@ -117,12 +143,28 @@ fn compare_state(chain: &Chain, model: &Model) {
     for i in 0..ACCOUNTS {
         let pk = key(i as u8).public();
         let a = bank::account(&chain.state, &pk).unwrap();
-        assert_eq!(a.balance.bones(), model.balance.get(&i).copied().unwrap_or(0), "balance of {i}");
+        assert_eq!(
+            a.balance.bones(),
+            model.balance.get(&i).copied().unwrap_or(0),
+            "balance of {i}"
+        );
         assert_eq!(a.nonce, model.next_nonce(i), "nonce of {i}");
         let st = staking::stake(&chain.state, &pk).unwrap();
-        assert_eq!(st.bonded.bones(), model.bonded.get(&i).copied().unwrap_or(0), "bonded of {i}");
-        assert_eq!(st.unbonding.bones(), model.unbonding.get(&i).copied().unwrap_or(0), "unbonding of {i}");
-        assert_eq!(credits::balance(&chain.state, &pk).unwrap(), model.credits.get(&i).copied().unwrap_or(0), "credits of {i}");
+        assert_eq!(
+            st.bonded.bones(),
+            model.bonded.get(&i).copied().unwrap_or(0),
+            "bonded of {i}"
+        );
+        assert_eq!(
+            st.unbonding.bones(),
+            model.unbonding.get(&i).copied().unwrap_or(0),
+            "unbonding of {i}"
+        );
+        assert_eq!(
+            credits::balance(&chain.state, &pk).unwrap(),
+            model.credits.get(&i).copied().unwrap_or(0),
+            "credits of {i}"
+        );
     }
     let sup = bank::supply(&chain.state).unwrap();
     assert_eq!(sup.genesis.bones(), model.genesis);

@@ -27,15 +27,30 @@ async fn every_kind_of_bad_transaction_gets_its_own_reason_code_and_the_node_kee
     let mut trailing = bytes.clone();
     trailing.push(0); // a whole transaction followed by a stray byte
     cases.push(("trailing", rejected(c.submit_raw(trailing).await)));
-    cases.push(("truncated", rejected(c.submit_raw(bytes[..bytes.len() - 10].to_vec()).await)));
+    cases.push((
+        "truncated",
+        rejected(c.submit_raw(bytes[..bytes.len() - 10].to_vec()).await),
+    ));
     cases.push(("oversized", rejected(c.submit_raw(vec![0u8; 2_000]).await)));
     let mut bad_sig = good.clone();
     bad_sig.signature.0[0] ^= 1;
     cases.push(("bad signature", rejected(c.submit(&bad_sig).await)));
-    cases.push(("nonce ahead", rejected(c.submit(&transfer(CHAIN, 0, 7, 5)).await)));
-    cases.push(("overflow", rejected(c.submit(&transfer(CHAIN, 0, 0, u128::MAX)).await)));
-    cases.push(("too poor", rejected(c.submit(&transfer(CHAIN, 0, 0, 10_000_000_000)).await)));
-    cases.push(("other chain", rejected(c.submit(&transfer("other-chain", 0, 0, 5)).await)));
+    cases.push((
+        "nonce ahead",
+        rejected(c.submit(&transfer(CHAIN, 0, 7, 5)).await),
+    ));
+    cases.push((
+        "overflow",
+        rejected(c.submit(&transfer(CHAIN, 0, 0, u128::MAX)).await),
+    ));
+    cases.push((
+        "too poor",
+        rejected(c.submit(&transfer(CHAIN, 0, 0, 10_000_000_000)).await),
+    ));
+    cases.push((
+        "other chain",
+        rejected(c.submit(&transfer("other-chain", 0, 0, 5)).await),
+    ));
     let expected = [
         ("bad enum tag", (400, "malformed_tx")),
         ("trailing", (400, "malformed_tx")),
@@ -53,11 +68,16 @@ async fn every_kind_of_bad_transaction_gets_its_own_reason_code_and_the_node_kee
     }
     // An absurd body is refused before it is read whole.
     let huge = vec![7u8; 17 * 1024 * 1024];
-    assert_eq!(rejected(c.submit_raw(huge).await), (413, "body_too_large".to_string()));
+    assert_eq!(
+        rejected(c.submit_raw(huge).await),
+        (413, "body_too_large".to_string())
+    );
 
     // The node still serves, and the good transaction still goes through.
     let id = c.submit(&good).await.unwrap();
-    c.wait_committed(&id, Duration::from_secs(10)).await.unwrap();
+    c.wait_committed(&id, Duration::from_secs(10))
+        .await
+        .unwrap();
     let low = rejected(c.submit(&transfer(CHAIN, 0, 0, 6)).await);
     assert_eq!(low, (400, "nonce_too_low".to_string()));
     assert!(c.supply().await.unwrap().ok);
@@ -70,12 +90,30 @@ async fn the_openapi_document_lists_every_route_and_metrics_are_served() {
     let (node, c) = start(dir.path()).await;
     let url = format!("{}/openapi.json", c.base_url());
     let doc: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
-    for p in ["/v1/txs", "/v1/txs/batch", "/v1/txs/{id}", "/v1/accounts/{address}", "/v1/blocks/{id}", "/v1/chain", "/v1/devices/{address}"] {
-        assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/v1/txs",
+        "/v1/txs/batch",
+        "/v1/txs/{id}",
+        "/v1/accounts/{address}",
+        "/v1/blocks/{id}",
+        "/v1/chain",
+        "/v1/devices/{address}",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
     }
     let id = c.submit(&transfer(CHAIN, 1, 0, 5)).await.unwrap();
-    c.wait_committed(&id, Duration::from_secs(10)).await.unwrap();
-    let text = reqwest::get(format!("{}/metrics", c.base_url())).await.unwrap().text().await.unwrap();
+    c.wait_committed(&id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let text = reqwest::get(format!("{}/metrics", c.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("depin_txs_committed_total"), "{text}");
     node.stop().await;
 }

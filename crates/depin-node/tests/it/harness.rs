@@ -19,9 +19,16 @@ pub fn genesis(chain_id: &str) -> Genesis {
         network: Network::Devnet,
         genesis_time_ms: 0,
         producer: Address::new(Network::Devnet, key(99).public()),
-        params: ChainParams { block_time_ms: 50, max_tx_bytes: 1024, ..ChainParams::default() },
+        params: ChainParams {
+            block_time_ms: 50,
+            max_tx_bytes: 1024,
+            ..ChainParams::default()
+        },
         allocations: (0..4)
-            .map(|i| Allocation { address: Address::new(Network::Devnet, key(i).public()), amount_bones: Amount(10_000_000_000) })
+            .map(|i| Allocation {
+                address: Address::new(Network::Devnet, key(i).public()),
+                amount_bones: Amount(10_000_000_000),
+            })
             .collect(),
         makers: vec![],
         device_classes: vec![],
@@ -46,7 +53,10 @@ pub fn transfer(chain_id: &str, from: u8, nonce: u64, amount: u128) -> SignedTra
         signer: sk.public(),
         nonce,
         fee: Amount(1_000),
-        action: Action::Bank(BankAction::Transfer { to: key(3).public(), amount: Amount(amount) }),
+        action: Action::Bank(BankAction::Transfer {
+            to: key(3).public(),
+            amount: Amount(amount),
+        }),
     }
     .sign(&sk)
 }

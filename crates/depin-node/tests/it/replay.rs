@@ -18,17 +18,24 @@ fn code(r: Result<depin_types::Hash32, ClientError>) -> String {
 async fn committed_transactions_are_never_accepted_twice_even_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (node, c) = start(dir.path()).await;
-    let txs: Vec<_> = (0..5).map(|n| transfer(CHAIN, 2, n, 100 + u128::from(n))).collect();
+    let txs: Vec<_> = (0..5)
+        .map(|n| transfer(CHAIN, 2, n, 100 + u128::from(n)))
+        .collect();
     let verdicts = c.submit_batch(&txs).await.unwrap();
     assert!(verdicts.results.iter().all(|r| r.accepted), "{verdicts:?}");
     for t in &txs {
-        c.wait_committed(&t.id(), Duration::from_secs(10)).await.unwrap();
+        c.wait_committed(&t.id(), Duration::from_secs(10))
+            .await
+            .unwrap();
     }
     for t in &txs {
         assert_eq!(code(c.submit(t).await), "tx_already_committed");
         let mut other = t.tx.clone();
         other.chain_id = "another-chain".into();
-        assert_eq!(code(c.submit(&other.sign(&crate::harness::key(2))).await), "wrong_chain_id");
+        assert_eq!(
+            code(c.submit(&other.sign(&crate::harness::key(2))).await),
+            "wrong_chain_id"
+        );
     }
     let root_before = c.chain().await.unwrap();
     node.stop().await;

@@ -32,6 +32,9 @@ pub fn password(prompt: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("DEPIN_WALLET_PASSWORD") {
         return Ok(p);
     }
-    rpassword::prompt_password(prompt)
-        .map_err(|e| anyhow::anyhow!("cannot read a password ({e}); set DEPIN_WALLET_PASSWORD for non-interactive use"))
+    rpassword::prompt_password(prompt).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read a password ({e}); set DEPIN_WALLET_PASSWORD for non-interactive use"
+        )
+    })
 }

@@ -98,14 +98,19 @@ fn new_wallet_file(path: &Path, network: Network) -> Result<Address> {
 }
 
 fn parse_pair(s: &str, what: &str) -> Result<(String, String)> {
-    let (a, b) = s.split_once('=').with_context(|| format!("{what} must look like A=B, got {s:?}"))?;
+    let (a, b) = s
+        .split_once('=')
+        .with_context(|| format!("{what} must look like A=B, got {s:?}"))?;
     Ok((a.to_string(), b.to_string()))
 }
 
 /// Writes genesis and config into the home directory; returns a summary.
 pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     if home::genesis_path(&a.home).exists() {
-        bail!("{} already has a genesis; remove it or use another --home", a.home.display());
+        bail!(
+            "{} already has a genesis; remove it or use another --home",
+            a.home.display()
+        );
     }
     std::fs::create_dir_all(&a.home)?;
     let network = Network::Devnet;
@@ -116,19 +121,31 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     let mut allocations = Vec::new();
     for s in &a.allocs {
         let (addr, tokens) = parse_pair(s, "--alloc")?;
-        allocations.push(Allocation { address: addr.parse()?, amount_bones: Amount::parse_tokens(&tokens)? });
+        allocations.push(Allocation {
+            address: addr.parse()?,
+            amount_bones: Amount::parse_tokens(&tokens)?,
+        });
     }
     let mut makers = Vec::new();
     for s in &a.makers {
         let (name, addr) = parse_pair(s, "--maker")?;
-        makers.push(MakerParams { name, key: addr.parse()? });
+        makers.push(MakerParams {
+            name,
+            key: addr.parse()?,
+        });
     }
     let mut out = json!({"home": a.home, "chain_id": a.chain_id, "producer": producer});
     if a.dev {
         let dev = new_wallet_file(&a.home.join("dev-wallet.json"), network)?;
         let maker = new_wallet_file(&a.home.join("dev-maker.json"), network)?;
-        allocations.push(Allocation { address: dev, amount_bones: Amount::from_tokens(DEV_TOKENS)? });
-        makers.push(MakerParams { name: "dev-maker".into(), key: maker });
+        allocations.push(Allocation {
+            address: dev,
+            amount_bones: Amount::from_tokens(DEV_TOKENS)?,
+        });
+        makers.push(MakerParams {
+            name: "dev-maker".into(),
+            key: maker,
+        });
         out["dev_wallet"] = json!({"file": a.home.join("dev-wallet.json"), "address": dev});
         out["dev_maker"] = json!({"file": a.home.join("dev-maker.json"), "address": maker});
     }
@@ -137,14 +154,20 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
         network,
         genesis_time_ms: 0,
         producer,
-        params: ChainParams { block_time_ms: a.block_time_ms, ..ChainParams::default() },
+        params: ChainParams {
+            block_time_ms: a.block_time_ms,
+            ..ChainParams::default()
+        },
         allocations,
         makers,
         device_classes: default_device_classes(),
     };
     genesis.validate()?;
     home::write_genesis(&a.home, &genesis)?;
-    std::fs::write(home::config_path(&a.home), toml::to_string_pretty(&NodeConfig::default())?)?;
+    std::fs::write(
+        home::config_path(&a.home),
+        toml::to_string_pretty(&NodeConfig::default())?,
+    )?;
     out["genesis_hash"] = json!(genesis.hash());
     Ok(out)
 }
@@ -153,9 +176,24 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
 fn default_device_classes() -> Vec<DeviceClassParams> {
     let tokens = |n| Amount::from_tokens(n).expect("small constants fit");
     vec![
-        DeviceClassParams { name: "hotspot".into(), location_bound: true, onboarding_fee_bones: tokens(40), location_fee_bones: tokens(10) },
-        DeviceClassParams { name: "sensor".into(), location_bound: false, onboarding_fee_bones: tokens(1), location_fee_bones: Amount::ZERO },
-        DeviceClassParams { name: "storage-provider".into(), location_bound: false, onboarding_fee_bones: tokens(10), location_fee_bones: Amount::ZERO },
+        DeviceClassParams {
+            name: "hotspot".into(),
+            location_bound: true,
+            onboarding_fee_bones: tokens(40),
+            location_fee_bones: tokens(10),
+        },
+        DeviceClassParams {
+            name: "sensor".into(),
+            location_bound: false,
+            onboarding_fee_bones: tokens(1),
+            location_fee_bones: Amount::ZERO,
+        },
+        DeviceClassParams {
+            name: "storage-provider".into(),
+            location_bound: false,
+            onboarding_fee_bones: tokens(10),
+            location_fee_bones: Amount::ZERO,
+        },
     ]
 }
 
@@ -171,8 +209,15 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             dev: true,
         };
         let summary = init(&init_args)?;
-        eprintln!("initialised a dev chain in {}:\n{}", a.home.display(), serde_json::to_string_pretty(&summary)?);
-        eprintln!("dev wallets use the password {:?} (DEPIN_WALLET_PASSWORD)", dev_password());
+        eprintln!(
+            "initialised a dev chain in {}:\n{}",
+            a.home.display(),
+            serde_json::to_string_pretty(&summary)?
+        );
+        eprintln!(
+            "dev wallets use the password {:?} (DEPIN_WALLET_PASSWORD)",
+            dev_password()
+        );
     }
     let mut config = NodeConfig::load(&home::config_path(&a.home))?;
     config.apply_env(std::env::vars())?;
@@ -184,7 +229,10 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     }
     let _ = &ctx.log_format;
     let node = depin_node::start(&a.home, config).await?;
-    eprintln!("node API on http://{} (OpenAPI at /openapi.json, metrics at /metrics); Ctrl-C stops", node.api_addr);
+    eprintln!(
+        "node API on http://{} (OpenAPI at /openapi.json, metrics at /metrics); Ctrl-C stops",
+        node.api_addr
+    );
     tokio::signal::ctrl_c().await?;
     eprintln!("stopping: finishing the block in progress");
     node.stop().await;
@@ -200,9 +248,15 @@ fn replay(ctx: &Ctx, home_dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     let report = result?;
     let ok = report.state_root == report.source_root;
-    print(ctx.format, &json!({"height": report.height, "state_root": report.state_root, "source_root": report.source_root, "ok": ok}))?;
+    print(
+        ctx.format,
+        &json!({"height": report.height, "state_root": report.state_root, "source_root": report.source_root, "ok": ok}),
+    )?;
     if !ok {
-        bail!("replayed state root differs from the stored one at height {}", report.height);
+        bail!(
+            "replayed state root differs from the stored one at height {}",
+            report.height
+        );
     }
     Ok(())
 }

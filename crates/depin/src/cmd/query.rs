@@ -47,7 +47,10 @@ pub fn address_or_wallet(ctx: &Ctx, address: Option<String>) -> Result<String> {
 pub async fn account(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
     match cmd {
         AccountCmd::Balance { address } => {
-            let a = ctx.client().account(&address_or_wallet(ctx, address)?).await?;
+            let a = ctx
+                .client()
+                .account(&address_or_wallet(ctx, address)?)
+                .await?;
             print(ctx.format, &a)
         }
     }

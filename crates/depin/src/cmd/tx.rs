@@ -8,8 +8,8 @@ use crate::output::print;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use depin_types::tx::{
-    device_pop_bytes, maker_approval_bytes, Action, BankAction, CreditsAction, DeviceAction, DeviceStatus,
-    OnboardDevice, StakingAction, Transaction,
+    device_pop_bytes, maker_approval_bytes, Action, BankAction, CreditsAction, DeviceAction,
+    DeviceStatus, OnboardDevice, StakingAction, Transaction,
 };
 use depin_types::{Address, Amount, Location, PublicKey, SecretKey, Signature};
 use serde_json::json;
@@ -193,7 +193,10 @@ async fn send_as(ctx: &Ctx, key: &SecretKey, action: Action, opts: &TxOpts) -> R
     .sign(key);
     if !opts.commit {
         let sim = client.simulate(&tx).await?;
-        return print(ctx.format, &json!({"simulated": true, "note": "nothing was submitted; add --commit to submit", "receipt": sim.receipt}));
+        return print(
+            ctx.format,
+            &json!({"simulated": true, "note": "nothing was submitted; add --commit to submit", "receipt": sim.receipt}),
+        );
     }
     let id = client.submit(&tx).await?;
     let receipt = client.wait_committed(&id, COMMIT_WAIT).await?;
@@ -203,32 +206,86 @@ async fn send_as(ctx: &Ctx, key: &SecretKey, action: Action, opts: &TxOpts) -> R
 /// `transfer`
 pub async fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<()> {
     let amount = Amount::parse_tokens(&a.amount)?;
-    send(ctx, Action::Bank(BankAction::Transfer { to: a.to.key, amount }), &a.opts).await
+    send(
+        ctx,
+        Action::Bank(BankAction::Transfer {
+            to: a.to.key,
+            amount,
+        }),
+        &a.opts,
+    )
+    .await
 }
 
 /// `device …`
 pub async fn device(ctx: &Ctx, cmd: DeviceCmd) -> Result<()> {
     match cmd {
         DeviceCmd::Onboard(a) => onboard(ctx, a).await,
-        DeviceCmd::Approve { device, owner, class } => {
-            let w = open(&ctx.wallet)?;
-            let chain = ctx.client().chain().await?;
-            let sig = w.key.sign(&maker_approval_bytes(&chain.chain_id, &device.key, &owner.key, &class));
-            print(ctx.format, &json!({"maker": w.address(), "maker_signature": sig.to_hex()}))
-        }
-        DeviceCmd::AssertLocation { device, location, opts } => {
+        DeviceCmd::Approve {
+            device,
+            owner,
+            class,
+        } => approve(ctx, &device, &owner, &class).await,
+        DeviceCmd::AssertLocation {
+            device,
+            location,
+            opts,
+        } => {
             let location = Location::parse(&location)?;
-            send(ctx, Action::Devices(DeviceAction::AssertLocation { device: device.key, location }), &opts).await
+            send(
+                ctx,
+                Action::Devices(DeviceAction::AssertLocation {
+                    device: device.key,
+                    location,
+                }),
+                &opts,
+            )
+            .await
         }
         DeviceCmd::Transfer { device, to, opts } => {
-            send(ctx, Action::Devices(DeviceAction::TransferOwnership { device: device.key, new_owner: to.key }), &opts).await
+            send(
+                ctx,
+                Action::Devices(DeviceAction::TransferOwnership {
+                    device: device.key,
+                    new_owner: to.key,
+                }),
+                &opts,
+            )
+            .await
         }
-        DeviceCmd::SetStatus { device, active, opts } => {
-            let status = if active { DeviceStatus::Active } else { DeviceStatus::Inactive };
-            send(ctx, Action::Devices(DeviceAction::SetStatus { device: device.key, status }), &opts).await
+        DeviceCmd::SetStatus {
+            device,
+            active,
+            opts,
+        } => {
+            let status = if active {
+                DeviceStatus::Active
+            } else {
+                DeviceStatus::Inactive
+            };
+            send(
+                ctx,
+                Action::Devices(DeviceAction::SetStatus {
+                    device: device.key,
+                    status,
+                }),
+                &opts,
+            )
+            .await
         }
         DeviceCmd::Info { device } => print(ctx.format, &ctx.client().device(&device).await?),
     }
+}
+
+async fn approve(ctx: &Ctx, device: &Address, owner: &Address, class: &str) -> Result<()> {
+    let w = open(&ctx.wallet)?;
+    let chain = ctx.client().chain().await?;
+    let bytes = maker_approval_bytes(&chain.chain_id, &device.key, &owner.key, class);
+    let sig = w.key.sign(&bytes);
+    print(
+        ctx.format,
+        &json!({"maker": w.address(), "maker_signature": sig.to_hex()}),
+    )
 }
 
 async fn onboard(ctx: &Ctx, a: OnboardArgs) -> Result<()> {
@@ -236,21 +293,29 @@ async fn onboard(ctx: &Ctx, a: OnboardArgs) -> Result<()> {
     let device = open(&a.device_wallet)?;
     let chain_id = ctx.client().chain().await?.chain_id;
     let (owner_pk, device_pk) = (owner.key.public(), device.key.public());
-    let (maker, maker_signature): (PublicKey, Signature) = match (&a.maker_wallet, &a.maker, &a.maker_signature) {
-        (Some(path), _, _) => {
-            let m = open(path)?;
-            (m.key.public(), m.key.sign(&maker_approval_bytes(&chain_id, &device_pk, &owner_pk, &a.class)))
-        }
-        (None, Some(m), Some(sig)) => (m.key, Signature::from_hex(sig)?),
-        _ => anyhow::bail!("give --maker-wallet, or --maker with --maker-signature"),
-    };
+    let (maker, maker_signature): (PublicKey, Signature) =
+        match (&a.maker_wallet, &a.maker, &a.maker_signature) {
+            (Some(path), _, _) => {
+                let m = open(path)?;
+                (
+                    m.key.public(),
+                    m.key.sign(&maker_approval_bytes(
+                        &chain_id, &device_pk, &owner_pk, &a.class,
+                    )),
+                )
+            }
+            (None, Some(m), Some(sig)) => (m.key, Signature::from_hex(sig)?),
+            _ => anyhow::bail!("give --maker-wallet, or --maker with --maker-signature"),
+        };
     let location = a.location.as_deref().map(Location::parse).transpose()?;
     let action = Action::Devices(DeviceAction::Onboard(OnboardDevice {
         device: device_pk,
         class: a.class,
         maker,
         location,
-        device_signature: device.key.sign(&device_pop_bytes(&chain_id, &device_pk, &owner_pk)),
+        device_signature: device
+            .key
+            .sign(&device_pop_bytes(&chain_id, &device_pk, &owner_pk)),
         maker_signature,
     }));
     send_as(ctx, &owner.key, action, &a.opts).await
@@ -265,7 +330,12 @@ pub async fn stake(ctx: &Ctx, cmd: StakeCmd) -> Result<()> {
         }
         StakeCmd::Unbond { amount, opts } => {
             let amount = Amount::parse_tokens(&amount)?;
-            send(ctx, Action::Staking(StakingAction::Unbond { amount }), &opts).await
+            send(
+                ctx,
+                Action::Staking(StakingAction::Unbond { amount }),
+                &opts,
+            )
+            .await
         }
     }
 }
@@ -273,13 +343,33 @@ pub async fn stake(ctx: &Ctx, cmd: StakeCmd) -> Result<()> {
 /// `credits …`
 pub async fn credits(ctx: &Ctx, cmd: CreditsCmd) -> Result<()> {
     match cmd {
-        CreditsCmd::Burn { credits, opts } => send(ctx, Action::Credits(CreditsAction::Burn { credits }), &opts).await,
-        CreditsCmd::Delegate { payer, credits, opts } => {
-            send(ctx, Action::Credits(CreditsAction::Delegate { payer: payer.key, credits }), &opts).await
+        CreditsCmd::Burn { credits, opts } => {
+            send(ctx, Action::Credits(CreditsAction::Burn { credits }), &opts).await
+        }
+        CreditsCmd::Delegate {
+            payer,
+            credits,
+            opts,
+        } => {
+            send(
+                ctx,
+                Action::Credits(CreditsAction::Delegate {
+                    payer: payer.key,
+                    credits,
+                }),
+                &opts,
+            )
+            .await
         }
         CreditsCmd::Balance { address } => {
-            let a = ctx.client().account(&address_or_wallet(ctx, address)?).await?;
-            print(ctx.format, &json!({"address": a.address, "credits": a.credits, "height": a.height}))
+            let a = ctx
+                .client()
+                .account(&address_or_wallet(ctx, address)?)
+                .await?;
+            print(
+                ctx.format,
+                &json!({"address": a.address, "credits": a.credits, "height": a.height}),
+            )
         }
     }
 }

@@ -62,13 +62,24 @@ impl From<NetworkArg> for Network {
 /// Runs a wallet command.
 pub fn run(ctx: &Ctx, cmd: WalletCmd) -> Result<()> {
     match cmd {
-        WalletCmd::Create { out, words, network } => {
+        WalletCmd::Create {
+            out,
+            words,
+            network,
+        } => {
             let w = Wallet::generate(words, network.into())?;
             let path = out.unwrap_or_else(|| ctx.wallet.clone());
             save(&w, &path)?;
-            let mnemonic = w.mnemonic.as_deref().map(String::as_str).unwrap_or_default();
-            print(ctx.format, &json!({"address": w.address(), "key": w.key.public(), "file": path, "mnemonic": mnemonic,
-                "warning": "write the mnemonic down; it is the only way to recover this wallet"}))
+            let mnemonic = w
+                .mnemonic
+                .as_deref()
+                .map(String::as_str)
+                .unwrap_or_default();
+            print(
+                ctx.format,
+                &json!({"address": w.address(), "key": w.key.public(), "file": path, "mnemonic": mnemonic,
+                "warning": "write the mnemonic down; it is the only way to recover this wallet"}),
+            )
         }
         WalletCmd::Import { out, network } => {
             let mut words = String::new();
@@ -76,11 +87,17 @@ pub fn run(ctx: &Ctx, cmd: WalletCmd) -> Result<()> {
             let w = Wallet::from_mnemonic(&words, network.into())?;
             let path = out.unwrap_or_else(|| ctx.wallet.clone());
             save(&w, &path)?;
-            print(ctx.format, &json!({"address": w.address(), "key": w.key.public(), "file": path}))
+            print(
+                ctx.format,
+                &json!({"address": w.address(), "key": w.key.public(), "file": path}),
+            )
         }
         WalletCmd::Info => {
             let ks = Keystore::read(&ctx.wallet)?;
-            print(ctx.format, &json!({"address": ks.address, "key": ks.address.key, "network": ks.address.network, "file": ctx.wallet}))
+            print(
+                ctx.format,
+                &json!({"address": ks.address, "key": ks.address.key, "network": ks.address.network, "file": ctx.wallet}),
+            )
         }
     }
 }

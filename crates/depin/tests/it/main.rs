@@ -1,4 +1,5 @@
 //! Integration tests of the `depin` binary as real processes.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod crash;
 mod process;

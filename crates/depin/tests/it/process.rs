@@ -8,26 +8,45 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_depin");
 
 /// Runs `depin ARGS` to completion.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("DEPIN_WALLET_PASSWORD", "test").output().expect("depin runs")
+    Command::new(BIN)
+        .args(args)
+        .env("DEPIN_WALLET_PASSWORD", "test")
+        .output()
+        .expect("depin runs")
 }
 
 /// Runs `depin ARGS`, asserts success, parses stdout as JSON.
 pub fn run_json(args: &[&str]) -> serde_json::Value {
     let out = run(args);
-    assert!(out.status.success(), "depin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "depin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
 /// A free loopback port (bound then released; another process could take it first, which
 /// only makes a test retry its start).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `depin node start` on `home` and waits until its API answers.
 pub fn start_node(home: &Path, port: u16) -> Child {
-    let child = Command::new(BIN)
-        .args(["node", "start", "--home", home.to_str().unwrap(), "--api.listen", &format!("127.0.0.1:{port}")])
+    let mut child = Command::new(BIN)
+        .args([
+            "node",
+            "start",
+            "--home",
+            home.to_str().unwrap(),
+            "--api.listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("DEPIN_LOG_FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -40,5 +59,7 @@ pub fn start_node(home: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("node on port {port} did not come up");
 }
