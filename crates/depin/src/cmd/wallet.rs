@@ -36,6 +36,8 @@ pub enum WalletCmd {
     },
     /// Show a wallet's address (no password needed).
     Info,
+    /// Print only the wallet's address, for scripts.
+    Address,
 }
 
 /// Network names on the command line.
@@ -91,6 +93,10 @@ pub fn run(ctx: &Ctx, cmd: WalletCmd) -> Result<()> {
                 ctx.format,
                 &json!({"address": w.address(), "key": w.key.public(), "file": path}),
             )
+        }
+        WalletCmd::Address => {
+            println!("{}", Keystore::read(&ctx.wallet)?.address);
+            Ok(())
         }
         WalletCmd::Info => {
             let ks = Keystore::read(&ctx.wallet)?;
