@@ -19,7 +19,9 @@ use depin_ledger::{StateError, StateRead};
 use depin_types::{Block, Genesis, Hash32, Receipt};
 use jmt::storage::TreeUpdateBatch;
 use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata};
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tables::*;
 
 pub use tree::StateProof;
@@ -99,9 +101,17 @@ impl PendingCommit {
     }
 }
 
+/// Most tree nodes kept in memory from the last committed block (about 1 KiB each).
+pub const MAX_CACHED_NODES: usize = 262_144;
+
+/// Tree nodes written by the last commit, by storage key. Nodes are immutable once written,
+/// so the cache never goes stale; the next block re-reads most of them.
+type NodeCache = BTreeMap<Vec<u8>, jmt::storage::Node>;
+
 /// The node's database.
 pub struct Db {
     db: Database,
+    recent_nodes: Mutex<Arc<NodeCache>>,
 }
 
 impl Db {
@@ -111,7 +121,10 @@ impl Db {
         let w = db.begin_write().map_err(rerr)?;
         create_tables(&w)?;
         w.commit().map_err(rerr)?;
-        Ok(Db { db })
+        Ok(Db {
+            db,
+            recent_nodes: Mutex::new(Arc::new(NodeCache::new())),
+        })
     }
 
     /// Writes the genesis state as tree version 0. Idempotent for the same genesis; errors with
@@ -132,7 +145,7 @@ impl Db {
         let pending = self.compute_root(&writes, 0)?;
         let root = pending.root;
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, &writes, pending)?;
+        write_state(&w, &writes, &pending)?;
         {
             let mut meta = w.open_table(META).map_err(rerr)?;
             meta.insert(META_GENESIS_HASH, genesis.hash().0.as_slice())
@@ -141,6 +154,7 @@ impl Db {
                 .map_err(rerr)?;
         }
         w.commit().map_err(rerr)?;
+        self.remember_nodes(&pending);
         Ok(root)
     }
 
@@ -170,7 +184,12 @@ impl Db {
             height: read_height(&r.open_table(META).map_err(rerr)?)?,
             state: r.open_table(STATE).map_err(rerr)?,
             nodes: r.open_table(JMT_NODES).map_err(rerr)?,
-            values: r.open_table(JMT_VALUES).map_err(rerr)?,
+            recent: self
+                .recent_nodes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+            receipts: r.open_table(RECEIPTS).map_err(rerr)?,
         })
     }
 
@@ -212,10 +231,27 @@ impl Db {
             });
         }
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, writes, pending)?;
+        write_state(&w, writes, &pending)?;
         write_block(&w, block, receipts)?;
         w.commit().map_err(rerr)?;
+        self.remember_nodes(&pending);
         Ok(())
+    }
+
+    fn remember_nodes(&self, pending: &PendingCommit) {
+        let nodes = pending.batch.node_batch.nodes();
+        let cache: NodeCache = if nodes.len() <= MAX_CACHED_NODES {
+            nodes
+                .iter()
+                .map(|(k, n)| (tables::node_key_bytes(k), n.clone()))
+                .collect()
+        } else {
+            NodeCache::new()
+        };
+        *self
+            .recent_nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(cache);
     }
 
     /// The state root at `height` (the root stored in that block's header; version 0 is the
@@ -231,6 +267,14 @@ impl Db {
         let t = r.open_table(BLOCKS).map_err(rerr)?;
         let v = t.get(height).map_err(rerr)?;
         v.map(|b| decode("block", b.value())).transpose()
+    }
+
+    /// A block's header by height (cheap: does not decode the transactions).
+    pub fn header(&self, height: u64) -> Result<Option<depin_types::BlockHeader>, DbError> {
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(HEADERS).map_err(rerr)?;
+        let v = t.get(height).map_err(rerr)?;
+        v.map(|b| decode("header", b.value())).transpose()
     }
 
     /// A block's height by its hash.
@@ -268,7 +312,8 @@ impl Db {
     }
 
     /// The value at `key` in the latest state with its Merkle proof against the latest root:
-    /// an inclusion proof if present, an exclusion proof if absent.
+    /// an inclusion proof if present, an exclusion proof if absent. (Only the latest state's
+    /// values are stored, so proofs are served at the latest height.)
     pub fn prove(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, StateProof), DbError> {
         let snap = self.snapshot()?;
         tree::prove(&snap, key, snap.height)
@@ -293,13 +338,19 @@ pub struct Snapshot {
     height: u64,
     state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    recent: Arc<NodeCache>,
+    receipts: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
 }
 
 impl Snapshot {
     /// The height this view is at.
     pub fn height(&self) -> u64 {
         self.height
+    }
+
+    /// Whether `tx_id` has a receipt in this view (is committed).
+    pub fn has_receipt(&self, tx_id: &Hash32) -> Result<bool, DbError> {
+        Ok(self.receipts.get(&tx_id.0).map_err(rerr)?.is_some())
     }
 }
 

@@ -1,7 +1,6 @@
 //! The Jellyfish Merkle tree over all state (penumbra's `jmt` with SHA-256). State keys are
 //! hashed with SHA-256 into the tree's key space; values are stored as given.
 
-use crate::tables::value_key;
 use crate::{DbError, Snapshot};
 use depin_ledger::state::WriteSet;
 use depin_types::Hash32;
@@ -23,11 +22,38 @@ pub fn key_hash(key: &[u8]) -> KeyHash {
 
 impl TreeReader for Snapshot {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let k = borsh::to_vec(node_key)?;
+        let k = crate::tables::node_key_bytes(node_key);
+        if let Some(n) = self.recent.get(&k) {
+            return Ok(Some(n.clone()));
+        }
         match self.nodes.get(k.as_slice())? {
             None => Ok(None),
             Some(v) => Ok(Some(borsh::from_slice(v.value())?)),
         }
+    }
+
+    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        // jmt reads values only to build proofs; `prove` serves them through `ProofReader`.
+        anyhow::bail!("tree values are kept in the state table; use Db::prove")
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used by jmt's state-sync restore, which depin does not use.
+        anyhow::bail!("get_rightmost_leaf: tree restore is not supported by depin-db")
+    }
+}
+
+/// A reader for proving one raw key at the latest version: nodes from the snapshot, the value
+/// from the state table.
+struct ProofReader<'a> {
+    snap: &'a Snapshot,
+    raw_key: &'a [u8],
+    key_hash: KeyHash,
+}
+
+impl TreeReader for ProofReader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        self.snap.get_node_option(node_key)
     }
 
     fn get_value_option(
@@ -35,21 +61,18 @@ impl TreeReader for Snapshot {
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        let lo = value_key(&key_hash.0, 0);
-        let hi = value_key(&key_hash.0, max_version);
-        let mut range = self.values.range(lo.as_slice()..=hi.as_slice())?;
-        let Some(last) = range.next_back() else {
-            return Ok(None);
-        };
-        let (_, v) = last?;
-        match v.value().split_first() {
-            Some((1, rest)) => Ok(Some(rest.to_vec())),
-            _ => Ok(None),
-        }
+        anyhow::ensure!(
+            key_hash == self.key_hash,
+            "proof reader asked for another key"
+        );
+        anyhow::ensure!(
+            max_version >= self.snap.height(),
+            "only the latest state's values are stored"
+        );
+        Ok(depin_ledger::StateRead::get_raw(self.snap, self.raw_key)?)
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only used by jmt's state-sync restore, which depin does not use.
         anyhow::bail!("get_rightmost_leaf: tree restore is not supported by depin-db")
     }
 }
@@ -100,7 +123,12 @@ pub fn prove(
     key: &[u8],
     version: u64,
 ) -> Result<(Option<Vec<u8>>, StateProof), DbError> {
-    let tree = JellyfishMerkleTree::<_, Sha256>::new(snap);
+    let reader = ProofReader {
+        snap,
+        raw_key: key,
+        key_hash: key_hash(key),
+    };
+    let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
     let (value, proof) = tree.get_with_proof(key_hash(key), version).map_err(terr)?;
     let root = root(snap, version)?;
     Ok((

@@ -35,6 +35,7 @@ pub const VERIFY_CHUNK: usize = 512;
 pub struct VerifiedTx {
     tx: SignedTransaction,
     id: Hash32,
+    encoded_len: usize,
 }
 
 impl VerifiedTx {
@@ -45,6 +46,10 @@ impl VerifiedTx {
     /// Its id.
     pub fn id(&self) -> Hash32 {
         self.id
+    }
+    /// Length of its borsh encoding, in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
     }
     /// Gives the transaction back.
     pub fn into_inner(self) -> SignedTransaction {
@@ -128,9 +133,18 @@ enum SigKind {
     Maker,
 }
 
-fn queue_signatures(stx: &SignedTransaction, batch: &mut BatchVerifier, kinds: &mut Vec<SigKind>) {
+/// Queues every signature of `stx`; returns its id and encoded length (computed from the
+/// signing bytes, which are built once).
+fn queue_signatures(
+    stx: &SignedTransaction,
+    batch: &mut BatchVerifier,
+    kinds: &mut Vec<SigKind>,
+) -> (Hash32, usize) {
     let tx = &stx.tx;
-    batch.queue(&tx.signer, &tx.signing_bytes(), &stx.signature);
+    let msg = tx.signing_bytes();
+    let id = Hash32::digest(&msg);
+    let encoded_len = msg.len() - depin_types::tx::DOMAIN_TX.len() + 64;
+    batch.queue_owned(&tx.signer, msg, &stx.signature);
     kinds.push(SigKind::Signer);
     if let Action::Devices(DeviceAction::Onboard(o)) = &tx.action {
         batch.queue(
@@ -140,9 +154,10 @@ fn queue_signatures(stx: &SignedTransaction, batch: &mut BatchVerifier, kinds: &
         );
         kinds.push(SigKind::Device);
         let approval = maker_approval_bytes(&tx.chain_id, &o.device, &tx.signer, &o.class);
-        batch.queue(&o.maker, &approval, &o.maker_signature);
+        batch.queue_owned(&o.maker, approval, &o.maker_signature);
         kinds.push(SigKind::Maker);
     }
+    (id, encoded_len)
 }
 
 fn sig_error(kind: SigKind, signer: &PublicKey) -> StatelessError {
@@ -185,9 +200,10 @@ fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>>
     let mut batch = BatchVerifier::new();
     let mut kinds = Vec::new();
     let mut owner = Vec::new();
+    let mut meta = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
         let before = kinds.len();
-        queue_signatures(stx, &mut batch, &mut kinds);
+        meta.push(queue_signatures(stx, &mut batch, &mut kinds));
         owner.extend(std::iter::repeat_n(i, kinds.len().saturating_sub(before)));
     }
     let verdicts = batch.verify_all();
@@ -199,10 +215,12 @@ fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>>
     }
     txs.into_iter()
         .zip(first_bad)
-        .map(|(stx, bad)| match bad {
+        .zip(meta)
+        .map(|((stx, bad), (id, encoded_len))| match bad {
             None => Ok(VerifiedTx {
-                id: stx.id(),
+                id,
                 tx: stx,
+                encoded_len,
             }),
             Some(kind) => Err(sig_error(kind, &stx.tx.signer).into()),
         })
@@ -342,10 +360,7 @@ pub fn apply_tx(
     index: u32,
 ) -> Result<Receipt, TxError> {
     let stx = vtx.tx();
-    let len = borsh::object_length(stx).map_err(|e| StateError {
-        message: e.to_string(),
-    })?;
-    check_stateless(stx, len, &ctx.chain_id, params)?;
+    check_stateless(stx, vtx.encoded_len(), &ctx.chain_id, params)?;
     let tctx = TxContext {
         chain_id: &ctx.chain_id,
         params,
@@ -419,4 +434,30 @@ pub fn simulate(
     let params = params(&base)?;
     let mut o = Overlay::new(base);
     apply_tx(&mut o, ctx, &params, vtx, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use depin_types::tx::Transaction;
+    use depin_types::SecretKey;
+
+    #[test]
+    fn a_verified_transaction_knows_its_id_and_encoded_length() {
+        let sk = SecretKey::from_seed([3; 32]);
+        let stx = Transaction {
+            chain_id: "c".into(),
+            signer: sk.public(),
+            nonce: 4,
+            fee: Amount(9),
+            action: Action::Bank(BankAction::Transfer {
+                to: sk.public(),
+                amount: Amount(1),
+            }),
+        }
+        .sign(&sk);
+        let v = verify_batch(vec![stx.clone()]).pop().unwrap().unwrap();
+        assert_eq!(v.id(), stx.id());
+        assert_eq!(v.encoded_len(), stx.to_bytes().len());
+    }
 }

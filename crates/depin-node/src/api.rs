@@ -440,9 +440,9 @@ async fn chain(State(s): State<ApiState>) -> Result<Json<ChainInfo>, Rejection> 
             Hash32::ZERO
         } else {
             node.db
-                .block(height)
+                .header(height)
                 .map_err(internal)?
-                .map_or(Hash32::ZERO, |b| b.header.hash())
+                .map_or(Hash32::ZERO, |h| h.hash())
         };
         let g = &node.genesis;
         Ok(Json(ChainInfo {

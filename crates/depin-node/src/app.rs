@@ -130,7 +130,7 @@ impl NodeState {
             });
             match checked {
                 Ok(stx) => {
-                    verdicts.push(Ok(stx.id()));
+                    verdicts.push(Ok(Hash32::ZERO)); // replaced below, after verification
                     to_verify.push(stx);
                     slots.push(i);
                 }
@@ -138,11 +138,13 @@ impl NodeState {
             }
         }
         let verified = depin_ledger::verify_batch(to_verify);
+        // Lock first, then read the state: the snapshot is then never older than the mempool's
+        // view (the producer commits a block before it removes the block's transactions).
+        let mut mempool = self.mempool();
         let snap = match self.db.snapshot() {
             Ok(s) => s,
             Err(e) => return items.iter().map(|_| Err(Rejection::internal(&e))).collect(),
         };
-        let mut mempool = self.mempool();
         for (slot, v) in slots.into_iter().zip(verified) {
             verdicts[slot] = match v {
                 Ok(vtx) => self.admit_verified(&snap, &mut mempool, vtx),
@@ -159,7 +161,7 @@ impl NodeState {
         vtx: VerifiedTx,
     ) -> Result<Hash32, Rejection> {
         let id = vtx.id();
-        if self.db.receipt(&id).map_err(Rejection::internal)?.is_some() {
+        if snap.has_receipt(&id).map_err(Rejection::internal)? {
             return Err(Rejection::new(
                 409,
                 "tx_already_committed",
@@ -308,8 +310,18 @@ impl NodeApp {
             time_ms,
             proposer,
         };
+        let started = std::time::Instant::now();
         let out = exec::execute_block(&snap, &ctx, txs, mode)?;
+        let executed_at = std::time::Instant::now();
         let pending = self.node.db.compute_root(&out.writes, height)?;
+        tracing::debug!(
+            height,
+            txs = txs.len(),
+            writes = out.writes.len(),
+            execute_ms = u64::try_from((executed_at - started).as_millis()).unwrap_or(u64::MAX),
+            root_ms = u64::try_from(executed_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "block executed"
+        );
         let included: Vec<SignedTransaction> =
             out.included.iter().map(|i| txs[*i].tx().clone()).collect();
         let header = BlockHeader {
@@ -346,11 +358,11 @@ impl Application for NodeApp {
         if h == 0 {
             return Ok((0, Hash32::ZERO));
         }
-        let b = self.node.db.block(h)?.ok_or(AppError::Rejected {
+        let header = self.node.db.header(h)?.ok_or(AppError::Rejected {
             height: h,
             reason: "missing block".into(),
         })?;
-        Ok((h, b.header.hash()))
+        Ok((h, header.hash()))
     }
 
     fn propose(&mut self, time_ms: u64) -> Result<Block, AppError> {
@@ -398,8 +410,8 @@ impl Application for NodeApp {
 
     fn finalize(&mut self, block: &Block) -> Result<(), AppError> {
         let h = block.header.height;
-        if let Some(existing) = self.node.db.block(h)? {
-            if existing.header.hash() == block.header.hash() {
+        if let Some(existing) = self.node.db.header(h)? {
+            if existing.hash() == block.header.hash() {
                 return Ok(());
             }
             return Err(AppError::Rejected {
@@ -416,6 +428,11 @@ impl Application for NodeApp {
             .db
             .commit_block(block, &ex.writes, ex.pending, &ex.receipts)?;
         metrics::histogram!("depin_block_commit_seconds").record(started.elapsed().as_secs_f64());
+        tracing::debug!(
+            height = h,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "block committed"
+        );
         let mut mempool = self.node.mempool();
         mempool.remove_committed(ex.receipts.iter().map(|r| &r.tx_id));
         for (id, code, message) in &ex.dropped {

@@ -67,6 +67,8 @@ impl MempoolError {
 pub struct Mempool {
     limits: MempoolLimits,
     by_account: BTreeMap<PublicKey, BTreeMap<u64, VerifiedTx>>,
+    /// Σ fees of each account's pending transactions, in bones (kept with `by_account`).
+    fee_sums: BTreeMap<PublicKey, u128>,
     ids: BTreeMap<Hash32, (PublicKey, u64)>,
     dropped: BTreeMap<Hash32, (String, String)>,
     dropped_order: VecDeque<Hash32>,
@@ -78,6 +80,7 @@ impl Mempool {
         Mempool {
             limits,
             by_account: BTreeMap::new(),
+            fee_sums: BTreeMap::new(),
             ids: BTreeMap::new(),
             dropped: BTreeMap::new(),
             dropped_order: VecDeque::new(),
@@ -105,9 +108,16 @@ impl Mempool {
     }
 
     /// The nonce `account`'s next transaction must carry, given its committed nonce.
+    ///
+    /// Robust to a block being committed while its transactions are still here (the producer
+    /// removes them just after the commit): such stale entries sit below the committed nonce.
     pub fn next_nonce(&self, account: &PublicKey, committed_nonce: u64) -> u64 {
-        let pending = self.pending_count(account) as u64;
-        committed_nonce.saturating_add(pending)
+        let after_pending = self
+            .by_account
+            .get(account)
+            .and_then(|m| m.keys().next_back())
+            .map_or(0, |last| last.saturating_add(1));
+        committed_nonce.max(after_pending)
     }
 
     /// Sum of the fees of `account`'s pending transactions.
@@ -237,11 +247,15 @@ impl Mempool {
     }
 
     fn remove_entry(&mut self, acct: &PublicKey, nonce: u64) {
-        if let Some(m) = self.by_account.get_mut(acct) {
-            m.remove(&nonce);
-            if m.is_empty() {
-                self.by_account.remove(acct);
-            }
+        let Some(m) = self.by_account.get_mut(acct) else {
+            return;
+        };
+        let Some(t) = m.remove(&nonce) else { return };
+        if m.is_empty() {
+            self.by_account.remove(acct);
+            self.fee_sums.remove(acct);
+        } else if let Some(sum) = self.fee_sums.get_mut(acct) {
+            *sum = sum.saturating_sub(t.tx().tx.fee.bones());
         }
     }
 }
@@ -332,5 +346,29 @@ mod tests {
         assert_eq!(m.dropped_reason(&a.id()).unwrap().0, "insufficient_funds");
         assert_eq!(m.dropped_reason(&b.id()).unwrap().0, "dropped_after_gap");
         assert_eq!(m.next_nonce(&a.tx().tx.signer, 0), 0);
+        assert_eq!(m.pending_fees(&a.tx().tx.signer), Amount::ZERO);
+    }
+
+    #[test]
+    fn the_next_nonce_ignores_entries_a_committed_block_already_used() {
+        let mut m = Mempool::new(limits());
+        let a = vtx(1, 0, 10);
+        m.insert(a.clone(), 0).unwrap();
+        m.insert(vtx(1, 1, 10), 0).unwrap();
+        // A block committed nonces 0 and 1 and the mempool has not been cleaned yet.
+        assert_eq!(m.next_nonce(&a.tx().tx.signer, 2), 2);
+        m.insert(vtx(1, 2, 10), 2).unwrap();
+        assert_eq!(m.next_nonce(&a.tx().tx.signer, 2), 3);
+    }
+
+    #[test]
+    fn pending_fees_follow_inserts_and_commits() {
+        let mut m = Mempool::new(limits());
+        let (a, b) = (vtx(1, 0, 10), vtx(1, 1, 32));
+        m.insert(a.clone(), 0).unwrap();
+        m.insert(b, 0).unwrap();
+        assert_eq!(m.pending_fees(&a.tx().tx.signer), Amount(42));
+        m.remove_committed([&a.id()]);
+        assert_eq!(m.pending_fees(&a.tx().tx.signer), Amount(32));
     }
 }

@@ -177,8 +177,8 @@ fn spawn_producer(
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, StartError> {
     let height = state.db.height()?;
-    let last_time = match state.db.block(height)? {
-        Some(b) => b.header.time_ms,
+    let last_time = match state.db.header(height)? {
+        Some(h) => h.time_ms,
         None => state.genesis.genesis_time_ms,
     };
     let block_time = Duration::from_millis(state.params.block_time_ms);

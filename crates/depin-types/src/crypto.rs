@@ -198,11 +198,16 @@ impl BatchVerifier {
 
     /// Queues one signature. The message is copied.
     pub fn queue(&mut self, key: &PublicKey, msg: &[u8], sig: &Signature) {
+        self.queue_owned(key, msg.to_vec(), sig);
+    }
+
+    /// Queues one signature, taking the message.
+    pub fn queue_owned(&mut self, key: &PublicKey, msg: Vec<u8>, sig: &Signature) {
         assert!(
             self.items.len() < MAX_BATCH_SIGNATURES,
             "batch verifier is full"
         );
-        self.items.push((key.0, sig.0, msg.to_vec()));
+        self.items.push((key.0, sig.0, msg));
     }
 
     /// Verifies every queued signature at once. `Ok` means all are valid.

@@ -16,7 +16,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Transactions per batch submission.
-const SUBMIT_BATCH: usize = 2_000;
+const SUBMIT_BATCH: usize = 1_000;
+/// Concurrent submitting clients.
+const SUBMITTERS: usize = 4;
 /// Longest the ledger bench waits for its transfers to commit.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -160,9 +162,14 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
     config.mempool.max_txs = n as u64 + 1;
     let node = depin_node::start(dir.path(), config).await?;
     let client = NodeClient::new(&format!("http://{}", node.api_addr));
-    // Two batches in flight only when they can never hold the same account (nonce order).
-    let in_flight_two = accounts >= 2 * SUBMIT_BATCH;
-    let elapsed = submit_and_wait(&client, &txs, in_flight_two).await?;
+    let cpu_before = cpu_seconds();
+    let elapsed = submit_and_wait(&client, &txs, accounts).await?;
+    let cpu_used = cpu_seconds() - cpu_before;
+    eprintln!(
+        "process CPU during the run: {cpu_used:.2} core-s over {:.2} s ({:.0}% of one core)",
+        elapsed.as_secs_f64(),
+        100.0 * cpu_used / elapsed.as_secs_f64()
+    );
     let supply_ok = client.supply().await?.ok;
     let height = client.chain().await?.height;
     node.stop().await;
@@ -190,26 +197,39 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Submits in batches (two in flight if `two`) and waits until every transfer is committed.
+/// Submits through `SUBMITTERS` concurrent clients, each owning the accounts `a` with
+/// `a % SUBMITTERS == k` (so every account's nonces arrive in order), and waits until every
+/// transfer is committed.
 async fn submit_and_wait(
     client: &NodeClient,
     txs: &[SignedTransaction],
-    two: bool,
+    accounts: usize,
 ) -> Result<Duration> {
     let bar = bar(txs.len() as u64, "committed");
-    let start = Instant::now();
-    let mut chunks = txs.chunks(SUBMIT_BATCH);
-    loop {
-        let a = chunks.next();
-        let b = if two { chunks.next() } else { None };
-        if a.is_none() {
-            break;
-        }
-        let (ra, rb) = tokio::join!(submit_chunk(client, a), submit_chunk(client, b));
-        ra?;
-        rb?;
-        bar.set_position(client.chain().await?.committed_txs);
+    let lanes = SUBMITTERS.min(accounts);
+    let mut per_lane: Vec<Vec<SignedTransaction>> = vec![Vec::new(); lanes];
+    for (i, t) in txs.iter().enumerate() {
+        per_lane[(i % accounts) % lanes].push(t.clone());
     }
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for lane in per_lane {
+        let client = client.clone();
+        set.spawn(async move {
+            for chunk in lane.chunks(SUBMIT_BATCH) {
+                submit_chunk(&client, Some(chunk)).await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.context("submitter task")??;
+    }
+    eprintln!(
+        "submitted {} transfers in {:.2} s",
+        txs.len(),
+        start.elapsed().as_secs_f64()
+    );
     let target = txs.len() as u64;
     loop {
         let committed = client.chain().await?.committed_txs;
@@ -236,4 +256,16 @@ async fn submit_chunk(client: &NodeClient, chunk: Option<&[SignedTransaction]>) 
         bail!("node refused a benchmark transfer: {:?}", bad.error);
     }
     Ok(())
+}
+
+/// User plus system CPU time of this process so far, in seconds (from /proc; 0 where absent).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
