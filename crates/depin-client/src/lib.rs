@@ -171,7 +171,12 @@ impl NodeClient {
         txs: &[SignedTransaction],
     ) -> Result<BatchResponse, ClientError> {
         let items: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::to_bytes).collect();
-        let body = borsh::to_vec(&items).expect("writing to a Vec cannot fail");
+        self.submit_encoded_batch(borsh::to_vec(&items).expect("writing to a Vec cannot fail"))
+            .await
+    }
+
+    /// Submits a batch already encoded as borsh `Vec<Vec<u8>>` (one encoded transaction each).
+    pub async fn submit_encoded_batch(&self, body: Vec<u8>) -> Result<BatchResponse, ClientError> {
         self.post_bytes("/v1/txs/batch", body).await
     }
 

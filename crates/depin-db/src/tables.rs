@@ -16,8 +16,12 @@ pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 pub const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 /// Block hash → height.
 pub const BLOCK_HASHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_hashes");
-/// Transaction id → borsh(Receipt).
-pub const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
+/// Receipts in block order: (height u64 BE ‖ index u32 BE) → borsh(Receipt). Appended in key
+/// order, so a block's receipts touch only the table's last pages.
+pub const RECEIPTS: TableDefinition<&[u8; 12], &[u8]> = TableDefinition::new("receipts");
+/// Transaction id → (height u64 BE ‖ index u32 BE): the one random-order insert per
+/// transaction, kept to 44 bytes a row.
+pub const TX_INDEX: TableDefinition<&[u8; 32], &[u8; 12]> = TableDefinition::new("tx_index");
 /// Metadata.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Meta key: last committed height (u64 BE).
@@ -32,6 +36,7 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), crate::DbError> {
     w.open_table(HEADERS)?;
     w.open_table(BLOCK_HASHES)?;
     w.open_table(RECEIPTS)?;
+    w.open_table(TX_INDEX)?;
     w.open_table(META)?;
     Ok(())
 }
@@ -74,11 +79,16 @@ pub fn write_block(
         .insert(&block.header.hash().0, h)?;
     {
         let mut rt = w.open_table(RECEIPTS)?;
+        for r in receipts {
+            assert_eq!(r.height, h, "a block's receipts carry its height");
+            let rb = borsh::to_vec(r).expect("writing to a Vec cannot fail");
+            rt.insert(&receipt_key(h, r.index), rb.as_slice())?;
+        }
+        let mut index = w.open_table(TX_INDEX)?;
         let mut sorted: Vec<&Receipt> = receipts.iter().collect();
         sorted.sort_unstable_by_key(|r| r.tx_id);
         for r in sorted {
-            let rb = borsh::to_vec(r).expect("writing to a Vec cannot fail");
-            rt.insert(&r.tx_id.0, rb.as_slice())?;
+            index.insert(&r.tx_id.0, &receipt_key(h, r.index))?;
         }
     }
     w.open_table(META)?
@@ -92,5 +102,13 @@ pub fn node_key_bytes(nk: &jmt::storage::NodeKey) -> Vec<u8> {
     let mut k = nk.version().to_be_bytes().to_vec();
     borsh::BorshSerialize::serialize(nk.nibble_path(), &mut k)
         .expect("writing to a Vec cannot fail");
+    k
+}
+
+/// Key of a receipt: height (u64 BE) then index in the block (u32 BE).
+pub fn receipt_key(height: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
     k
 }

@@ -78,12 +78,35 @@ impl TreeReader for ProofReader<'_> {
 }
 
 /// Applies `writes` as tree version `version`; returns the new root and the nodes to store.
+///
+/// Without deletions it uses jmt's batched insert (one sorted pass over the tree); with any
+/// deletion, jmt's general per-key path. Both produce the same tree.
 pub fn put(
     snap: &Snapshot,
     writes: &WriteSet,
     version: u64,
 ) -> Result<(Hash32, TreeUpdateBatch), DbError> {
     let tree = JellyfishMerkleTree::<_, Sha256>::new(snap);
+    if writes.is_empty() || writes.values().any(Option::is_none) {
+        return put_general(&tree, writes, version);
+    }
+    let set: Vec<(KeyHash, OwnedValue)> = writes
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (key_hash(k), v.clone())))
+        .collect();
+    let (roots, batch) = tree
+        .batch_put_value_sets(vec![set], None, version)
+        .map_err(terr)?;
+    let root = roots.first().ok_or_else(|| terr("jmt returned no root"))?;
+    Ok((Hash32(root.0), batch))
+}
+
+/// jmt's general path (handles deletions).
+pub fn put_general(
+    tree: &JellyfishMerkleTree<'_, Snapshot, Sha256>,
+    writes: &WriteSet,
+    version: u64,
+) -> Result<(Hash32, TreeUpdateBatch), DbError> {
     let set = writes.iter().map(|(k, v)| (key_hash(k), v.clone()));
     let (root, batch) = tree.put_value_set(set, version).map_err(terr)?;
     Ok((Hash32(root.0), batch))

@@ -7,7 +7,7 @@ use depin_db::{Db, DbError, PendingCommit};
 use depin_ledger::exec::{self, check_stateless, BlockContext, BlockError, BlockMode};
 use depin_ledger::state::WriteSet;
 use depin_ledger::{components::bank, ReasonCode, StateRead, TxError, VerifiedTx};
-use depin_types::block::{tx_root, Receipt, TxStatus};
+use depin_types::block::{tx_root, Receipt};
 use depin_types::{Block, BlockHeader, ChainParams, Genesis, Hash32, PublicKey, SignedTransaction};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -161,28 +161,29 @@ impl NodeState {
         vtx: VerifiedTx,
     ) -> Result<Hash32, Rejection> {
         let id = vtx.id();
-        if snap.has_receipt(&id).map_err(Rejection::internal)? {
-            return Err(Rejection::new(
-                409,
-                "tx_already_committed",
-                format!("transaction {id} is already in a block"),
-            ));
-        }
-        if mempool.contains(&id) {
-            return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
-        }
         let signer = vtx.tx().tx.signer;
         let acct = bank::account(snap, &signer).map_err(Rejection::internal)?;
         if vtx.tx().tx.nonce < acct.nonce {
+            // Only a used nonce can be a replay, so only then look the id up.
+            if snap.has_receipt(&id).map_err(Rejection::internal)? {
+                let msg = format!("transaction {id} is already in a block");
+                return Err(Rejection::new(409, "tx_already_committed", msg));
+            }
+            let expected = acct.nonce;
             let e: TxError = bank::BankError::NonceTooLow {
-                expected: acct.nonce,
+                expected,
                 got: vtx.tx().tx.nonce,
             }
             .into();
             return Err(Rejection::from_tx(&e));
         }
+        if mempool.contains(&id) {
+            return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
+        }
         if mempool.pending_count(&signer) == 0 {
-            self.simulate_verified(snap, &vtx)?;
+            let ctx = self.next_context(snap.height().saturating_add(1), 0);
+            exec::check_admission(snap, &ctx, &self.params, &vtx)
+                .map_err(|e| Rejection::from_tx(&e))?;
         } else {
             let needed = mempool
                 .pending_fees(&signer)
@@ -202,21 +203,6 @@ impl NodeState {
             .map_err(|e| Rejection::from_mempool(&e))?;
         metrics::counter!("depin_txs_admitted_total").increment(1);
         Ok(id)
-    }
-
-    /// Runs a verified transaction as if it were next, against committed state. A failing
-    /// action is reported as a rejection with the action's reason code.
-    fn simulate_verified(
-        &self,
-        snap: &depin_db::Snapshot,
-        vtx: &VerifiedTx,
-    ) -> Result<Receipt, Rejection> {
-        let ctx = self.next_context(snap.height().saturating_add(1), 0);
-        let receipt = exec::simulate(snap, &ctx, vtx).map_err(|e| Rejection::from_tx(&e))?;
-        match &receipt.status {
-            TxStatus::Success => Ok(receipt),
-            TxStatus::Failed { code, message } => Err(Rejection::new(400, code, message.clone())),
-        }
     }
 
     /// Simulates an encoded transaction as the signer's next one (its nonce must be the

@@ -69,7 +69,9 @@ pub struct Mempool {
     by_account: BTreeMap<PublicKey, BTreeMap<u64, VerifiedTx>>,
     /// Σ fees of each account's pending transactions, in bones (kept with `by_account`).
     fee_sums: BTreeMap<PublicKey, u128>,
-    ids: BTreeMap<Hash32, (PublicKey, u64)>,
+    /// Lookup-only index (never iterated, so its order cannot leak into blocks).
+    #[allow(clippy::disallowed_types)] // hashing a 32-byte id beats a BTreeMap of 32-byte keys
+    ids: std::collections::HashMap<Hash32, (PublicKey, u64)>,
     dropped: BTreeMap<Hash32, (String, String)>,
     dropped_order: VecDeque<Hash32>,
 }
@@ -81,7 +83,7 @@ impl Mempool {
             limits,
             by_account: BTreeMap::new(),
             fee_sums: BTreeMap::new(),
-            ids: BTreeMap::new(),
+            ids: std::collections::HashMap::new(),
             dropped: BTreeMap::new(),
             dropped_order: VecDeque::new(),
         }
