@@ -63,6 +63,11 @@ impl MempoolError {
     }
 }
 
+/// Transaction id → (signer, nonce). A hash map: lookups only, never iterated, so its order
+/// cannot leak into blocks; hashing a 32-byte id beats comparing 32-byte keys in a B-tree.
+#[allow(clippy::disallowed_types)] // see above: never iterated
+type IdIndex = std::collections::HashMap<Hash32, (PublicKey, u64)>;
+
 /// The mempool.
 pub struct Mempool {
     limits: MempoolLimits,
@@ -70,8 +75,7 @@ pub struct Mempool {
     /// Σ fees of each account's pending transactions, in bones (kept with `by_account`).
     fee_sums: BTreeMap<PublicKey, u128>,
     /// Lookup-only index (never iterated, so its order cannot leak into blocks).
-    #[allow(clippy::disallowed_types)] // hashing a 32-byte id beats a BTreeMap of 32-byte keys
-    ids: std::collections::HashMap<Hash32, (PublicKey, u64)>,
+    ids: IdIndex,
     dropped: BTreeMap<Hash32, (String, String)>,
     dropped_order: VecDeque<Hash32>,
 }
@@ -83,7 +87,7 @@ impl Mempool {
             limits,
             by_account: BTreeMap::new(),
             fee_sums: BTreeMap::new(),
-            ids: std::collections::HashMap::new(),
+            ids: IdIndex::new(),
             dropped: BTreeMap::new(),
             dropped_order: VecDeque::new(),
         }
