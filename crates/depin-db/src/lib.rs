@@ -101,8 +101,9 @@ impl PendingCommit {
     }
 }
 
-/// Most tree nodes kept in memory from the last committed block (about 1 KiB each).
-pub const MAX_CACHED_NODES: usize = 262_144;
+/// Most tree nodes kept in memory from the last staged or committed block (at most about
+/// 1 KiB each). A larger block is not staged: it is made durable before the next one starts.
+pub const MAX_CACHED_NODES: usize = 131_072;
 
 /// Tree nodes written by the last commit, by storage key. Nodes are immutable once written,
 /// so the cache never goes stale; the next block re-reads most of them.
@@ -112,6 +113,15 @@ type NodeCache = BTreeMap<Vec<u8>, jmt::storage::Node>;
 pub struct Db {
     db: Database,
     recent_nodes: Mutex<Arc<NodeCache>>,
+    staged: Mutex<Option<Staged>>,
+}
+
+/// A block finalized but not yet durable: its writes (and, in the node cache, its tree nodes)
+/// are visible to the execution of the next block through [`Db::snapshot_ahead`].
+#[derive(Clone)]
+struct Staged {
+    height: u64,
+    writes: Arc<WriteSet>,
 }
 
 impl Db {
@@ -124,6 +134,7 @@ impl Db {
         Ok(Db {
             db,
             recent_nodes: Mutex::new(Arc::new(NodeCache::new())),
+            staged: Mutex::new(None),
         })
     }
 
@@ -182,6 +193,7 @@ impl Db {
         let r = self.db.begin_read().map_err(rerr)?;
         Ok(Snapshot {
             height: read_height(&r.open_table(META).map_err(rerr)?)?,
+            staged: None,
             state: r.open_table(STATE).map_err(rerr)?,
             nodes: r.open_table(JMT_NODES).map_err(rerr)?,
             recent: self
@@ -193,11 +205,72 @@ impl Db {
         })
     }
 
+    /// The durable state plus the staged block's writes, if one is staged (see
+    /// [`Db::stage`]): the view the next block executes on.
+    pub fn snapshot_ahead(&self) -> Result<Snapshot, DbError> {
+        let staged = self
+            .staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut snap = self.snapshot()?;
+        if let Some(st) = staged.filter(|st| st.height > snap.height) {
+            assert_eq!(
+                st.height,
+                snap.height + 1,
+                "at most one block is staged ahead"
+            );
+            snap.height = st.height;
+            snap.staged = Some(st.writes);
+        }
+        Ok(snap)
+    }
+
+    /// Makes a finalized block's writes and tree nodes visible to [`Db::snapshot_ahead`] before
+    /// it is durable. Returns false (and stages nothing) when its tree nodes are more than
+    /// [`MAX_CACHED_NODES`]; the caller must then wait for its commit before the next block.
+    pub fn stage(&self, height: u64, writes: Arc<WriteSet>, pending: &PendingCommit) -> bool {
+        assert_eq!(
+            pending.version, height,
+            "staged nodes belong to the staged block"
+        );
+        if pending.batch.node_batch.nodes().len() > MAX_CACHED_NODES {
+            return false;
+        }
+        self.remember_nodes(pending);
+        *self
+            .staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Staged { height, writes });
+        true
+    }
+
+    /// Forgets the staged block (its commit failed); the next block builds on durable state.
+    pub fn unstage(&self) {
+        *self
+            .staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self
+            .recent_nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(NodeCache::new());
+    }
+
     /// Computes the state root that `writes` applied on top of the latest state give, as tree
     /// version `version` (the block height), without writing anything.
     pub fn compute_root(&self, writes: &WriteSet, version: u64) -> Result<PendingCommit, DbError> {
-        let snap = self.snapshot()?;
-        let (root, batch) = tree::put(&snap, writes, version)?;
+        self.compute_root_on(&self.snapshot()?, writes, version)
+    }
+
+    /// As [`Db::compute_root`], on top of `snap` (e.g. a [`Db::snapshot_ahead`]).
+    pub fn compute_root_on(
+        &self,
+        snap: &Snapshot,
+        writes: &WriteSet,
+        version: u64,
+    ) -> Result<PendingCommit, DbError> {
+        let (root, batch) = tree::put(snap, writes, version)?;
         Ok(PendingCommit {
             version,
             root,
@@ -238,7 +311,15 @@ impl Db {
         let t2 = std::time::Instant::now();
         w.commit().map_err(rerr)?;
         let t3 = std::time::Instant::now();
-        self.remember_nodes(&pending);
+        let already_staged = self
+            .staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|st| st.height >= h);
+        if !already_staged {
+            self.remember_nodes(&pending);
+        }
         tracing::debug!(
             height = h,
             state_and_tree_ms = ms(t1 - t0),
@@ -308,10 +389,27 @@ impl Db {
         else {
             return Ok(None);
         };
-        let key = at.value();
+        let at = TxLocation::decode(at.value());
+        if !at.failed {
+            let status = depin_types::TxStatus::Success;
+            let fee_bones = depin_types::Amount(at.fee);
+            return Ok(Some(Receipt {
+                tx_id: *tx_id,
+                height: at.height,
+                index: at.index,
+                status,
+                fee_bones,
+            }));
+        }
         let t = r.open_table(RECEIPTS).map_err(rerr)?;
-        let v = t.get(&key).map_err(rerr)?;
-        v.map(|b| decode("receipt", b.value())).transpose()
+        let v = t.get(&receipt_key(at.height, at.index)).map_err(rerr)?;
+        let receipt = v
+            .map(|b| decode::<Receipt>("receipt", b.value()))
+            .transpose()?;
+        receipt.map(Some).ok_or(DbError::Corrupt {
+            what: "receipt",
+            message: format!("failed receipt of {tx_id} missing"),
+        })
     }
 
     /// Number of committed transactions.
@@ -361,10 +459,11 @@ fn read_height(meta: &ReadOnlyTable<&str, &[u8]>) -> Result<u64, DbError> {
 /// A read view of one committed state version.
 pub struct Snapshot {
     height: u64,
+    staged: Option<Arc<WriteSet>>,
     state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
     recent: Arc<NodeCache>,
-    tx_index: ReadOnlyTable<&'static [u8; 32], &'static [u8; 12]>,
+    tx_index: ReadOnlyTable<&'static [u8; 32], &'static [u8; TX_LOCATION_BYTES]>,
 }
 
 impl Snapshot {
@@ -381,6 +480,9 @@ impl Snapshot {
 
 impl StateRead for Snapshot {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.staged.as_ref().and_then(|w| w.get(key)) {
+            return Ok(v.clone());
+        }
         let v = self.state.get(key).map_err(|e| StateError {
             message: e.to_string(),
         })?;
@@ -455,6 +557,73 @@ mod tests {
         db.commit_block(&block, &out.writes, pending, &out.receipts)
             .unwrap();
         block
+    }
+
+    #[test]
+    fn a_failed_transaction_keeps_its_reason_code_and_a_successful_one_its_fee() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let alice = SecretKey::from_seed([1; 32]);
+        db.init_genesis(&genesis(&alice)).unwrap();
+        let bob = SecretKey::from_seed([2; 32]).public();
+        let mk = |nonce, amount| {
+            let action = Action::Bank(BankAction::Transfer {
+                to: bob,
+                amount: Amount(amount),
+            });
+            Transaction {
+                chain_id: "test".into(),
+                signer: alice.public(),
+                nonce,
+                fee: Amount(1_000),
+                action,
+            }
+            .sign(&alice)
+        };
+        let txs = vec![mk(0, 5), mk(1, 10_000_000_000)];
+        let vtx: Vec<_> = verify_batch(txs.clone())
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let ctx = BlockContext {
+            chain_id: "test".into(),
+            height: 1,
+            time_ms: 1,
+            proposer: alice.public(),
+        };
+        let out = execute_block(&db.snapshot().unwrap(), &ctx, &vtx, BlockMode::Verify).unwrap();
+        let pending = db.compute_root(&out.writes, 1).unwrap();
+        let header = BlockHeader {
+            chain_id: "test".into(),
+            height: 1,
+            time_ms: 1,
+            parent_hash: Hash32::ZERO,
+            proposer: alice.public(),
+            tx_root: depin_types::block::tx_root(&txs),
+            state_root: pending.root(),
+            tx_count: 2,
+        };
+        db.commit_block(
+            &Block {
+                header,
+                txs: txs.clone(),
+            },
+            &out.writes,
+            pending,
+            &out.receipts,
+        )
+        .unwrap();
+        let ok = db.receipt(&txs[0].id()).unwrap().unwrap();
+        assert_eq!(
+            (ok.status, ok.fee_bones, ok.index),
+            (depin_types::TxStatus::Success, Amount(1_000), 0)
+        );
+        let failed = db.receipt(&txs[1].id()).unwrap().unwrap();
+        assert_eq!(failed, out.receipts[1]);
+        assert!(
+            matches!(failed.status, depin_types::TxStatus::Failed { ref code, .. } if code == "insufficient_funds")
+        );
+        assert_eq!(db.tx_count().unwrap(), 2);
     }
 
     #[test]

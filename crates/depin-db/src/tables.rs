@@ -1,7 +1,7 @@
 //! Table definitions and the write helpers used inside one block's write transaction.
 
 use depin_ledger::state::WriteSet;
-use depin_types::{Block, Receipt};
+use depin_types::{Block, Receipt, TxStatus};
 use redb::{TableDefinition, WriteTransaction};
 
 use crate::PendingCommit;
@@ -16,12 +16,52 @@ pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 pub const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 /// Block hash → height.
 pub const BLOCK_HASHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_hashes");
-/// Receipts in block order: (height u64 BE ‖ index u32 BE) → borsh(Receipt). Appended in key
-/// order, so a block's receipts touch only the table's last pages.
-pub const RECEIPTS: TableDefinition<&[u8; 12], &[u8]> = TableDefinition::new("receipts");
-/// Transaction id → (height u64 BE ‖ index u32 BE): the one random-order insert per
-/// transaction, kept to 44 bytes a row.
-pub const TX_INDEX: TableDefinition<&[u8; 32], &[u8; 12]> = TableDefinition::new("tx_index");
+/// Receipts of failed transactions: (height u64 BE ‖ index u32 BE) → borsh(Receipt).
+/// A successful receipt is fully given by its [`TX_INDEX`] entry, so it has no row here.
+pub const RECEIPTS: TableDefinition<&[u8; 12], &[u8]> = TableDefinition::new("failed_receipts");
+/// Transaction id → [`TxLocation`] bytes: the one random-order insert per transaction.
+pub const TX_INDEX: TableDefinition<&[u8; 32], &[u8; TX_LOCATION_BYTES]> =
+    TableDefinition::new("tx_index");
+/// Size of an encoded [`TxLocation`].
+pub const TX_LOCATION_BYTES: usize = 29;
+
+/// Where a committed transaction is and how it went: height (u64 BE), index (u32 BE), fee in
+/// bones (u128 BE), failed flag (u8).
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// Fee charged, bones.
+    pub fee: u128,
+    /// Whether the action failed (then its receipt is in [`RECEIPTS`]).
+    pub failed: bool,
+}
+
+impl TxLocation {
+    /// The fixed-width encoding.
+    pub fn encode(&self) -> [u8; TX_LOCATION_BYTES] {
+        let mut b = [0u8; TX_LOCATION_BYTES];
+        b[..8].copy_from_slice(&self.height.to_be_bytes());
+        b[8..12].copy_from_slice(&self.index.to_be_bytes());
+        b[12..28].copy_from_slice(&self.fee.to_be_bytes());
+        b[28] = u8::from(self.failed);
+        b
+    }
+
+    /// Decodes [`TxLocation::encode`]'s bytes.
+    pub fn decode(b: &[u8; TX_LOCATION_BYTES]) -> TxLocation {
+        let (h, rest) = b.split_at(8);
+        let (i, rest) = rest.split_at(4);
+        let (f, flag) = rest.split_at(16);
+        TxLocation {
+            height: u64::from_be_bytes(h.try_into().expect("8 bytes")),
+            index: u32::from_be_bytes(i.try_into().expect("4 bytes")),
+            fee: u128::from_be_bytes(f.try_into().expect("16 bytes")),
+            failed: flag.first() == Some(&1),
+        }
+    }
+}
 /// Metadata.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Meta key: last committed height (u64 BE).
@@ -78,17 +118,24 @@ pub fn write_block(
     w.open_table(BLOCK_HASHES)?
         .insert(&block.header.hash().0, h)?;
     {
-        let mut rt = w.open_table(RECEIPTS)?;
-        for r in receipts {
+        let mut failed = w.open_table(RECEIPTS)?;
+        for r in receipts.iter().filter(|r| r.status != TxStatus::Success) {
             assert_eq!(r.height, h, "a block's receipts carry its height");
             let rb = borsh::to_vec(r).expect("writing to a Vec cannot fail");
-            rt.insert(&receipt_key(h, r.index), rb.as_slice())?;
+            failed.insert(&receipt_key(h, r.index), rb.as_slice())?;
         }
         let mut index = w.open_table(TX_INDEX)?;
         let mut sorted: Vec<&Receipt> = receipts.iter().collect();
         sorted.sort_unstable_by_key(|r| r.tx_id);
         for r in sorted {
-            index.insert(&r.tx_id.0, &receipt_key(h, r.index))?;
+            let failed = r.status != TxStatus::Success;
+            let at = TxLocation {
+                height: h,
+                index: r.index,
+                fee: r.fee_bones.bones(),
+                failed,
+            };
+            index.insert(&r.tx_id.0, &at.encode())?;
         }
     }
     w.open_table(META)?

@@ -4,14 +4,16 @@
 //! Data flow: `POST /v1/txs` → [`app::NodeState::admit_batch`] (decode, stateless checks,
 //! batch signature verification, replay and nonce checks, simulation) → [`mempool::Mempool`]
 //! → the producer thread runs the [`depin_consensus::SoloDriver`], which asks
-//! [`app::NodeApp`] to propose (select, execute, compute the state root) and finalize (one
-//! durable redb write) → `GET /v1/txs/{id}` reports the receipt.
+//! [`producer::NodeApp`] to propose (select, execute, compute the state root) and finalize
+//! (stage it, then one durable redb write on the committer thread) → `GET /v1/txs/{id}`
+//! reports the receipt once durable.
 
 pub mod api;
 pub mod app;
 pub mod config;
 pub mod home;
 pub mod mempool;
+pub mod producer;
 pub mod replay;
 pub mod run;
 

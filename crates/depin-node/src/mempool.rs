@@ -9,7 +9,7 @@
 use depin_ledger::VerifiedTx;
 use depin_types::{Amount, Hash32, PublicKey};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 /// How many dropped transactions' reasons are remembered for the status API.
 pub const MAX_DROPPED_REMEMBERED: usize = 100_000;
@@ -169,15 +169,13 @@ impl Mempool {
     }
 
     /// Up to `max` transactions for the next block: fee-prioritised across accounts, nonce
-    /// order within an account.
-    pub fn select(&self, max: usize) -> Vec<VerifiedTx> {
-        let mut cursors: BTreeMap<
-            PublicKey,
-            std::collections::btree_map::Values<'_, u64, VerifiedTx>,
-        > = self
+    /// order within an account. Ids in `skip` (a block on its way to disk) are passed over.
+    pub fn select(&self, max: usize, skip: Option<&BTreeSet<Hash32>>) -> Vec<VerifiedTx> {
+        let skipped = |t: &&VerifiedTx| skip.is_some_and(|s| s.contains(&t.id()));
+        let mut cursors: BTreeMap<PublicKey, _> = self
             .by_account
             .iter()
-            .map(|(k, m)| (*k, m.values()))
+            .map(|(k, m)| (*k, m.values().skip_while(skipped)))
             .collect();
         let mut heap = BinaryHeap::new();
         let mut heads: BTreeMap<PublicKey, &VerifiedTx> = BTreeMap::new();
@@ -302,7 +300,7 @@ mod tests {
         m.insert(vtx(1, 1, 99), 0).unwrap();
         m.insert(vtx(2, 5, 50), 5).unwrap();
         let order: Vec<(u8, u64)> = m
-            .select(10)
+            .select(10, None)
             .iter()
             .map(|t| {
                 (
@@ -312,7 +310,7 @@ mod tests {
             })
             .collect();
         assert_eq!(order, vec![(2, 5), (1, 0), (1, 1)]);
-        assert_eq!(m.select(1).len(), 1);
+        assert_eq!(m.select(1, None).len(), 1);
     }
 
     #[test]

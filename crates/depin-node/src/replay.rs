@@ -2,8 +2,9 @@
 //! finalized into a fresh database, exactly as a BFT validator would, and its state root is
 //! compared with the header's. Used by `depin node replay` and the crash tests.
 
-use crate::app::{AppError, NodeApp, NodeState};
+use crate::app::NodeState;
 use crate::mempool::MempoolLimits;
+use crate::producer::{AppError, NodeApp};
 use depin_consensus::Application;
 use depin_db::{Db, DbError};
 use depin_types::{Genesis, Hash32};
@@ -45,13 +46,14 @@ pub fn replay(src: &Db, dst: Arc<Db>, genesis: &Genesis) -> Result<ReplayReport,
         max_per_account: 1,
     };
     let state = Arc::new(NodeState::new(dst.clone(), genesis.clone(), limits));
-    let mut app = NodeApp::new(state, genesis.producer_key());
+    let mut app = NodeApp::new(state, genesis.producer_key())?;
     let top = src.height()?;
     for h in 1..=top {
         let block = src.block(h)?.ok_or(ReplayError::Missing { height: h })?;
         app.verify(&block)?;
         app.finalize(&block)?;
     }
+    app.flush()?;
     Ok(ReplayReport {
         height: top,
         state_root: dst.state_root(top)?,

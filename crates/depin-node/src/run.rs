@@ -3,10 +3,11 @@
 //! HTTP layer runs on tokio).
 
 use crate::api::{router, ApiState};
-use crate::app::{NodeApp, NodeState};
+use crate::app::NodeState;
 use crate::config::NodeConfig;
 use crate::home;
 use crate::mempool::MempoolLimits;
+use crate::producer::NodeApp;
 use depin_consensus::{Driver, SoloDriver, Step};
 use depin_db::Db;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -28,6 +29,12 @@ pub enum StartError {
     /// Database problem.
     #[error(transparent)]
     Db(#[from] depin_db::DbError),
+    /// The block producer could not start.
+    #[error(transparent)]
+    Producer(#[from] crate::producer::AppError),
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
     /// Could not bind a listen address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -183,10 +190,10 @@ fn spawn_producer(
     };
     let block_time = Duration::from_millis(state.params.block_time_ms);
     let proposer = state.genesis.producer_key();
+    let mut app = NodeApp::new(state, proposer)?;
     let thread = std::thread::Builder::new()
         .name("depin-producer".into())
         .spawn(move || {
-            let mut app = NodeApp::new(state, proposer);
             let mut driver = SoloDriver::new(last_time);
             let mut next = Instant::now() + block_time;
             while !stop.load(Ordering::SeqCst) {
@@ -209,9 +216,10 @@ fn spawn_producer(
                     }
                 }
             }
+            // Stopping: the last finalized block becomes durable before the thread ends.
+            if let Err(e) = app.flush() {
+                tracing::error!(error = %e, "last block could not be made durable");
+            }
         });
-    thread.map_err(|source| StartError::Bind {
-        addr: "producer thread".into(),
-        source,
-    })
+    thread.map_err(StartError::Thread)
 }
