@@ -28,7 +28,7 @@ pub trait Application {
 
     /// Makes `block` final and durable. Idempotent by height: finalizing a height that is
     /// already final is a no-op if the hash matches and an error otherwise.
-    fn finalize(&mut self, block: &Block) -> Result<(), Self::Error>;
+    fn finalize(&mut self, block: Block) -> Result<(), Self::Error>;
 }
 
 /// What one driver step did.
@@ -73,13 +73,14 @@ impl Driver for SoloDriver {
             block.header.time_ms, time_ms,
             "the application must use the driver's time"
         );
-        app.finalize(&block)?;
-        self.last_time_ms = time_ms;
-        Ok(Step::Finalized {
+        let step = Step::Finalized {
             height: block.header.height,
             hash: block.header.hash(),
             tx_count: block.header.tx_count,
-        })
+        };
+        app.finalize(block)?;
+        self.last_time_ms = time_ms;
+        Ok(step)
     }
 }
 
@@ -125,8 +126,8 @@ mod tests {
         fn verify(&mut self, _: &Block) -> Result<(), Never> {
             Ok(())
         }
-        fn finalize(&mut self, block: &Block) -> Result<(), Never> {
-            self.blocks.push(block.clone());
+        fn finalize(&mut self, block: Block) -> Result<(), Never> {
+            self.blocks.push(block);
             Ok(())
         }
     }

@@ -299,10 +299,10 @@ pub enum BlockError {
 /// Executes a block's transactions over `base` and returns the writes and receipts.
 ///
 /// Deterministic: the outcome depends only on `base`, `ctx` and `txs`.
-pub fn execute_block(
+pub fn execute_block<T: std::borrow::Borrow<VerifiedTx>>(
     base: &dyn StateRead,
     ctx: &BlockContext,
-    txs: &[VerifiedTx],
+    txs: &[T],
     mode: BlockMode,
 ) -> Result<BlockOutcome, BlockError> {
     let state_height = get::<u64>(&base, HEIGHT_KEY)?.unwrap_or(0);
@@ -325,7 +325,7 @@ pub fn execute_block(
     let mut out = BlockOutcome::default();
     for (index, vtx) in txs.iter().enumerate() {
         let receipt_index = u32::try_from(out.receipts.len()).expect("bounded by max_block_txs");
-        match apply_tx(&mut block, ctx, &params, vtx, receipt_index) {
+        match apply_tx(&mut block, ctx, &params, vtx.borrow(), receipt_index) {
             Ok(r) => {
                 out.receipts.push(r);
                 out.included.push(index);

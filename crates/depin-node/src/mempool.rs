@@ -10,6 +10,7 @@ use depin_ledger::VerifiedTx;
 use depin_types::{Amount, Hash32, PublicKey};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 /// How many dropped transactions' reasons are remembered for the status API.
 pub const MAX_DROPPED_REMEMBERED: usize = 100_000;
@@ -71,7 +72,7 @@ type IdIndex = std::collections::HashMap<Hash32, (PublicKey, u64)>;
 /// The mempool.
 pub struct Mempool {
     limits: MempoolLimits,
-    by_account: BTreeMap<PublicKey, BTreeMap<u64, VerifiedTx>>,
+    by_account: BTreeMap<PublicKey, BTreeMap<u64, Arc<VerifiedTx>>>,
     /// Σ fees of each account's pending transactions, in bones (kept with `by_account`).
     fee_sums: BTreeMap<PublicKey, u128>,
     /// Lookup-only index (never iterated, so its order cannot leak into blocks).
@@ -163,22 +164,22 @@ impl Mempool {
         self.by_account
             .entry(signer)
             .or_default()
-            .insert(nonce, vtx);
+            .insert(nonce, Arc::new(vtx));
         self.ids.insert(id, (signer, nonce));
         Ok(())
     }
 
     /// Up to `max` transactions for the next block: fee-prioritised across accounts, nonce
     /// order within an account. Ids in `skip` (a block on its way to disk) are passed over.
-    pub fn select(&self, max: usize, skip: Option<&BTreeSet<Hash32>>) -> Vec<VerifiedTx> {
-        let skipped = |t: &&VerifiedTx| skip.is_some_and(|s| s.contains(&t.id()));
+    pub fn select(&self, max: usize, skip: Option<&BTreeSet<Hash32>>) -> Vec<Arc<VerifiedTx>> {
+        let skipped = |t: &&Arc<VerifiedTx>| skip.is_some_and(|s| s.contains(&t.id()));
         let mut cursors: BTreeMap<PublicKey, _> = self
             .by_account
             .iter()
             .map(|(k, m)| (*k, m.values().skip_while(skipped)))
             .collect();
         let mut heap = BinaryHeap::new();
-        let mut heads: BTreeMap<PublicKey, &VerifiedTx> = BTreeMap::new();
+        let mut heads: BTreeMap<PublicKey, &Arc<VerifiedTx>> = BTreeMap::new();
         for (k, it) in cursors.iter_mut() {
             if let Some(t) = it.next() {
                 heap.push((t.tx().tx.fee, Reverse(*k)));

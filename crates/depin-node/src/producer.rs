@@ -14,8 +14,8 @@ use depin_db::{DbError, PendingCommit};
 use depin_ledger::exec::{self, BlockContext, BlockError, BlockMode};
 use depin_ledger::state::WriteSet;
 use depin_ledger::{ReasonCode, VerifiedTx};
-use depin_types::block::{tx_root, Receipt};
-use depin_types::{Block, BlockHeader, Hash32, PublicKey, SignedTransaction};
+use depin_types::block::{tx_root_of_ids, Receipt};
+use depin_types::{Block, BlockHeader, Hash32, PublicKey};
 use std::collections::BTreeSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -133,10 +133,10 @@ impl NodeApp {
         Err(AppError::Commit { height, reason })
     }
 
-    fn execute(
+    fn execute<T: std::borrow::Borrow<VerifiedTx>>(
         &self,
         header_in: (u64, u64, PublicKey),
-        txs: &[VerifiedTx],
+        txs: &[T],
         mode: BlockMode,
     ) -> Result<(BlockHeader, Executed, Vec<usize>), AppError> {
         let (height, time_ms, proposer) = header_in;
@@ -169,22 +169,20 @@ impl NodeApp {
             root_ms = millis(executed_at.elapsed()),
             "block executed"
         );
-        let included: Vec<SignedTransaction> =
-            out.included.iter().map(|i| txs[*i].tx().clone()).collect();
         let header = BlockHeader {
             chain_id: ctx.chain_id,
             height,
             time_ms,
             parent_hash: self.tip.1,
             proposer,
-            tx_root: tx_root(&included),
+            tx_root: tx_root_of_ids(out.included.iter().map(|i| txs[*i].borrow().id())),
             state_root: pending.root(),
-            tx_count: u32::try_from(included.len()).expect("bounded by max_block_txs"),
+            tx_count: u32::try_from(out.included.len()).expect("bounded by max_block_txs"),
         };
         let dropped = out
             .dropped
             .iter()
-            .map(|(i, e)| (txs[*i].id(), e.code().to_string(), e.to_string()))
+            .map(|(i, e)| (txs[*i].borrow().id(), e.code().to_string(), e.to_string()))
             .collect();
         let executed = Executed {
             hash: header.hash(),
@@ -265,13 +263,13 @@ impl Application for NodeApp {
         Ok(())
     }
 
-    fn finalize(&mut self, block: &Block) -> Result<(), AppError> {
+    fn finalize(&mut self, block: Block) -> Result<(), AppError> {
         let h = block.header.height;
         if h <= self.tip.0 {
-            return self.check_already_final(block);
+            return self.check_already_final(&block);
         }
         if self.executed.as_ref().map(|e| e.hash) != Some(block.header.hash()) {
-            self.verify(block)?;
+            self.verify(&block)?;
         }
         let executed = self.executed.take().expect("verify or propose filled it");
         self.flush()?;
@@ -281,10 +279,8 @@ impl Application for NodeApp {
             .stage(h, executed.writes.clone(), &executed.pending);
         let mut ids: BTreeSet<Hash32> = executed.receipts.iter().map(|r| r.tx_id).collect();
         ids.extend(executed.dropped.iter().map(|d| d.0));
-        let job = Job {
-            block: block.clone(),
-            executed,
-        };
+        let hash = block.header.hash();
+        let job = Job { block, executed };
         self.jobs.send(job).map_err(|_| AppError::Commit {
             height: h,
             reason: "committer thread stopped".into(),
@@ -294,7 +290,7 @@ impl Application for NodeApp {
             ids,
             staged,
         });
-        self.tip = (h, block.header.hash());
+        self.tip = (h, hash);
         Ok(())
     }
 }

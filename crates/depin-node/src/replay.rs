@@ -51,7 +51,7 @@ pub fn replay(src: &Db, dst: Arc<Db>, genesis: &Genesis) -> Result<ReplayReport,
     for h in 1..=top {
         let block = src.block(h)?.ok_or(ReplayError::Missing { height: h })?;
         app.verify(&block)?;
-        app.finalize(&block)?;
+        app.finalize(block)?;
     }
     app.flush()?;
     Ok(ReplayReport {

@@ -55,9 +55,14 @@ pub struct Block {
 
 /// SHA-256 of `DOMAIN_TX_ROOT || id_1 || … || id_n`.
 pub fn tx_root(txs: &[SignedTransaction]) -> Hash32 {
-    let mut buf = Vec::with_capacity(txs.len().saturating_mul(32));
-    for tx in txs {
-        buf.extend_from_slice(&tx.id().0);
+    tx_root_of_ids(txs.iter().map(SignedTransaction::id))
+}
+
+/// [`tx_root`] from transaction ids already known (no re-hashing of the transactions).
+pub fn tx_root_of_ids(ids: impl IntoIterator<Item = Hash32>) -> Hash32 {
+    let mut buf = Vec::new();
+    for id in ids {
+        buf.extend_from_slice(&id.0);
     }
     Hash32::digest_with_domain(DOMAIN_TX_ROOT, &buf)
 }

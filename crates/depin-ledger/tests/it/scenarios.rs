@@ -239,7 +239,8 @@ fn a_block_at_the_wrong_height_is_refused() {
         time_ms: 0,
         proposer: key(9).public(),
     };
-    let r = depin_ledger::execute_block(&c.state, &ctx, &[], depin_ledger::BlockMode::Verify);
+    let none: [depin_ledger::VerifiedTx; 0] = [];
+    let r = depin_ledger::execute_block(&c.state, &ctx, &none, depin_ledger::BlockMode::Verify);
     assert!(matches!(
         r,
         Err(depin_ledger::exec::BlockError::WrongHeight { .. })
