@@ -16,7 +16,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Transactions per batch submission.
-const SUBMIT_BATCH: usize = 1_000;
+const SUBMIT_BATCH: usize = 4_096;
 /// Concurrent submitting clients.
 const SUBMITTERS: usize = 4;
 /// Longest the ledger bench waits for its transfers to commit.
@@ -37,8 +37,8 @@ pub enum BenchCmd {
         /// both figures).
         #[arg(long, default_value_t = 20_000)]
         accounts: usize,
-        /// Block time of the benchmark chain, ms.
-        #[arg(long, default_value_t = 250)]
+        /// Block time of the benchmark chain, ms (default: the chain default).
+        #[arg(long, default_value_t = ChainParams::default().block_time_ms)]
         block_time_ms: u64,
     },
 }
@@ -182,11 +182,7 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
         .map(|i| SecretKey::from_seed(seed(i)))
         .collect();
     let txs = sign_transfers(&keys, n);
-    let verify_per_s = raw_verify_rate(&txs)?;
-    eprintln!(
-        "raw ed25519 batch verify: {verify_per_s:.0} signatures/s on {} cores",
-        cores()
-    );
+    let before = raw_verify_rate(&txs)?;
 
     let dir = tempfile::tempdir()?;
     home::write_genesis(dir.path(), &bench_genesis(&keys, block_time_ms))?;
@@ -207,6 +203,13 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
     let supply_ok = client.supply().await?.ok;
     let height = client.chain().await?.height;
     node.stop().await;
+    // The machine's speed drifts (shared hosts): the ceiling is the best of the raw rates
+    // measured before and after the node's run.
+    let verify_per_s = before.max(raw_verify_rate(&txs)?);
+    eprintln!(
+        "raw ed25519 batch-verify ceiling (best before/after, {} cores): {verify_per_s:.0}/s",
+        cores()
+    );
     let transfers_per_s = n as f64 / elapsed.as_secs_f64();
     let ratio = transfers_per_s / verify_per_s;
     eprintln!("node: {n} durable transfers in {:.2} s over {height} blocks = {transfers_per_s:.0}/s; supply ok: {supply_ok}", elapsed.as_secs_f64());
