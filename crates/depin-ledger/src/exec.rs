@@ -363,13 +363,7 @@ pub fn apply_tx(
 ) -> Result<Receipt, TxError> {
     let stx = vtx.tx();
     check_stateless(stx, vtx.encoded_len(), &ctx.chain_id, params)?;
-    let tctx = TxContext {
-        chain_id: &ctx.chain_id,
-        params,
-        height: ctx.height,
-        time_ms: ctx.time_ms,
-        signer: stx.tx.signer,
-    };
+    let tctx = TxContext::new(ctx, params, stx.tx.signer);
     let ante = {
         let mut o = Overlay::new(&*block);
         bank::charge_fee_and_nonce(&mut o, &tctx, stx.tx.nonce, stx.tx.fee, &ctx.proposer)?;
@@ -437,13 +431,7 @@ pub fn check_admission(
     vtx: &VerifiedTx,
 ) -> Result<(), TxError> {
     let stx = vtx.tx();
-    let tctx = TxContext {
-        chain_id: &ctx.chain_id,
-        params,
-        height: ctx.height,
-        time_ms: ctx.time_ms,
-        signer: stx.tx.signer,
-    };
+    let tctx = TxContext::new(ctx, params, stx.tx.signer);
     let mut o = Overlay::new(base);
     bank::charge_fee_and_nonce(&mut o, &tctx, stx.tx.nonce, stx.tx.fee, &ctx.proposer)?;
     check_action(&o, &tctx, &stx.tx.action)

@@ -24,5 +24,22 @@ pub struct TxContext<'p> {
     pub signer: PublicKey,
 }
 
+impl<'p> TxContext<'p> {
+    /// The context of a transaction signed by `signer` in the block `block`.
+    pub fn new(
+        block: &'p crate::exec::BlockContext,
+        params: &'p ChainParams,
+        signer: PublicKey,
+    ) -> TxContext<'p> {
+        TxContext {
+            chain_id: &block.chain_id,
+            params,
+            height: block.height,
+            time_ms: block.time_ms,
+            signer,
+        }
+    }
+}
+
 /// The state being written while a transaction executes.
 pub type State<'o, 'a> = &'o mut Overlay<'a>;
