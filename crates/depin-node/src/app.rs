@@ -1,5 +1,5 @@
-//! The node's shared state, transaction admission, and the [`Application`] the consensus
-//! driver calls to propose, verify and finalize blocks.
+//! The node's shared state and transaction admission (decode, stateless checks, batch
+//! signature verification, nonce and CheckTx-style checks, mempool).
 
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use depin_db::Db;

@@ -10,6 +10,11 @@ mod wallet;
 use clap::{Parser, Subcommand};
 use output::Format;
 
+/// mimalloc instead of the system allocator: the node allocates from many threads at once
+/// (admission, block production, persistence), where glibc's malloc spent ~6 % of its CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// depin — an open DePIN engine.
 #[derive(Parser, Debug)]
 #[command(name = "depin", version, about, propagate_version = true)]
