@@ -139,11 +139,11 @@ enum SigKind {
 /// signing bytes, which are built once).
 fn queue_signatures(
     stx: &SignedTransaction,
+    msg: Vec<u8>,
     batch: &mut BatchVerifier,
     kinds: &mut Vec<SigKind>,
 ) -> (Hash32, usize) {
     let tx = &stx.tx;
-    let msg = tx.signing_bytes();
     let id = Hash32::digest(&msg);
     let encoded_len = msg.len() - depin_types::tx::DOMAIN_TX.len() + 64;
     batch.queue_owned(&tx.signer, msg, &stx.signature);
@@ -176,13 +176,46 @@ fn sig_error(kind: SigKind, signer: &PublicKey) -> StatelessError {
 /// threads), and returns each transaction's verdict in input order. The other stateless checks
 /// are the caller's ([`check_stateless`]), since they need the encoded length.
 pub fn verify_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>> {
-    if txs.len() <= VERIFY_CHUNK {
-        return verify_chunk(txs);
+    let items = txs.into_iter().map(|t| {
+        let msg = t.tx.signing_bytes();
+        (t, msg)
+    });
+    verify_signed_batch(items.collect())
+}
+
+/// As [`verify_batch`], for callers that hold each transaction's exact borsh encoding (e.g.
+/// the node, from the request body): the signing bytes are `DOMAIN_TX ‖ encoding` without its
+/// trailing 64-byte signature, so nothing is re-serialized.
+///
+/// The encoding must be the one `tx` was decoded from (borsh is canonical for these types, so
+/// it equals `borsh(tx)`); checked by a debug assertion.
+pub fn verify_batch_encoded(
+    items: Vec<(SignedTransaction, &[u8])>,
+) -> Vec<Result<VerifiedTx, TxError>> {
+    let items = items.into_iter().map(|(t, enc)| {
+        let body = enc.len().saturating_sub(64);
+        let msg = [
+            depin_types::tx::DOMAIN_TX,
+            enc.get(..body).unwrap_or_default(),
+        ]
+        .concat();
+        debug_assert_eq!(msg, t.tx.signing_bytes(), "encoding is not borsh(tx)");
+        (t, msg)
+    });
+    verify_signed_batch(items.collect())
+}
+
+/// `(transaction, its signing bytes)` pairs, verified in chunks.
+fn verify_signed_batch(
+    items: Vec<(SignedTransaction, Vec<u8>)>,
+) -> Vec<Result<VerifiedTx, TxError>> {
+    if items.len() <= VERIFY_CHUNK {
+        return verify_chunk(items);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = txs.len().div_ceil(threads).max(VERIFY_CHUNK);
-    let mut chunks: Vec<Vec<SignedTransaction>> = Vec::new();
-    let mut it = txs.into_iter().peekable();
+    let per = items.len().div_ceil(threads).max(VERIFY_CHUNK);
+    let mut chunks: Vec<Vec<(SignedTransaction, Vec<u8>)>> = Vec::new();
+    let mut it = items.into_iter().peekable();
     while it.peek().is_some() {
         chunks.push(it.by_ref().take(per).collect());
     }
@@ -198,14 +231,16 @@ pub fn verify_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxErr
     })
 }
 
-fn verify_chunk(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxError>> {
+fn verify_chunk(items: Vec<(SignedTransaction, Vec<u8>)>) -> Vec<Result<VerifiedTx, TxError>> {
     let mut batch = BatchVerifier::new();
     let mut kinds = Vec::new();
     let mut owner = Vec::new();
-    let mut meta = Vec::with_capacity(txs.len());
-    for (i, stx) in txs.iter().enumerate() {
+    let mut meta = Vec::with_capacity(items.len());
+    let mut txs = Vec::with_capacity(items.len());
+    for (i, (stx, msg)) in items.into_iter().enumerate() {
         let before = kinds.len();
-        meta.push(queue_signatures(stx, &mut batch, &mut kinds));
+        meta.push(queue_signatures(&stx, msg, &mut batch, &mut kinds));
+        txs.push(stx);
         owner.extend(std::iter::repeat_n(i, kinds.len().saturating_sub(before)));
     }
     let verdicts = batch.verify_all();

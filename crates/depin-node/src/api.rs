@@ -120,6 +120,39 @@ fn body_or_reject(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Rejectio
     })
 }
 
+/// Splits a batch body — borsh `Vec<Vec<u8>>`: a u32 LE count, then per item a u32 LE length
+/// and its bytes — into byte ranges of the body, without copying. At most `max_items` items.
+fn split_batch(body: &[u8], max_items: usize) -> Result<Vec<std::ops::Range<usize>>, Rejection> {
+    let malformed = |why: &str| bad_request("malformed_batch", format!("batch body: {why}"));
+    let read_u32 = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = body.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    };
+    let count = read_u32(0).ok_or_else(|| malformed("shorter than its count"))?;
+    if count > max_items {
+        let message = format!("{count} transactions, limit {max_items}");
+        return Err(Rejection {
+            status: 413,
+            code: "batch_too_large".into(),
+            message,
+        });
+    }
+    let mut ranges = Vec::with_capacity(count);
+    let mut at = 4usize;
+    for i in 0..count {
+        let len = read_u32(at).ok_or_else(|| malformed(&format!("item {i} has no length")))?;
+        let start = at.saturating_add(4);
+        let end = start.checked_add(len).filter(|e| *e <= body.len());
+        let end = end.ok_or_else(|| malformed(&format!("item {i} runs past the end")))?;
+        ranges.push(start..end);
+        at = end;
+    }
+    if at != body.len() {
+        return Err(malformed("trailing bytes after the last item"));
+    }
+    Ok(ranges)
+}
+
 fn not_found(what: &str) -> Rejection {
     Rejection {
         status: 404,
@@ -181,18 +214,10 @@ async fn submit_batch(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResponse>, Rejection> {
     let bytes = body_or_reject(body)?;
-    let items: Vec<Vec<u8>> =
-        borsh::from_slice(&bytes).map_err(|e| bad_request("malformed_batch", e.to_string()))?;
-    if items.len() > s.max_batch_txs {
-        return Err(Rejection {
-            status: 413,
-            code: "batch_too_large".into(),
-            message: format!("{} transactions, limit {}", items.len(), s.max_batch_txs),
-        });
-    }
+    let ranges = split_batch(&bytes, s.max_batch_txs)?;
     let node = s.node.clone();
     let verdicts = blocking(move || {
-        let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+        let refs: Vec<&[u8]> = ranges.iter().filter_map(|r| bytes.get(r.clone())).collect();
         node.admit_batch(&refs)
     })
     .await?;
@@ -486,4 +511,38 @@ async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection
 
 async fn metrics_text(State(s): State<ApiState>) -> String {
     s.metrics.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_batch;
+
+    #[test]
+    fn batch_framing_agrees_with_borsh_and_refuses_bad_bodies() {
+        let items: Vec<Vec<u8>> = vec![vec![1, 2, 3], vec![], vec![9; 300]];
+        let body = borsh::to_vec(&items).unwrap();
+        let ranges = split_batch(&body, 10).unwrap();
+        let got: Vec<Vec<u8>> = ranges.into_iter().map(|r| body[r].to_vec()).collect();
+        assert_eq!(got, items);
+        assert_eq!(
+            split_batch(&body[..body.len() - 1], 10).unwrap_err().code,
+            "malformed_batch"
+        );
+        let mut trailing = body.clone();
+        trailing.push(0);
+        assert_eq!(
+            split_batch(&trailing, 10).unwrap_err().code,
+            "malformed_batch"
+        );
+        assert_eq!(split_batch(&body, 2).unwrap_err().code, "batch_too_large");
+        assert_eq!(
+            split_batch(&[1, 0], 10).unwrap_err().code,
+            "malformed_batch"
+        );
+        let huge_len = [1u8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(
+            split_batch(&huge_len, 10).unwrap_err().code,
+            "malformed_batch"
+        );
+    }
 }

@@ -115,7 +115,7 @@ impl NodeState {
     }
 
     /// Admits encoded transactions: decode, stateless checks, one batch signature
-    /// verification, replay and nonce checks, simulation, mempool. One verdict per input.
+    /// verification, replay and nonce checks, CheckTx, mempool. One verdict per input.
     pub fn admit_batch(&self, items: &[&[u8]]) -> Vec<Result<Hash32, Rejection>> {
         let mut verdicts: Vec<Result<Hash32, Rejection>> = Vec::with_capacity(items.len());
         let mut to_verify = Vec::new();
@@ -129,13 +129,13 @@ impl NodeState {
             match checked {
                 Ok(stx) => {
                     verdicts.push(Ok(Hash32::ZERO)); // replaced below, after verification
-                    to_verify.push(stx);
+                    to_verify.push((stx, *bytes));
                     slots.push(i);
                 }
                 Err(r) => verdicts.push(Err(r)),
             }
         }
-        let verified = depin_ledger::verify_batch(to_verify);
+        let verified = depin_ledger::exec::verify_batch_encoded(to_verify);
         // Lock first, then read the state: the snapshot is then never older than the mempool's
         // view (the producer commits a block before it removes the block's transactions).
         let mut mempool = self.mempool();
