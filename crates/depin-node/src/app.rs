@@ -63,6 +63,54 @@ pub struct NodeState {
     pub genesis: Genesis,
     /// Chain parameters.
     pub params: ChainParams,
+    /// Signature verifications running at once: one per core, so concurrent requests do not
+    /// share a core's cache between two batch verifiers.
+    verify_slots: Slots,
+}
+
+/// A counting semaphore for CPU-bound work on blocking threads.
+struct Slots {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+/// A held slot; released on drop.
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        assert!(n > 0, "at least one slot");
+        Slots {
+            free: Mutex::new(n),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Slot<'_> {
+        let mut free = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl NodeState {
@@ -74,6 +122,7 @@ impl NodeState {
             mempool: Mutex::new(Mempool::new(limits)),
             genesis,
             params,
+            verify_slots: Slots::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
     }
 
@@ -135,7 +184,10 @@ impl NodeState {
                 Err(r) => verdicts.push(Err(r)),
             }
         }
-        let verified = depin_ledger::exec::verify_batch_encoded(to_verify);
+        let verified = {
+            let _slot = self.verify_slots.acquire();
+            depin_ledger::exec::verify_batch_encoded(to_verify)
+        };
         // Lock first, then read the state: the snapshot is then never older than the mempool's
         // view (the producer commits a block before it removes the block's transactions).
         let mut mempool = self.mempool();

@@ -173,29 +173,28 @@ impl Mempool {
     /// order within an account. Ids in `skip` (a block on its way to disk) are passed over.
     pub fn select(&self, max: usize, skip: Option<&BTreeSet<Hash32>>) -> Vec<Arc<VerifiedTx>> {
         let skipped = |t: &&Arc<VerifiedTx>| skip.is_some_and(|s| s.contains(&t.id()));
-        let mut cursors: BTreeMap<PublicKey, _> = self
+        // One cursor per account, in account-key order; the heap holds (fee, Reverse(cursor
+        // index)), so equal fees go to the smaller key, deterministically.
+        let mut cursors: Vec<_> = self
             .by_account
-            .iter()
-            .map(|(k, m)| (*k, m.values().skip_while(skipped)))
+            .values()
+            .map(|m| m.values().skip_while(skipped).peekable())
             .collect();
-        let mut heap = BinaryHeap::new();
-        let mut heads: BTreeMap<PublicKey, &Arc<VerifiedTx>> = BTreeMap::new();
-        for (k, it) in cursors.iter_mut() {
-            if let Some(t) = it.next() {
-                heap.push((t.tx().tx.fee, Reverse(*k)));
-                heads.insert(*k, t);
-            }
-        }
+        let mut heap: BinaryHeap<(Amount, Reverse<usize>)> = cursors
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, c)| c.peek().map(|t| (t.tx().tx.fee, Reverse(i))))
+            .collect();
         let mut out = Vec::with_capacity(max.min(self.ids.len()));
         while out.len() < max {
-            let Some((_, Reverse(k))) = heap.pop() else {
+            let Some((_, Reverse(i))) = heap.pop() else {
                 break;
             };
-            let t = heads.remove(&k).expect("every heap entry has a head");
+            let cursor = &mut cursors[i];
+            let t = cursor.next().expect("a heap entry has a head");
             out.push(t.clone());
-            if let Some(next) = cursors.get_mut(&k).and_then(Iterator::next) {
-                heap.push((next.tx().tx.fee, Reverse(k)));
-                heads.insert(k, next);
+            if let Some(next) = cursor.peek() {
+                heap.push((next.tx().tx.fee, Reverse(i)));
             }
         }
         out
