@@ -515,72 +515,28 @@ mod tests {
         }
     }
 
-    fn one_block(db: &Db, alice: &SecretKey) -> Block {
-        let tx = Transaction {
+    fn transfer(alice: &SecretKey, nonce: u64, amount: u128) -> depin_types::SignedTransaction {
+        let to = SecretKey::from_seed([2; 32]).public();
+        let action = Action::Bank(BankAction::Transfer {
+            to,
+            amount: Amount(amount),
+        });
+        Transaction {
             chain_id: "test".into(),
             signer: alice.public(),
-            nonce: 0,
+            nonce,
             fee: Amount(1_000),
-            action: Action::Bank(BankAction::Transfer {
-                to: SecretKey::from_seed([2; 32]).public(),
-                amount: Amount(5),
-            }),
+            action,
         }
-        .sign(alice);
-        let vtx: Vec<_> = verify_batch(vec![tx])
-            .into_iter()
-            .map(|r| r.unwrap())
-            .collect();
-        let ctx = BlockContext {
-            chain_id: "test".into(),
-            height: 1,
-            time_ms: 1,
-            proposer: alice.public(),
-        };
-        let snap = db.snapshot().unwrap();
-        let out = execute_block(&snap, &ctx, &vtx, BlockMode::Verify).unwrap();
-        let pending = db.compute_root(&out.writes, 1).unwrap();
-        let header = BlockHeader {
-            chain_id: "test".into(),
-            height: 1,
-            time_ms: 1,
-            parent_hash: Hash32::ZERO,
-            proposer: alice.public(),
-            tx_root: depin_types::block::tx_root(&[vtx[0].tx().clone()]),
-            state_root: pending.root(),
-            tx_count: 1,
-        };
-        let block = Block {
-            header,
-            txs: vec![vtx[0].tx().clone()],
-        };
-        db.commit_block(&block, &out.writes, pending, &out.receipts)
-            .unwrap();
-        block
+        .sign(alice)
     }
 
-    #[test]
-    fn a_failed_transaction_keeps_its_reason_code_and_a_successful_one_its_fee() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.redb")).unwrap();
-        let alice = SecretKey::from_seed([1; 32]);
-        db.init_genesis(&genesis(&alice)).unwrap();
-        let bob = SecretKey::from_seed([2; 32]).public();
-        let mk = |nonce, amount| {
-            let action = Action::Bank(BankAction::Transfer {
-                to: bob,
-                amount: Amount(amount),
-            });
-            Transaction {
-                chain_id: "test".into(),
-                signer: alice.public(),
-                nonce,
-                fee: Amount(1_000),
-                action,
-            }
-            .sign(&alice)
-        };
-        let txs = vec![mk(0, 5), mk(1, 10_000_000_000)];
+    /// Executes `txs` as block 1 on top of genesis, commits it, returns it with its receipts.
+    fn commit_first_block(
+        db: &Db,
+        alice: &SecretKey,
+        txs: Vec<depin_types::SignedTransaction>,
+    ) -> (Block, Vec<Receipt>) {
         let vtx: Vec<_> = verify_batch(txs.clone())
             .into_iter()
             .map(|r| r.unwrap())
@@ -601,25 +557,33 @@ mod tests {
             proposer: alice.public(),
             tx_root: depin_types::block::tx_root(&txs),
             state_root: pending.root(),
-            tx_count: 2,
+            tx_count: u32::try_from(txs.len()).unwrap(),
         };
-        db.commit_block(
-            &Block {
-                header,
-                txs: txs.clone(),
-            },
-            &out.writes,
-            pending,
-            &out.receipts,
-        )
-        .unwrap();
+        let block = Block { header, txs };
+        db.commit_block(&block, &out.writes, pending, &out.receipts)
+            .unwrap();
+        (block, out.receipts)
+    }
+
+    fn one_block(db: &Db, alice: &SecretKey) -> Block {
+        commit_first_block(db, alice, vec![transfer(alice, 0, 5)]).0
+    }
+
+    #[test]
+    fn a_failed_transaction_keeps_its_reason_code_and_a_successful_one_its_fee() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let alice = SecretKey::from_seed([1; 32]);
+        db.init_genesis(&genesis(&alice)).unwrap();
+        let txs = vec![transfer(&alice, 0, 5), transfer(&alice, 1, 10_000_000_000)];
+        let (_, receipts) = commit_first_block(&db, &alice, txs.clone());
         let ok = db.receipt(&txs[0].id()).unwrap().unwrap();
         assert_eq!(
             (ok.status, ok.fee_bones, ok.index),
             (depin_types::TxStatus::Success, Amount(1_000), 0)
         );
         let failed = db.receipt(&txs[1].id()).unwrap().unwrap();
-        assert_eq!(failed, out.receipts[1]);
+        assert_eq!(failed, receipts[1]);
         assert!(
             matches!(failed.status, depin_types::TxStatus::Failed { ref code, .. } if code == "insufficient_funds")
         );
