@@ -174,28 +174,24 @@ pub fn release_due(s: &mut Overlay<'_>, height: u64) -> Result<(), TxError> {
     Ok(())
 }
 
+/// Takes `min(pool, want)` out of `pool` and returns it.
+fn take_up_to(pool: &mut Amount, want: Amount) -> Amount {
+    let taken = (*pool).min(want);
+    *pool = Amount(pool.bones() - taken.bones()); // taken <= pool
+    taken
+}
+
 /// Slashing entry point for resource modules: destroys up to `amount` bones of `who`'s stake,
 /// bonded first, then unbonding (as Cosmos SDK slashes unbonding delegations). Returns the
 /// bones actually slashed (less than `amount` if the stake is smaller). Burned bones are
 /// recorded in the supply.
 pub fn slash(s: &mut Overlay<'_>, who: &PublicKey, amount: Amount) -> Result<Amount, TxError> {
     let mut st = stake(s, who)?;
-    let from_bonded = st.bonded.min(amount);
-    st.bonded = st
-        .bonded
-        .checked_sub(from_bonded)
-        .map_err(|_| StakingError::Overflow)?;
-    let rest = amount
-        .checked_sub(from_bonded)
-        .map_err(|_| StakingError::Overflow)?;
-    let from_unbonding = st.unbonding.min(rest);
-    st.unbonding = st
-        .unbonding
-        .checked_sub(from_unbonding)
-        .map_err(|_| StakingError::Overflow)?;
-    let total = from_bonded
-        .checked_add(from_unbonding)
-        .map_err(|_| StakingError::Overflow)?;
+    let from_bonded = take_up_to(&mut st.bonded, amount);
+    let rest = Amount(amount.bones() - from_bonded.bones()); // from_bonded <= amount
+    let from_unbonding = take_up_to(&mut st.unbonding, rest);
+    let total = Amount(from_bonded.bones() + from_unbonding.bones()); // both <= amount
+    assert!(total <= amount, "a slash never takes more than asked");
     s.put(stake_key(who), &st);
     bank::record_burn(s, total)?;
     Ok(total)
