@@ -124,6 +124,12 @@ struct Staged {
     writes: Arc<WriteSet>,
 }
 
+fn push_live(out: &mut Vec<StateEntry>, entry: Option<(Vec<u8>, Option<Vec<u8>>)>) {
+    if let Some((key, Some(value))) = entry {
+        out.push((key, value));
+    }
+}
+
 impl Db {
     /// Opens (or creates) the database file at `path` and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Db, DbError> {
@@ -345,6 +351,60 @@ impl Db {
             .recent_nodes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(cache);
+    }
+
+    /// Entries under `prefix` as of `height`, in key order, from the versioned [`HISTORY`]
+    /// (only keys under [`tables::HISTORY_PREFIXES`] have one): at most `limit` live entries
+    /// with keys after `after`. Keys are all the same length under one prefix.
+    ///
+    /// Errors: [`DbError::Conflict`] for a prefix without history; storage errors.
+    pub fn scan_at(
+        &self,
+        prefix: &[u8],
+        height: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, DbError> {
+        if !tables::HISTORY_PREFIXES.contains(&prefix) {
+            return Err(DbError::Conflict {
+                message: format!(
+                    "no history is kept under {}",
+                    String::from_utf8_lossy(prefix)
+                ),
+            });
+        }
+        let r = self.db.begin_read().map_err(rerr)?;
+        let t = r.open_table(HISTORY).map_err(rerr)?;
+        let start = match after {
+            Some(a) => [a, &[0xff; 8]].concat(),
+            None => prefix.to_vec(),
+        };
+        let mut out: Vec<StateEntry> = Vec::new();
+        let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
+        for item in t.range(start.as_slice()..).map_err(rerr)? {
+            let (k, v) = item.map_err(rerr)?;
+            let (k, v) = (k.value(), v.value());
+            if !k.starts_with(prefix) || k.len() < prefix.len() + 8 {
+                break;
+            }
+            let (key, ver) = k.split_at(k.len() - 8);
+            let ver = u64::from_be_bytes(ver.try_into().expect("8 bytes"));
+            if current.as_ref().is_some_and(|(ck, _)| ck.as_slice() != key) {
+                push_live(&mut out, current.take());
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+            let value = (v.first() == Some(&1)).then(|| v[1..].to_vec());
+            if ver <= height {
+                current = Some((key.to_vec(), value));
+            } else if current.is_none() {
+                current = Some((key.to_vec(), None));
+            }
+        }
+        push_live(&mut out, current.take());
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// The state root at `height` (the root stored in that block's header; version 0 is the

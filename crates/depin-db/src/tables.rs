@@ -62,6 +62,14 @@ impl TxLocation {
         }
     }
 }
+/// Versioned values of the keys under [`HISTORY_PREFIXES`]: (key ‖ height u64 BE) → `[0]`
+/// for a deletion or `[1] ‖ value`. Lets oracles read the device registry as of a past
+/// height (an epoch's last block) while `state` holds only the latest values.
+pub const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+/// Key prefixes whose every version is kept in [`HISTORY`]: the device registry (few, rare
+/// writes; never the per-transaction account rows).
+pub const HISTORY_PREFIXES: &[&[u8]] = &[depin_ledger::components::devices::DEVICE_PREFIX];
+
 /// Metadata.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Meta key: last committed height (u64 BE).
@@ -78,6 +86,7 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), crate::DbError> {
     w.open_table(RECEIPTS)?;
     w.open_table(TX_INDEX)?;
     w.open_table(META)?;
+    w.open_table(HISTORY)?;
     Ok(())
 }
 
@@ -95,12 +104,33 @@ pub fn write_state(
             };
         }
     }
+    write_history(w, writes, pending.version)?;
     let batch = &pending.batch.node_batch;
     let mut nodes = w.open_table(JMT_NODES)?;
     for (nk, node) in batch.nodes() {
         let kb = node_key_bytes(nk);
         let vb = borsh::to_vec(node).expect("writing to a Vec cannot fail");
         nodes.insert(kb.as_slice(), vb.as_slice())?;
+    }
+    Ok(())
+}
+
+fn write_history(
+    w: &WriteTransaction,
+    writes: &WriteSet,
+    version: u64,
+) -> Result<(), crate::DbError> {
+    let mut history = w.open_table(HISTORY)?;
+    for (k, v) in writes {
+        if !HISTORY_PREFIXES.iter().any(|p| k.starts_with(p)) {
+            continue;
+        }
+        let key = [k.as_slice(), &version.to_be_bytes()].concat();
+        let value = match v {
+            Some(v) => [&[1u8][..], v].concat(),
+            None => vec![0u8],
+        };
+        history.insert(key.as_slice(), value.as_slice())?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! The supply audit: recomputes every sum from the raw state entries and checks
-//! `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding`.
-//! (Escrow and unclaimed rewards join the right-hand side when those components exist.)
+//! `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding + unclaimed rewards`.
+//! (Escrow joins the right-hand side when that component exists.)
 
-use crate::components::{bank, staking};
+use crate::components::{bank, rewards, staking};
 use crate::error::StateError;
 use serde::Serialize;
 
@@ -17,6 +17,8 @@ pub struct SupplyAudit {
     pub bonded: u128,
     /// Σ unbonding stake.
     pub unbonding: u128,
+    /// Rewards minted by effective epoch roots and not yet claimed.
+    pub unclaimed_rewards: u128,
     /// Whether both sides are equal.
     pub ok: bool,
 }
@@ -40,6 +42,7 @@ pub fn audit_supply<'a>(
     entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Result<SupplyAudit, StateError> {
     let (mut balances, mut bonded, mut unbonding) = (0u128, 0u128, 0u128);
+    let mut unclaimed_rewards = 0u128;
     let mut supply = bank::Supply::default();
     for (k, v) in entries {
         if k.starts_with(bank::ACCOUNT_PREFIX) {
@@ -48,17 +51,20 @@ pub fn audit_supply<'a>(
             let st: staking::Stake = decode(k, v)?;
             bonded = add(bonded, st.bonded.bones())?;
             unbonding = add(unbonding, st.unbonding.bones())?;
+        } else if k == rewards::UNCLAIMED_KEY {
+            unclaimed_rewards = decode(k, v)?;
         } else if k == bank::SUPPLY_KEY {
             supply = decode(k, v)?;
         }
     }
     let outstanding = supply.outstanding()?.bones();
-    let held = add(add(balances, bonded)?, unbonding)?;
+    let held = add(add(add(balances, bonded)?, unbonding)?, unclaimed_rewards)?;
     Ok(SupplyAudit {
         outstanding,
         balances,
         bonded,
         unbonding,
+        unclaimed_rewards,
         ok: outstanding == held,
     })
 }

@@ -1,6 +1,7 @@
 //! Errors with stable reason codes. A reason code is part of the API: clients match on it, so
 //! a code, once released, never changes meaning.
 
+use crate::components::rewards::RewardsError;
 use crate::components::staking::StakingError;
 use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
 
@@ -103,6 +104,9 @@ pub enum TxError {
     /// Failed in the `credits` component.
     #[error(transparent)]
     Credits(#[from] CreditsError),
+    /// Failed in the `rewards` component.
+    #[error(transparent)]
+    Rewards(#[from] RewardsError),
     /// Storage failed; not the transaction's fault.
     #[error(transparent)]
     State(#[from] StateError),
@@ -116,6 +120,7 @@ impl ReasonCode for TxError {
             TxError::Devices(e) => e.code(),
             TxError::Staking(e) => e.code(),
             TxError::Credits(e) => e.code(),
+            TxError::Rewards(e) => e.code(),
             TxError::State(_) => "internal_storage_error",
         }
     }

@@ -8,7 +8,7 @@
 //! 3. Stateful check and execution by the owning component. A failure here rolls the action
 //!    back but keeps the fee and nonce, and the receipt records the reason code.
 
-use crate::components::{bank, credits, devices, staking, TxContext};
+use crate::components::{bank, credits, devices, rewards, staking, TxContext};
 use crate::error::{ReasonCode, StateError, StatelessError, TxError};
 use crate::state::{get, Overlay, StateRead, WriteSet};
 use depin_types::block::{Receipt, TxStatus};
@@ -443,6 +443,7 @@ fn check_and_execute(
         Action::Devices(a) => devices::execute(s, ctx, a),
         Action::Staking(a) => staking::execute(s, ctx, a),
         Action::Credits(a) => credits::execute(s, ctx, a),
+        Action::Rewards(a) => rewards::execute(s, ctx, a),
     }
 }
 
@@ -453,6 +454,7 @@ fn check_action(s: &impl StateRead, ctx: &TxContext<'_>, action: &Action) -> Res
         Action::Devices(a) => devices::check(s, ctx, a),
         Action::Staking(a) => staking::check(s, ctx, a),
         Action::Credits(a) => credits::check(s, ctx, a),
+        Action::Rewards(a) => rewards::check(s, ctx, a),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The genesis state: what `depin node init` writes before block 1.
 
-use crate::components::{bank, devices};
+use crate::components::{bank, devices, rewards};
 use crate::exec::{CHAIN_ID_KEY, GENESIS_HASH_KEY, HEIGHT_KEY, PARAMS_KEY};
 use crate::state::{MemState, Overlay, WriteSet};
 use depin_types::{Genesis, GenesisError};
@@ -37,6 +37,13 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     }
     for c in &genesis.device_classes {
         s.put(devices::class_key(&c.name), c);
+    }
+    if let Some(params) = &genesis.rewards {
+        let cfg = rewards::RewardsConfig {
+            genesis_time_ms: genesis.genesis_time_ms,
+            params: params.clone(),
+        };
+        s.put(rewards::CONFIG_KEY.to_vec(), &cfg);
     }
     Ok(s.into_writes())
 }

@@ -89,6 +89,52 @@ pub struct Allocation {
     pub amount_bones: Amount,
 }
 
+/// One resource module's weight in the split of each epoch's emission.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ModuleWeight {
+    /// Module name (e.g. `heartbeat`).
+    pub module: String,
+    /// Relative weight; a module's pool is `emission × weight / Σ weights`, floored.
+    pub weight: u32,
+}
+
+/// Reward emission and settlement: epochs, the halving schedule, the oracles and the module
+/// split.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardsParams {
+    /// Length of an epoch, ms. Epoch `e` covers `[genesis_time_ms + e·len, genesis_time_ms +
+    /// (e+1)·len)` of block and report time (half-open).
+    pub epoch_length_ms: u64,
+    /// Bones minted for epoch 0.
+    pub initial_emission_bones: Amount,
+    /// Epochs between halvings of the emission; 0 never halves.
+    pub halving_interval_epochs: u64,
+    /// Oracle keys allowed to attest reward roots.
+    pub oracles: Vec<Address>,
+    /// Attestations of the same root needed for it to take effect (k of n).
+    pub attest_threshold: u32,
+    /// Split of each epoch's emission between modules.
+    pub module_weights: Vec<ModuleWeight>,
+    /// The named pool that receives the floored split's remainder (and pools with no shares).
+    pub remainder_account: Address,
+}
+
+impl RewardsParams {
+    /// Epoch containing `time_ms`; `None` before genesis.
+    pub fn epoch_at(&self, genesis_time_ms: u64, time_ms: u64) -> Option<u64> {
+        let since = time_ms.checked_sub(genesis_time_ms)?;
+        Some(since / self.epoch_length_ms)
+    }
+
+    /// First ms after `epoch` (its end, exclusive), saturating.
+    pub fn epoch_end_ms(&self, genesis_time_ms: u64, epoch: u64) -> u64 {
+        epoch
+            .saturating_add(1)
+            .saturating_mul(self.epoch_length_ms)
+            .saturating_add(genesis_time_ms)
+    }
+}
+
 /// The genesis document.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Genesis {
@@ -111,6 +157,9 @@ pub struct Genesis {
     /// Device classes.
     #[serde(default)]
     pub device_classes: Vec<DeviceClassParams>,
+    /// Reward emission and settlement; `None` mints no rewards.
+    #[serde(default)]
+    pub rewards: Option<RewardsParams>,
 }
 
 /// Why a genesis document was refused.
@@ -204,7 +253,45 @@ impl Genesis {
                 });
             }
         }
+        if let Some(r) = &self.rewards {
+            self.validate_rewards(r)?;
+        }
         Ok(())
+    }
+
+    fn validate_rewards(&self, r: &RewardsParams) -> Result<(), GenesisError> {
+        let bad = |name, reason| Err(GenesisError::Param { name, reason });
+        if r.epoch_length_ms == 0 {
+            return bad("rewards.epoch_length_ms", "must be positive");
+        }
+        let mut keys = BTreeSet::new();
+        for o in &r.oracles {
+            self.check_network(o)?;
+            if !keys.insert(o.key) {
+                return bad("rewards.oracles", "an oracle is listed twice");
+            }
+        }
+        if r.attest_threshold == 0 || r.attest_threshold as usize > r.oracles.len() {
+            return bad(
+                "rewards.attest_threshold",
+                "must be 1 to the number of oracles",
+            );
+        }
+        let mut modules = BTreeSet::new();
+        let mut total_weight = 0u64;
+        for w in &r.module_weights {
+            if w.module.is_empty() || !modules.insert(w.module.as_str()) {
+                return bad(
+                    "rewards.module_weights",
+                    "module names must be unique and non-empty",
+                );
+            }
+            total_weight += u64::from(w.weight);
+        }
+        if total_weight == 0 {
+            return bad("rewards.module_weights", "weights must not all be zero");
+        }
+        self.check_network(&r.remainder_account)
     }
 
     fn validate_params(&self) -> Result<(), GenesisError> {

@@ -11,13 +11,19 @@ pub mod crypto;
 pub mod genesis;
 pub mod hash;
 pub mod location;
+pub mod merkle;
+pub mod report;
+pub mod rewards;
 pub mod tx;
 
 pub use address::{Address, AddressError, KeyType, Network};
 pub use amount::{Amount, AmountError};
 pub use block::{Block, BlockHeader, Receipt, TxStatus};
 pub use crypto::{BatchVerifier, CryptoError, PublicKey, SecretKey, Signature};
-pub use genesis::{ChainParams, DeviceClassParams, FeePolicy, Genesis, GenesisError};
+pub use genesis::{
+    ChainParams, DeviceClassParams, FeePolicy, Genesis, GenesisError, ModuleWeight, RewardsParams,
+};
 pub use hash::Hash32;
 pub use location::{Location, LocationError};
+pub use report::{Report, SignedReport};
 pub use tx::{Action, SignedTransaction, Transaction};

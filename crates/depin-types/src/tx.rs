@@ -96,6 +96,8 @@ pub enum Action {
     Staking(StakingAction),
     /// Data credits.
     Credits(CreditsAction),
+    /// Epoch reward roots and claims.
+    Rewards(RewardsAction),
 }
 
 /// Actions of the `bank` component.
@@ -230,6 +232,39 @@ pub enum CreditsAction {
         payer: PublicKey,
         /// Data credits to move.
         credits: u64,
+    },
+}
+
+/// Actions of the `rewards` component.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardsAction {
+    /// A registered oracle attests the reward root of a closed epoch. When `attest_threshold`
+    /// of the genesis oracles have attested the same `(root, total)`, the root takes effect and
+    /// `total` bones are minted into the unclaimed-rewards pool.
+    AttestRoot {
+        /// The epoch.
+        epoch: u64,
+        /// Merkle root of the epoch's reward leaves (see `rewards::reward_root`).
+        root: Hash32,
+        /// Sum of all leaves, in bones: exactly the epoch's emission.
+        total: Amount,
+    },
+    /// Pays `owner` its reward of `epoch` once, given the leaf's Merkle proof. Anyone may
+    /// submit it (the signer pays the fee); the reward always goes to `owner`.
+    Claim {
+        /// The epoch.
+        epoch: u64,
+        /// The rewarded account.
+        owner: PublicKey,
+        /// The leaf's amount, in bones.
+        amount: Amount,
+        /// The leaf's position in the sorted manifest.
+        index: u64,
+        /// Number of leaves in the epoch's tree.
+        leaf_count: u64,
+        /// Audit path, bottom first (RFC 9162).
+        proof: Vec<Hash32>,
     },
 }
 

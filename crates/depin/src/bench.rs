@@ -31,7 +31,7 @@ pub enum BenchCmd {
     Ledger {
         /// Transfers to send (enough that the last block's latency is a small part of the run,
         /// as under continuous load).
-        #[arg(long, default_value_t = 400_000)]
+        #[arg(long, default_value_t = 1_000_000)]
         txs: usize,
         /// Sending accounts. Each submission batch then holds distinct signers, as on a real
         /// network (ed25519-consensus merges same-key terms, so a few hot keys would flatter
@@ -76,6 +76,7 @@ fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
             .collect(),
         makers: vec![],
         device_classes: vec![],
+        rewards: None,
     }
 }
 

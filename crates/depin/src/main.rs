@@ -4,6 +4,7 @@
 
 mod bench;
 mod cmd;
+mod modules;
 mod output;
 mod wallet;
 

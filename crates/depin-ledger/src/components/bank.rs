@@ -182,6 +182,18 @@ pub fn record_burn(s: &mut Overlay<'_>, amount: Amount) -> Result<(), crate::TxE
     Ok(())
 }
 
+/// Records `amount` bones newly minted (epoch rewards), to be held somewhere on the right-hand
+/// side of the supply equation by the caller.
+pub fn record_mint(s: &mut Overlay<'_>, amount: Amount) -> Result<(), crate::TxError> {
+    let mut sup = supply(s)?;
+    sup.minted = sup
+        .minted
+        .checked_add(amount)
+        .map_err(|_| BankError::BalanceOverflow)?;
+    s.put(SUPPLY_KEY.to_vec(), &sup);
+    Ok(())
+}
+
 /// The ante phase of every transaction: checks the nonce and that the balance covers the fee,
 /// then takes the fee, bumps the nonce, and burns the fee or pays it to the proposer.
 ///

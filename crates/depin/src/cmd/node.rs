@@ -7,7 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use depin_node::{home, NodeConfig};
 use depin_types::genesis::{Allocation, MakerParams};
-use depin_types::{Address, Amount, ChainParams, DeviceClassParams, Genesis, Network};
+use depin_types::{
+    Address, Amount, ChainParams, DeviceClassParams, Genesis, ModuleWeight, Network, RewardsParams,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -48,10 +50,26 @@ pub struct InitArgs {
     /// Block time in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub block_time_ms: u64,
-    /// Development chain: also writes funded dev and maker wallets (password from
-    /// DEPIN_WALLET_PASSWORD, default `dev`).
+    /// Development chain: also writes funded dev and maker wallets and, without `--oracle`,
+    /// a dev oracle wallet (password from DEPIN_WALLET_PASSWORD, default `dev`).
     #[arg(long)]
     pub dev: bool,
+    /// Oracle addresses allowed to attest reward roots, repeatable (none and no `--dev`: the
+    /// chain mints no rewards).
+    #[arg(long = "oracle")]
+    pub oracles: Vec<Address>,
+    /// Attestations of the same root needed (default: a majority of the oracles).
+    #[arg(long)]
+    pub attest_threshold: Option<u32>,
+    /// Reward epoch length, ms.
+    #[arg(long, default_value_t = 3_600_000)]
+    pub epoch_length_ms: u64,
+    /// Tokens minted for epoch 0 (halving every `--halving-interval-epochs`).
+    #[arg(long, default_value = "1000")]
+    pub initial_emission: String,
+    /// Epochs between emission halvings (0: never).
+    #[arg(long, default_value_t = 8_760)]
+    pub halving_interval_epochs: u64,
 }
 
 /// `node start`
@@ -149,10 +167,17 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
         out["dev_wallet"] = json!({"file": a.home.join("dev-wallet.json"), "address": dev});
         out["dev_maker"] = json!({"file": a.home.join("dev-maker.json"), "address": maker});
     }
+    let mut oracles = a.oracles.clone();
+    if a.dev && oracles.is_empty() {
+        let oracle = new_wallet_file(&a.home.join("dev-oracle.json"), network)?;
+        out["dev_oracle"] = json!({"file": a.home.join("dev-oracle.json"), "address": oracle});
+        oracles.push(oracle);
+    }
+    let rewards = rewards_params(a, oracles, producer)?;
     let genesis = Genesis {
         chain_id: a.chain_id.clone(),
         network,
-        genesis_time_ms: 0,
+        genesis_time_ms: now_ms(),
         producer,
         params: ChainParams {
             block_time_ms: a.block_time_ms,
@@ -161,6 +186,7 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
         allocations,
         makers,
         device_classes: default_device_classes(),
+        rewards,
     };
     genesis.validate()?;
     home::write_genesis(&a.home, &genesis)?;
@@ -172,8 +198,56 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     Ok(out)
 }
 
-/// The device classes a new chain starts with (resource modules add theirs later).
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The rewards section: every registered resource module weighs 1; the remainder of each
+/// epoch's split goes to the producer account.
+fn rewards_params(
+    a: &InitArgs,
+    oracles: Vec<Address>,
+    producer: Address,
+) -> Result<Option<RewardsParams>> {
+    if oracles.is_empty() {
+        return Ok(None);
+    }
+    let majority = u32::try_from(oracles.len() / 2 + 1)?;
+    let module_weights = crate::modules::registry()
+        .iter()
+        .map(|m| ModuleWeight {
+            module: m.name().to_string(),
+            weight: 1,
+        })
+        .collect();
+    Ok(Some(RewardsParams {
+        epoch_length_ms: a.epoch_length_ms,
+        initial_emission_bones: Amount::parse_tokens(&a.initial_emission)?,
+        halving_interval_epochs: a.halving_interval_epochs,
+        attest_threshold: a.attest_threshold.unwrap_or(majority),
+        oracles,
+        module_weights,
+        remainder_account: producer,
+    }))
+}
+
+/// The device classes a new chain starts with: the registered modules' classes, then the
+/// classes of modules still to come (hotspot, storage provider) unless a module declared them.
 fn default_device_classes() -> Vec<DeviceClassParams> {
+    let mut classes: Vec<DeviceClassParams> = crate::modules::registry()
+        .iter()
+        .flat_map(|m| m.device_classes())
+        .collect();
+    for c in builtin_device_classes() {
+        if !classes.iter().any(|d| d.name == c.name) {
+            classes.push(c);
+        }
+    }
+    classes
+}
+
+fn builtin_device_classes() -> Vec<DeviceClassParams> {
     let tokens = |n| Amount::from_tokens(n).expect("small constants fit");
     vec![
         DeviceClassParams {
@@ -207,6 +281,11 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             makers: vec![],
             block_time_ms: 500,
             dev: true,
+            oracles: vec![],
+            attest_threshold: None,
+            epoch_length_ms: 60_000,
+            initial_emission: "1000".into(),
+            halving_interval_epochs: 8_760,
         };
         let summary = init(&init_args)?;
         eprintln!(

@@ -1,0 +1,324 @@
+//! `rewards`: epoch reward roots and claims.
+//!
+//! Oracles registered in genesis attest `(epoch, root, total)` once the epoch is over (block
+//! time at or past its end). When `attest_threshold` of them attest the same root and total,
+//! the root takes effect: `total` (which must equal the epoch's scheduled emission) is minted
+//! into the unclaimed-rewards pool. An owner's reward is paid once, by a claim that carries the
+//! leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
+//! on the right-hand side of the supply equation.
+//!
+//! Keys: `rewards/config` → [`RewardsConfig`]; `rewards/att/<epoch BE>/<oracle>` →
+//! `(root, total)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
+//! `rewards/claimed/<epoch BE>/<owner>` → `u128` bones; `rewards/unclaimed` → `u128` bones.
+
+use crate::components::{bank, TxContext};
+use crate::error::{ReasonCode, StateError};
+use crate::state::{get, Overlay, StateRead};
+use crate::TxError;
+use borsh::{BorshDeserialize, BorshSerialize};
+use depin_types::rewards::{emission_for_epoch, reward_leaf};
+use depin_types::tx::RewardsAction;
+use depin_types::{merkle, Amount, Hash32, PublicKey, RewardsParams};
+use serde::Serialize;
+
+/// Key of the rewards configuration.
+pub const CONFIG_KEY: &[u8] = b"rewards/config";
+/// Key prefix of oracle attestations.
+pub const ATTESTATION_PREFIX: &[u8] = b"rewards/att/";
+/// Key prefix of effective epoch roots.
+pub const EPOCH_PREFIX: &[u8] = b"rewards/epoch/";
+/// Key prefix of paid claims.
+pub const CLAIMED_PREFIX: &[u8] = b"rewards/claimed/";
+/// Key of the unclaimed-rewards pool (bones minted by roots, not yet claimed).
+pub const UNCLAIMED_KEY: &[u8] = b"rewards/unclaimed";
+
+/// What the component needs from genesis.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct RewardsConfig {
+    /// Genesis time, ms (epoch 0 starts here).
+    pub genesis_time_ms: u64,
+    /// The genesis rewards parameters.
+    pub params: RewardsParams,
+}
+
+/// An epoch's root once it has taken effect.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct EpochRoot {
+    /// Merkle root of the epoch's reward leaves.
+    pub root: Hash32,
+    /// Bones minted for the epoch (Σ leaves).
+    pub total: Amount,
+    /// Bones claimed so far; never above `total`.
+    pub claimed: Amount,
+    /// Height of the block in which the root took effect.
+    pub effective_height: u64,
+}
+
+/// Errors of the `rewards` component.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RewardsError {
+    /// The chain has no rewards section in genesis.
+    #[error("rewards are not enabled on this chain")]
+    Disabled,
+    /// The signer is not a registered oracle.
+    #[error("signer is not a registered oracle")]
+    NotOracle,
+    /// The epoch has not ended at this block's time.
+    #[error("epoch {epoch} ends at {end_ms} ms, block time is {time_ms} ms")]
+    EpochOpen {
+        /// The epoch.
+        epoch: u64,
+        /// Its end, ms.
+        end_ms: u64,
+        /// Block time, ms.
+        time_ms: u64,
+    },
+    /// The attested total is not the epoch's scheduled emission.
+    #[error("total {total} bones is not epoch {epoch}'s emission of {emission} bones")]
+    WrongTotal {
+        /// The epoch.
+        epoch: u64,
+        /// Attested total.
+        total: u128,
+        /// Scheduled emission.
+        emission: u128,
+    },
+    /// The oracle already attested this epoch.
+    #[error("oracle already attested epoch {epoch}")]
+    AlreadyAttested {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// The epoch's root already took effect.
+    #[error("epoch {epoch} is already settled")]
+    AlreadySettled {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// No root is in effect for the epoch.
+    #[error("epoch {epoch} has no effective reward root")]
+    NoRoot {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// The Merkle proof does not lead to the epoch's root.
+    #[error("reward proof does not verify against epoch {epoch}'s root")]
+    InvalidProof {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// The owner's reward for the epoch was already paid.
+    #[error("reward of epoch {epoch} already claimed")]
+    AlreadyClaimed {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// Paying the claim would exceed the epoch's total.
+    #[error("claim exceeds epoch {epoch}'s remaining total")]
+    ExceedsTotal {
+        /// The epoch.
+        epoch: u64,
+    },
+}
+
+impl ReasonCode for RewardsError {
+    fn code(&self) -> &'static str {
+        match self {
+            RewardsError::Disabled => "rewards_disabled",
+            RewardsError::NotOracle => "not_oracle",
+            RewardsError::EpochOpen { .. } => "epoch_not_closed",
+            RewardsError::WrongTotal { .. } => "wrong_reward_total",
+            RewardsError::AlreadyAttested { .. } => "already_attested",
+            RewardsError::AlreadySettled { .. } => "epoch_already_settled",
+            RewardsError::NoRoot { .. } => "no_reward_root",
+            RewardsError::InvalidProof { .. } => "invalid_reward_proof",
+            RewardsError::AlreadyClaimed { .. } => "reward_already_claimed",
+            RewardsError::ExceedsTotal { .. } => "claim_exceeds_total",
+        }
+    }
+}
+
+fn epoch_key(prefix: &[u8], epoch: u64, who: Option<&PublicKey>) -> Vec<u8> {
+    let mut k = [prefix, &epoch.to_be_bytes()].concat();
+    if let Some(w) = who {
+        k.push(b'/');
+        k.extend_from_slice(&w.0);
+    }
+    k
+}
+
+/// The rewards configuration, if the chain has one.
+pub fn config(s: &impl StateRead) -> Result<Option<RewardsConfig>, StateError> {
+    get(s, CONFIG_KEY)
+}
+
+/// The effective root of `epoch`, if any.
+pub fn epoch_root(s: &impl StateRead, epoch: u64) -> Result<Option<EpochRoot>, StateError> {
+    get(s, &epoch_key(EPOCH_PREFIX, epoch, None))
+}
+
+/// Bones paid to `owner` for `epoch` (0 if unclaimed).
+pub fn claimed(s: &impl StateRead, epoch: u64, owner: &PublicKey) -> Result<u128, StateError> {
+    Ok(get(s, &epoch_key(CLAIMED_PREFIX, epoch, Some(owner)))?.unwrap_or(0))
+}
+
+/// Bones minted by effective roots and not yet claimed.
+pub fn unclaimed(s: &impl StateRead) -> Result<u128, StateError> {
+    Ok(get(s, UNCLAIMED_KEY)?.unwrap_or(0))
+}
+
+/// The attestation `oracle` made for `epoch`, if any: `(root, total)`.
+pub fn attestation(
+    s: &impl StateRead,
+    epoch: u64,
+    oracle: &PublicKey,
+) -> Result<Option<(Hash32, Amount)>, StateError> {
+    get(s, &epoch_key(ATTESTATION_PREFIX, epoch, Some(oracle)))
+}
+
+/// Stateful check of a rewards action.
+pub fn check(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    action: &RewardsAction,
+) -> Result<(), TxError> {
+    let cfg = config(s)?.ok_or(RewardsError::Disabled)?;
+    match action {
+        RewardsAction::AttestRoot { epoch, total, .. } => {
+            check_attest(s, ctx, &cfg, *epoch, *total)
+        }
+        RewardsAction::Claim {
+            epoch,
+            owner,
+            amount,
+            index,
+            leaf_count,
+            proof,
+        } => {
+            let root = epoch_root(s, *epoch)?.ok_or(RewardsError::NoRoot { epoch: *epoch })?;
+            let leaf = reward_leaf(*epoch, owner, *amount);
+            if !merkle::verify(&leaf, *index, *leaf_count, proof, &root.root) {
+                return Err(RewardsError::InvalidProof { epoch: *epoch }.into());
+            }
+            if claimed(s, *epoch, owner)? != 0 {
+                return Err(RewardsError::AlreadyClaimed { epoch: *epoch }.into());
+            }
+            let after = root
+                .claimed
+                .checked_add(*amount)
+                .ok()
+                .filter(|c| *c <= root.total);
+            after.ok_or(RewardsError::ExceedsTotal { epoch: *epoch })?;
+            Ok(())
+        }
+    }
+}
+
+fn check_attest(
+    s: &impl StateRead,
+    ctx: &TxContext<'_>,
+    cfg: &RewardsConfig,
+    epoch: u64,
+    total: Amount,
+) -> Result<(), TxError> {
+    let p = &cfg.params;
+    if !p.oracles.iter().any(|o| o.key == ctx.signer) {
+        return Err(RewardsError::NotOracle.into());
+    }
+    let end_ms = p.epoch_end_ms(cfg.genesis_time_ms, epoch);
+    if ctx.time_ms < end_ms {
+        let time_ms = ctx.time_ms;
+        return Err(RewardsError::EpochOpen {
+            epoch,
+            end_ms,
+            time_ms,
+        }
+        .into());
+    }
+    let emission = emission_for_epoch(p.initial_emission_bones, p.halving_interval_epochs, epoch);
+    if total != emission {
+        let (total, emission) = (total.0, emission.0);
+        return Err(RewardsError::WrongTotal {
+            epoch,
+            total,
+            emission,
+        }
+        .into());
+    }
+    if epoch_root(s, epoch)?.is_some() {
+        return Err(RewardsError::AlreadySettled { epoch }.into());
+    }
+    if attestation(s, epoch, &ctx.signer)?.is_some() {
+        return Err(RewardsError::AlreadyAttested { epoch }.into());
+    }
+    Ok(())
+}
+
+/// Executes a rewards action (after [`check`] passed).
+pub fn execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &RewardsAction,
+) -> Result<(), TxError> {
+    match action {
+        RewardsAction::AttestRoot { epoch, root, total } => attest(s, ctx, *epoch, *root, *total),
+        RewardsAction::Claim {
+            epoch,
+            owner,
+            amount,
+            ..
+        } => {
+            let mut er = epoch_root(s, *epoch)?.ok_or(RewardsError::NoRoot { epoch: *epoch })?;
+            er.claimed = er
+                .claimed
+                .checked_add(*amount)
+                .ok()
+                .filter(|c| *c <= er.total)
+                .ok_or(RewardsError::ExceedsTotal { epoch: *epoch })?;
+            s.put(epoch_key(EPOCH_PREFIX, *epoch, None), &er);
+            s.put(epoch_key(CLAIMED_PREFIX, *epoch, Some(owner)), &amount.0);
+            let pool = unclaimed(s)?;
+            assert!(
+                pool >= amount.0,
+                "the pool holds every effective root's unclaimed part"
+            );
+            s.put(UNCLAIMED_KEY.to_vec(), &(pool - amount.0));
+            bank::credit(s, owner, *amount)
+        }
+    }
+}
+
+fn attest(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    epoch: u64,
+    root: Hash32,
+    total: Amount,
+) -> Result<(), TxError> {
+    let cfg = config(s)?.ok_or(RewardsError::Disabled)?;
+    s.put(
+        epoch_key(ATTESTATION_PREFIX, epoch, Some(&ctx.signer)),
+        &(root, total),
+    );
+    let mut agreeing = 0u32;
+    for o in &cfg.params.oracles {
+        if attestation(s, epoch, &o.key)? == Some((root, total)) {
+            agreeing += 1;
+        }
+    }
+    if agreeing < cfg.params.attest_threshold {
+        return Ok(());
+    }
+    let er = EpochRoot {
+        root,
+        total,
+        claimed: Amount::ZERO,
+        effective_height: ctx.height,
+    };
+    s.put(epoch_key(EPOCH_PREFIX, epoch, None), &er);
+    let pool = unclaimed(s)?
+        .checked_add(total.0)
+        .ok_or(RewardsError::ExceedsTotal { epoch })?;
+    s.put(UNCLAIMED_KEY.to_vec(), &pool);
+    bank::record_mint(s, total)
+}

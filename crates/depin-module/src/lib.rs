@@ -1,0 +1,155 @@
+//! The resource-module contract.
+//!
+//! A resource module is one sector of physical work (coverage, storage, compute, …) plugged
+//! into the engine. It declares its device classes, checks its report payloads, and verifies
+//! each epoch: given the epoch's reports, the device registry as of the epoch's last block and
+//! the epoch's entropy, it returns a verdict per report (valid, or invalid with a reason code)
+//! and a share per device. It may also meter usage (credit debits from payers) and request
+//! penalties (slashing). Everything here is pure and deterministic: the same inputs give the
+//! same verdicts and shares on every oracle, and `depin rewards verify` re-runs it from the
+//! published inputs.
+//!
+//! The engine core (oracle, ledger) never names a module; the binary registers modules in one
+//! place and hands them to the oracle as `Arc<dyn ResourceModule>`.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use depin_types::{Amount, DeviceClassParams, Hash32, Location, PublicKey, Report};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Verdict reason code for a report whose module is not registered.
+pub const UNKNOWN_MODULE: &str = "unknown_module";
+
+/// One device as the ledger knew it at the epoch's snapshot height.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// The device key.
+    pub device: PublicKey,
+    /// Its owner (who is paid).
+    pub owner: PublicKey,
+    /// Its class.
+    pub class: String,
+    /// Asserted location, for location-bound classes.
+    pub location: Option<Location>,
+    /// Whether the device was active.
+    pub active: bool,
+}
+
+/// The ledger view an epoch is verified against: the device registry at `height`.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct LedgerSnapshot {
+    /// Height of the state read (the epoch's last block).
+    pub height: u64,
+    /// Devices by key.
+    pub devices: BTreeMap<PublicKey, DeviceInfo>,
+}
+
+/// What a module gets to verify one epoch.
+pub struct EpochInput<'a> {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First ms of the epoch (inclusive).
+    pub start_ms: u64,
+    /// End of the epoch, ms (exclusive).
+    pub end_ms: u64,
+    /// Unpredictable per-epoch randomness: the hash of the epoch's first block.
+    pub entropy: Hash32,
+    /// This module's reports of the epoch, in the oracle's log order; signatures, chain id and
+    /// payload form were already checked at ingest.
+    pub reports: &'a [Report],
+    /// The device registry at the epoch's last block.
+    pub snapshot: &'a LedgerSnapshot,
+}
+
+/// A report's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict", content = "reason")]
+pub enum Verdict {
+    /// Counted towards its device's share.
+    Valid,
+    /// Refused, with a stable reason code (e.g. `duplicate_interval`).
+    Invalid(String),
+}
+
+/// Usage to be charged: `credits` data credits from `payer`, credited as usage to `provider`
+/// (Helium's packet DC burn; Filecoin's deal payments).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCharge {
+    /// The payer key debited.
+    pub payer: PublicKey,
+    /// The device that provided the service.
+    pub provider: PublicKey,
+    /// Data credits.
+    pub credits: u64,
+}
+
+/// A penalty the module asks the ledger to apply: slash `amount` of `owner`'s stake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlashRequest {
+    /// The device at fault.
+    pub device: PublicKey,
+    /// Its owner, whose stake is slashed.
+    pub owner: PublicKey,
+    /// Bones to slash.
+    pub amount: Amount,
+    /// Reason code.
+    pub reason: String,
+}
+
+/// A module's result for one epoch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EpochOutcome {
+    /// One verdict per input report, same order.
+    pub verdicts: Vec<Verdict>,
+    /// Contribution units per device (only devices with a positive share).
+    pub shares: BTreeMap<PublicKey, u128>,
+    /// Usage to charge payers for.
+    pub usage: Vec<UsageCharge>,
+    /// Penalties to apply.
+    pub penalties: Vec<SlashRequest>,
+}
+
+/// A report payload refused at ingest, with a stable reason code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadRejection {
+    /// Reason code, e.g. `malformed_payload`.
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// The contract every resource module implements.
+pub trait ResourceModule: Send + Sync {
+    /// Module name as written in reports and in genesis `module_weights` (e.g. `heartbeat`).
+    fn name(&self) -> &'static str;
+
+    /// Device classes the module rewards, with their onboarding rules (added to a new genesis).
+    fn device_classes(&self) -> Vec<DeviceClassParams>;
+
+    /// Stateless check of a report payload at ingest (size, form). Cheap: runs per report on
+    /// the ingest path.
+    ///
+    /// Errors: a [`PayloadRejection`] with the module's reason code.
+    fn check_payload(&self, payload: &[u8]) -> Result<(), PayloadRejection>;
+
+    /// Verifies one epoch. Must be deterministic: no clock, no randomness but
+    /// `input.entropy`, no hash-map iteration. `verdicts.len() == input.reports.len()`.
+    fn verify_epoch(&self, input: &EpochInput<'_>) -> EpochOutcome;
+}
+
+/// Counts verdicts by reason (`valid` for valid ones), sorted by code.
+pub fn verdict_counts<'a>(
+    verdicts: impl IntoIterator<Item = &'a Verdict>,
+) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for v in verdicts {
+        let code = match v {
+            Verdict::Valid => "valid",
+            Verdict::Invalid(c) => c.as_str(),
+        };
+        *out.entry(code.to_string()).or_insert(0) += 1;
+    }
+    out
+}
