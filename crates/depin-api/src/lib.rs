@@ -132,6 +132,49 @@ pub struct DeviceView {
     pub location_height: u64,
 }
 
+/// One page of the device registry as of a height.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct DevicePage {
+    /// Height the registry was read at.
+    pub height: u64,
+    /// Devices in key order.
+    pub devices: Vec<DeviceView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One oracle's attestation of an epoch's reward root.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AttestationView {
+    /// Oracle address.
+    pub oracle: String,
+    /// Attested root (hex).
+    pub root: String,
+    /// Attested total, bones.
+    pub total_bones: String,
+}
+
+/// The settlement state of one epoch's rewards.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EpochRewardsView {
+    /// Epoch.
+    pub epoch: u64,
+    /// Effective root (hex), once `attest_threshold` oracles agreed.
+    pub root: Option<String>,
+    /// Bones minted for the epoch, once effective.
+    pub total_bones: Option<String>,
+    /// Bones claimed so far.
+    pub claimed_bones: String,
+    /// Height at which the root took effect.
+    pub effective_height: Option<u64>,
+    /// Attestations so far, by oracle.
+    pub attestations: Vec<AttestationView>,
+    /// Bones paid to `owner` for this epoch, when the request named one.
+    pub owner_claimed_bones: Option<String>,
+    /// Height of the state read.
+    pub height: u64,
+}
+
 /// A block.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct BlockView {
@@ -193,6 +236,70 @@ pub struct SupplyView {
     pub bonded_bones: String,
     /// Σ unbonding.
     pub unbonding_bones: String,
+    /// Rewards minted by effective epoch roots and not yet claimed.
+    pub unclaimed_rewards_bones: String,
     /// The supply equation holds.
     pub ok: bool,
+}
+
+/// An oracle's acknowledgement of one report: durable when sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReportAck {
+    /// Receipt id (the report id, hex).
+    pub id: String,
+    /// The report's epoch.
+    pub epoch: u64,
+}
+
+/// One item of a report batch's reply: an acknowledgement or a refusal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReportBatchItem {
+    /// Receipt id when acknowledged.
+    pub id: Option<String>,
+    /// Epoch when acknowledged.
+    pub epoch: Option<u64>,
+    /// Reason code when refused.
+    pub code: Option<String>,
+    /// Detail when refused.
+    pub message: Option<String>,
+}
+
+/// Reply to a report batch: one item per report, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReportBatchResponse {
+    /// Items in submission order.
+    pub results: Vec<ReportBatchItem>,
+}
+
+/// A report's status at the oracle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReportStatusView {
+    /// Report id.
+    pub id: String,
+    /// Its epoch.
+    pub epoch: u64,
+    /// `accepted` (durable, epoch open), `valid` or `invalid` (epoch settled).
+    pub status: String,
+    /// Reason code of an invalid verdict.
+    pub reason: Option<String>,
+}
+
+/// An open epoch at the oracle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct OpenEpochView {
+    /// Epoch.
+    pub epoch: u64,
+    /// Reports acknowledged so far.
+    pub reports: u64,
+}
+
+/// The oracle's epochs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EpochsView {
+    /// Settled epochs (manifest published), ascending.
+    pub settled: Vec<u64>,
+    /// Open epochs with reports.
+    pub open: Vec<OpenEpochView>,
+    /// Lowest epoch still accepting reports.
+    pub first_open: u64,
 }

@@ -246,4 +246,162 @@ impl NodeClient {
     pub async fn supply(&self) -> Result<SupplyView, ClientError> {
         self.get("/v1/supply").await
     }
+
+    /// One page of the device registry as of `height` (latest when `None`).
+    pub async fn devices_page(
+        &self,
+        height: Option<u64>,
+        after: Option<&str>,
+    ) -> Result<DevicePage, ClientError> {
+        let mut q = Vec::new();
+        if let Some(h) = height {
+            q.push(format!("height={h}"));
+        }
+        if let Some(a) = after {
+            q.push(format!("after={a}"));
+        }
+        self.get(&format!("/v1/devices?{}", q.join("&"))).await
+    }
+
+    /// The whole device registry as of `height` (latest when `None`), page by page (at most
+    /// [`MAX_REGISTRY_PAGES`] pages).
+    pub async fn all_devices(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<DeviceView>), ClientError> {
+        let mut page = self.devices_page(height, None).await?;
+        let at = page.height;
+        let mut out = std::mem::take(&mut page.devices);
+        for _ in 0..MAX_REGISTRY_PAGES {
+            let Some(next) = page.next.take() else { break };
+            page = self.devices_page(Some(at), Some(&next)).await?;
+            out.append(&mut page.devices);
+        }
+        Ok((at, out))
+    }
+
+    /// Settlement of an epoch's rewards (and what `owner` was paid, if given).
+    pub async fn epoch_rewards(
+        &self,
+        epoch: u64,
+        owner: Option<&str>,
+    ) -> Result<EpochRewardsView, ClientError> {
+        let q = owner.map(|o| format!("?owner={o}")).unwrap_or_default();
+        self.get(&format!("/v1/rewards/{epoch}{q}")).await
+    }
+
+    /// The first block whose time is at or after `time_ms`, by binary search over heights;
+    /// `None` if the chain has not reached that time.
+    pub async fn first_block_at_or_after(
+        &self,
+        time_ms: u64,
+    ) -> Result<Option<BlockView>, ClientError> {
+        let latest = self.block("latest").await?;
+        if latest.time_ms < time_ms {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (1u64, latest.height);
+        let mut best = latest;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let b = self.block(&mid.to_string()).await?;
+            if b.time_ms >= time_ms {
+                hi = mid;
+                best = b;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if best.height != lo {
+            best = self.block(&lo.to_string()).await?;
+        }
+        Ok(Some(best))
+    }
+}
+
+/// Most registry pages [`NodeClient::all_devices`] reads (1,000 devices each).
+pub const MAX_REGISTRY_PAGES: usize = 10_000;
+
+/// A client of one oracle.
+#[derive(Clone, Debug)]
+pub struct OracleClient {
+    inner: NodeClient,
+}
+
+impl OracleClient {
+    /// A client of the oracle at `base_url`.
+    pub fn new(base_url: &str) -> OracleClient {
+        OracleClient {
+            inner: NodeClient::new(base_url),
+        }
+    }
+
+    /// Submits one signed report; the reply means it is durable.
+    pub async fn submit(
+        &self,
+        report: &depin_types::SignedReport,
+    ) -> Result<ReportAck, ClientError> {
+        self.inner
+            .post_bytes("/v1/reports", report.to_bytes())
+            .await
+    }
+
+    /// Submits raw bytes as one report (tests of malformed input).
+    pub async fn submit_raw(&self, bytes: Vec<u8>) -> Result<ReportAck, ClientError> {
+        self.inner.post_bytes("/v1/reports", bytes).await
+    }
+
+    /// Submits encoded reports as one batch (borsh `Vec<Vec<u8>>`).
+    pub async fn submit_batch(
+        &self,
+        reports: &[Vec<u8>],
+    ) -> Result<ReportBatchResponse, ClientError> {
+        let body = borsh::to_vec(&reports).expect("writing to a Vec cannot fail");
+        self.inner.post_bytes("/v1/reports/batch", body).await
+    }
+
+    /// A report's status.
+    pub async fn status(&self, id: &Hash32) -> Result<ReportStatusView, ClientError> {
+        self.inner.get(&format!("/v1/reports/{id}")).await
+    }
+
+    /// Settled and open epochs.
+    pub async fn epochs(&self) -> Result<EpochsView, ClientError> {
+        self.inner.get("/v1/epochs").await
+    }
+
+    /// A settled epoch's manifest, as published (JSON).
+    pub async fn manifest(&self, epoch: u64) -> Result<serde_json::Value, ClientError> {
+        self.inner
+            .get(&format!("/v1/epochs/{epoch}/manifest"))
+            .await
+    }
+
+    /// A settled epoch's `inputs.bin`.
+    pub async fn inputs(&self, epoch: u64) -> Result<Vec<u8>, ClientError> {
+        let url = format!("{}/v1/epochs/{epoch}/inputs", self.inner.base);
+        let resp = self.inner.http.get(&url).send().await;
+        let resp = resp.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        if !resp.status().is_success() {
+            let (status, body) = (
+                resp.status().as_u16(),
+                resp.text().await.unwrap_or_default(),
+            );
+            let e: Option<ErrorBody> = serde_json::from_str(&body).ok();
+            let (code, message) = e.map_or(("http_error".into(), body), |b| (b.code, b.message));
+            return Err(ClientError::Rejected {
+                status,
+                code,
+                message,
+            });
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport { url, source })?;
+        Ok(bytes.to_vec())
+    }
 }

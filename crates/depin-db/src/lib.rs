@@ -572,6 +572,7 @@ mod tests {
             }],
             makers: vec![],
             device_classes: vec![],
+            rewards: None,
         }
     }
 

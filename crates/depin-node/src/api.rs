@@ -7,13 +7,13 @@
 use crate::app::{read_latest, NodeState, Rejection};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use depin_api::*;
-use depin_ledger::components::{bank, credits, devices, staking};
+use depin_ledger::components::{bank, credits, devices, rewards, staking};
 use depin_types::block::TxStatus;
 use depin_types::tx::DeviceStatus;
 use depin_types::{Address, Block, Hash32, PublicKey, Receipt};
@@ -45,6 +45,8 @@ pub struct ApiState {
         tx_status,
         account,
         device,
+        devices_at,
+        epoch_rewards,
         block,
         chain,
         supply
@@ -59,6 +61,9 @@ pub struct ApiState {
         SimulateResponse,
         AccountView,
         DeviceView,
+        DevicePage,
+        AttestationView,
+        EpochRewardsView,
         BlockView,
         ChainInfo,
         SupplyView
@@ -79,7 +84,9 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/txs/simulate", post(simulate_tx))
         .route("/v1/txs/{id}", get(tx_status))
         .route("/v1/accounts/{address}", get(account))
+        .route("/v1/devices", get(devices_at))
         .route("/v1/devices/{address}", get(device))
+        .route("/v1/rewards/{epoch}", get(epoch_rewards))
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/chain", get(chain))
         .route("/v1/supply", get(supply))
@@ -384,23 +391,144 @@ async fn device(
     blocking(move || {
         let d: devices::Device = read_latest(&node.db, &devices::device_key(&key))?
             .ok_or_else(|| not_found("device"))?;
+        Ok(Json(device_view(node.genesis.network, key, d)))
+    })
+    .await?
+}
+
+fn device_view(net: depin_types::Network, key: PublicKey, d: devices::Device) -> DeviceView {
+    let (lat, lng) = d.location.map(|l| l.center_lat_lng()).unzip();
+    DeviceView {
+        address: Address::new(net, key).to_string(),
+        owner: Address::new(net, d.owner).to_string(),
+        class: d.class,
+        maker: Address::new(net, d.maker).to_string(),
+        location: d.location.map(|l| l.to_string()),
+        lat,
+        lng,
+        status: match d.status {
+            DeviceStatus::Active => "active",
+            DeviceStatus::Inactive => "inactive",
+        }
+        .into(),
+        onboarded_height: d.onboarded_height,
+        location_height: d.location_height,
+    }
+}
+
+/// Most devices per registry page.
+pub const MAX_DEVICE_PAGE: usize = 1_000;
+
+/// Query of [`devices_at`].
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct DevicesQuery {
+    /// Height to read the registry at (default: the latest).
+    pub height: Option<u64>,
+    /// Start after this device (address or hex key).
+    pub after: Option<String>,
+    /// Page size (default and most: 1,000).
+    pub limit: Option<usize>,
+}
+
+/// The device registry as of a height, one page at a time (oracles read an epoch's registry
+/// at its last block).
+#[utoipa::path(get, path = "/v1/devices", params(DevicesQuery),
+    responses((status = 200, body = DevicePage), (status = 400, body = ErrorBody)))]
+async fn devices_at(
+    State(s): State<ApiState>,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Json<DevicePage>, Rejection> {
+    let after = q.after.as_deref().map(parse_key).transpose()?;
+    let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
+    let node = s.node.clone();
+    blocking(move || {
+        let latest = node.db.height().map_err(internal)?;
+        let height = q.height.unwrap_or(latest);
+        if height > latest {
+            return Err(bad_request(
+                "height_in_future",
+                format!("height {height} is past the latest {latest}"),
+            ));
+        }
+        let after_key = after.map(|k| devices::device_key(&k));
+        let rows = node
+            .db
+            .scan_at(devices::DEVICE_PREFIX, height, after_key.as_deref(), limit)
+            .map_err(internal)?;
+        let mut page = Vec::with_capacity(rows.len());
+        for (k, v) in rows {
+            let key = PublicKey(
+                k[devices::DEVICE_PREFIX.len()..]
+                    .try_into()
+                    .map_err(internal)?,
+            );
+            let d: devices::Device = borsh::from_slice(&v).map_err(internal)?;
+            page.push(device_view(node.genesis.network, key, d));
+        }
+        let next = (page.len() == limit)
+            .then(|| page.last().map(|d| d.address.clone()))
+            .flatten();
+        Ok(Json(DevicePage {
+            height,
+            devices: page,
+            next,
+        }))
+    })
+    .await?
+}
+
+/// Query of [`epoch_rewards`].
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct RewardsQuery {
+    /// Also report what this owner (address or hex key) was paid.
+    pub owner: Option<String>,
+}
+
+/// Settlement of one epoch's rewards: attestations, the effective root, claims.
+#[utoipa::path(get, path = "/v1/rewards/{epoch}", params(("epoch" = u64, Path, description = "epoch number"), RewardsQuery),
+    responses((status = 200, body = EpochRewardsView), (status = 400, body = ErrorBody)))]
+async fn epoch_rewards(
+    State(s): State<ApiState>,
+    Path(epoch): Path<u64>,
+    Query(q): Query<RewardsQuery>,
+) -> Result<Json<EpochRewardsView>, Rejection> {
+    let owner = q.owner.as_deref().map(parse_key).transpose()?;
+    let node = s.node.clone();
+    blocking(move || {
+        let snap = node.db.snapshot().map_err(internal)?;
         let net = node.genesis.network;
-        let (lat, lng) = d.location.map(|l| l.center_lat_lng()).unzip();
-        Ok(Json(DeviceView {
-            address: Address::new(net, key).to_string(),
-            owner: Address::new(net, d.owner).to_string(),
-            class: d.class,
-            maker: Address::new(net, d.maker).to_string(),
-            location: d.location.map(|l| l.to_string()),
-            lat,
-            lng,
-            status: match d.status {
-                DeviceStatus::Active => "active",
-                DeviceStatus::Inactive => "inactive",
+        let er = rewards::epoch_root(&snap, epoch).map_err(internal)?;
+        let mut attestations = Vec::new();
+        let oracles = node
+            .genesis
+            .rewards
+            .as_ref()
+            .map(|r| r.oracles.clone())
+            .unwrap_or_default();
+        for o in oracles {
+            if let Some((root, total)) =
+                rewards::attestation(&snap, epoch, &o.key).map_err(internal)?
+            {
+                attestations.push(AttestationView {
+                    oracle: Address::new(net, o.key).to_string(),
+                    root: root.to_hex(),
+                    total_bones: total.0.to_string(),
+                });
             }
-            .into(),
-            onboarded_height: d.onboarded_height,
-            location_height: d.location_height,
+        }
+        let owner_claimed_bones = owner
+            .map(|o| rewards::claimed(&snap, epoch, &o).map(|c| c.to_string()))
+            .transpose()
+            .map_err(internal)?;
+        Ok(Json(EpochRewardsView {
+            epoch,
+            root: er.as_ref().map(|e| e.root.to_hex()),
+            total_bones: er.as_ref().map(|e| e.total.0.to_string()),
+            claimed_bones: er.as_ref().map_or(0, |e| e.claimed.0).to_string(),
+            effective_height: er.as_ref().map(|e| e.effective_height),
+            attestations,
+            owner_claimed_bones,
+            height: snap.height(),
         }))
     })
     .await?
@@ -503,6 +631,7 @@ async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection
             balances_bones: a.balances.to_string(),
             bonded_bones: a.bonded.to_string(),
             unbonding_bones: a.unbonding.to_string(),
+            unclaimed_rewards_bones: a.unclaimed_rewards.to_string(),
             ok: a.ok,
         }))
     })

@@ -51,6 +51,7 @@ pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> 
                 location_fee_bones: Amount(0),
             },
         ],
+        rewards: None,
     }
 }
 

@@ -5,4 +5,5 @@
 mod harness;
 mod model;
 mod property;
+mod rewards;
 mod scenarios;

@@ -32,6 +32,7 @@ pub fn genesis(chain_id: &str) -> Genesis {
             .collect(),
         makers: vec![],
         device_classes: vec![],
+        rewards: None,
     }
 }
 

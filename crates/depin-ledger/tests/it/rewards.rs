@@ -1,0 +1,163 @@
+//! The `rewards` component: k-of-n attested roots, Merkle claims, the supply equation with
+//! unclaimed rewards.
+
+use crate::harness::{addr, genesis, key, Chain};
+use depin_ledger::components::{bank, rewards};
+use depin_types::genesis::{ModuleWeight, RewardsParams};
+use depin_types::rewards::reward_leaf;
+use depin_types::tx::{Action, RewardsAction};
+use depin_types::{
+    merkle, Amount, ChainParams, Hash32, PublicKey, SecretKey, SignedTransaction, Transaction,
+};
+
+const EMISSION: u128 = 1_000_000;
+
+fn chain() -> Chain {
+    let mut g = genesis(&[1_000_000; 14], ChainParams::default(), &key(99));
+    g.params.min_fee_bones = Amount(10);
+    g.rewards = Some(RewardsParams {
+        epoch_length_ms: 5_000,
+        initial_emission_bones: Amount(EMISSION),
+        halving_interval_epochs: 0,
+        oracles: vec![addr(&key(10)), addr(&key(11)), addr(&key(12))],
+        attest_threshold: 2,
+        module_weights: vec![ModuleWeight {
+            module: "heartbeat".into(),
+            weight: 1,
+        }],
+        remainder_account: addr(&key(13)),
+    });
+    Chain::new(&g, key(99))
+}
+
+fn tx(signer: &SecretKey, nonce: u64, action: RewardsAction) -> SignedTransaction {
+    let t = Transaction {
+        chain_id: crate::harness::CHAIN.into(),
+        signer: signer.public(),
+        nonce,
+        fee: Amount(10),
+        action: Action::Rewards(action),
+    };
+    t.sign(signer)
+}
+
+fn payouts() -> Vec<(PublicKey, Amount)> {
+    let mut p = vec![
+        (key(1).public(), Amount(600_000)),
+        (key(2).public(), Amount(400_000)),
+    ];
+    p.sort();
+    p
+}
+
+fn attest(oracle: u8, nonce: u64, root: Hash32, total: u128) -> SignedTransaction {
+    tx(
+        &key(oracle),
+        nonce,
+        RewardsAction::AttestRoot {
+            epoch: 0,
+            root,
+            total: Amount(total),
+        },
+    )
+}
+
+fn claim(payer: u8, nonce: u64, index: usize, amount: u128) -> SignedTransaction {
+    let p = payouts();
+    let leaves: Vec<Hash32> = p.iter().map(|(o, a)| reward_leaf(0, o, *a)).collect();
+    let proof = merkle::proof(&leaves, index).unwrap();
+    let action = RewardsAction::Claim {
+        epoch: 0,
+        owner: p[index].0,
+        amount: Amount(amount),
+        index: index as u64,
+        leaf_count: 2,
+        proof,
+    };
+    tx(&key(payer), nonce, action)
+}
+
+fn codes(v: &[Result<String, String>]) -> Vec<String> {
+    v.iter()
+        .map(|r| r.clone().unwrap_or_else(|e| format!("dropped:{e}")))
+        .collect()
+}
+
+#[test]
+fn a_root_takes_effect_at_two_of_three_matching_attestations_and_each_owner_claims_once() {
+    let mut c = chain();
+    let root = depin_types::rewards::reward_root(0, &payouts());
+    let (_, v) = c.block(vec![attest(10, 0, root, EMISSION)]);
+    assert_eq!(
+        codes(&v),
+        ["epoch_not_closed"],
+        "epoch 0 ends at 5,000 ms; block 1 is at 1,000"
+    );
+    while c.height < 4 {
+        c.block(vec![]);
+    }
+    let (_, v) = c.block(vec![
+        attest(10, 1, root, EMISSION),
+        attest(1, 0, root, EMISSION),
+        attest(11, 0, root, EMISSION - 1),
+        attest(11, 1, Hash32([7; 32]), EMISSION),
+    ]);
+    assert_eq!(
+        codes(&v),
+        ["success", "not_oracle", "wrong_reward_total", "success"]
+    );
+    assert!(
+        rewards::epoch_root(&c.state, 0).unwrap().is_none(),
+        "10 and 11 disagree"
+    );
+    let (_, v) = c.block(vec![
+        attest(10, 2, root, EMISSION),
+        attest(12, 0, root, EMISSION),
+    ]);
+    assert_eq!(codes(&v), ["already_attested", "success"]);
+    let er = rewards::epoch_root(&c.state, 0).unwrap().unwrap();
+    assert_eq!((er.root, er.total.0), (root, EMISSION));
+    assert_eq!(rewards::unclaimed(&c.state).unwrap(), EMISSION);
+    assert_eq!(bank::supply(&c.state).unwrap().minted.0, EMISSION);
+
+    let owner = payouts()[0];
+    let before = bank::account(&c.state, &owner.0).unwrap().balance.0;
+    let (_, v) = c.block(vec![
+        claim(3, 0, 0, owner.1 .0),
+        claim(3, 1, 0, owner.1 .0),
+        claim(4, 0, 1, 999),
+    ]);
+    assert_eq!(
+        codes(&v),
+        ["success", "reward_already_claimed", "invalid_reward_proof"]
+    );
+    let after = bank::account(&c.state, &owner.0).unwrap().balance.0;
+    assert_eq!(
+        after - before,
+        owner.1 .0,
+        "the reward goes to the owner, not the fee payer"
+    );
+    assert_eq!(rewards::unclaimed(&c.state).unwrap(), EMISSION - owner.1 .0);
+    let (_, v) = c.block(vec![attest(12, 1, root, EMISSION)]);
+    assert_eq!(codes(&v), ["epoch_already_settled"]);
+}
+
+#[test]
+fn claims_on_an_epoch_without_a_root_or_on_a_chain_without_rewards_fail() {
+    let mut c = chain();
+    let (_, v) = c.block(vec![claim(3, 0, 0, 600_000)]);
+    assert_eq!(codes(&v), ["no_reward_root"]);
+    let mut plain = Chain::new(
+        &genesis(
+            &[1_000_000; 4],
+            ChainParams {
+                min_fee_bones: Amount(10),
+                ..ChainParams::default()
+            },
+            &key(99),
+        ),
+        key(99),
+    );
+    let (_, v) = plain.block(vec![claim(3, 0, 0, 600_000)]);
+    assert_eq!(codes(&v), ["rewards_disabled"]);
+}

@@ -1,0 +1,313 @@
+//! The oracle's HTTP API (axum; OpenAPI by utoipa at `/openapi.json`).
+//!
+//! `POST /v1/reports` takes one borsh [`depin_types::SignedReport`]; `POST /v1/reports/batch`
+//! the borsh encoding of `Vec<Vec<u8>>`. A 200 reply means the report is durable. Refusals
+//! are `{"code", "message"}` with the reason codes of [`crate::ingest`]; a single report over
+//! its device's rate gets 429, an oversized body 413 (`body_too_large`, counted in the epoch's
+//! manifest like every refusal).
+
+use crate::core::{Core, Refusal, ReportStatus};
+use crate::publish::Published;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use depin_api::*;
+use depin_module::Verdict;
+use depin_types::Hash32;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// Most reports in one batch.
+pub const MAX_BATCH_REPORTS: usize = 16_384;
+
+/// State of every handler.
+#[derive(Clone)]
+pub struct OracleApi {
+    /// The core (absent on a follower, which does not ingest).
+    pub core: Option<Arc<Core>>,
+    /// Published epochs.
+    pub published: Published,
+    /// The oracle's clock, ms since the Unix epoch.
+    pub clock: fn() -> u64,
+    /// Prometheus text renderer.
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "depin oracle API",
+        description = "Submit signed device reports; read report statuses and published epochs."
+    ),
+    paths(submit_report, submit_batch, report_status, epochs, manifest, inputs),
+    components(schemas(
+        ErrorBody,
+        ReportAck,
+        ReportBatchItem,
+        ReportBatchResponse,
+        ReportStatusView,
+        EpochsView,
+        OpenEpochView
+    ))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// An error reply.
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            metrics::counter!("depin_oracle_reports_refused_total", "code" => self.body.code.clone()).increment(1);
+        }
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+fn err(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        body: ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        },
+    }
+}
+
+fn refusal_status(code: &str) -> StatusCode {
+    match code {
+        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+        "report_too_large" | "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "log_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn from_refusal(r: Refusal) -> ApiError {
+    err(refusal_status(r.code), r.code, r.message)
+}
+
+/// All routes, with a body limit of `max_body_bytes`.
+pub fn router(state: OracleApi, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/reports", post(submit_report))
+        .route("/v1/reports/batch", post(submit_batch))
+        .route("/v1/reports/{id}", get(report_status))
+        .route("/v1/epochs", get(epochs))
+        .route("/v1/epochs/{epoch}/manifest", get(manifest))
+        .route("/v1/epochs/{epoch}/inputs", get(inputs))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/metrics", get(metrics_text))
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn metrics_text(State(s): State<OracleApi>) -> String {
+    s.metrics.as_ref().map(|m| m()).unwrap_or_default()
+}
+
+async fn body_or_refuse(
+    s: &OracleApi,
+    core: &Arc<Core>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    match body {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let r = Refusal {
+                code: "body_too_large",
+                message: e.body_text(),
+            };
+            core.count_refusal(&r, (s.clock)()).await;
+            Err(from_refusal(r))
+        }
+    }
+}
+
+fn ingesting(s: &OracleApi) -> Result<Arc<Core>, ApiError> {
+    s.core.clone().ok_or_else(|| {
+        err(
+            StatusCode::NOT_FOUND,
+            "not_ingesting",
+            "this oracle follows another and takes no reports",
+        )
+    })
+}
+
+/// Submit one signed report (borsh). 200 once durable.
+#[utoipa::path(post, path = "/v1/reports", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ReportAck), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn submit_report(
+    State(s): State<OracleApi>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReportAck>, ApiError> {
+    let core = ingesting(&s)?;
+    let body = body_or_refuse(&s, &core, body).await?;
+    let mut out = core.ingest(vec![body.to_vec()], (s.clock)()).await;
+    let r = out.pop().ok_or_else(|| {
+        err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "no result",
+        )
+    })?;
+    let ack = r.map_err(from_refusal)?;
+    metrics::counter!("depin_oracle_reports_accepted_total").increment(1);
+    Ok(Json(ReportAck {
+        id: ack.id.to_hex(),
+        epoch: ack.epoch,
+    }))
+}
+
+/// Submit a batch (borsh `Vec<Vec<u8>>`); one result per report.
+#[utoipa::path(post, path = "/v1/reports/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ReportBatchResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn submit_batch(
+    State(s): State<OracleApi>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReportBatchResponse>, ApiError> {
+    let core = ingesting(&s)?;
+    let body = body_or_refuse(&s, &core, body).await?;
+    let items: Vec<Vec<u8>> = borsh::from_slice(&body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "malformed_batch", e.to_string()))?;
+    if items.len() > MAX_BATCH_REPORTS {
+        let msg = format!("{} reports, limit {MAX_BATCH_REPORTS}", items.len());
+        return Err(err(StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large", msg));
+    }
+    let results = core.ingest(items, (s.clock)()).await;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    metrics::counter!("depin_oracle_reports_accepted_total").increment(accepted as u64);
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(a) => ReportBatchItem {
+                id: Some(a.id.to_hex()),
+                epoch: Some(a.epoch),
+                code: None,
+                message: None,
+            },
+            Err(e) => ReportBatchItem {
+                id: None,
+                epoch: None,
+                code: Some(e.code.into()),
+                message: Some(e.message),
+            },
+        })
+        .collect();
+    Ok(Json(ReportBatchResponse { results }))
+}
+
+/// A report's status: `accepted`, then `valid` or `invalid` (with the reason) once its epoch
+/// is settled.
+#[utoipa::path(get, path = "/v1/reports/{id}", params(("id" = String, Path, description = "report id (hex)")),
+    responses((status = 200, body = ReportStatusView), (status = 404, body = ErrorBody)))]
+async fn report_status(
+    State(s): State<OracleApi>,
+    Path(id): Path<String>,
+) -> Result<Json<ReportStatusView>, ApiError> {
+    let h: Hash32 = id.parse().map_err(|_| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "malformed_id",
+            "a report id is 64 hex characters",
+        )
+    })?;
+    let st = s.core.as_ref().and_then(|c| c.status(&h));
+    let st = st.ok_or_else(|| err(StatusCode::NOT_FOUND, "not_found", "no such report"))?;
+    let (epoch, status, reason) = match st {
+        ReportStatus::Accepted { epoch } => (epoch, "accepted", None),
+        ReportStatus::Settled {
+            epoch,
+            verdict: Verdict::Valid,
+        } => (epoch, "valid", None),
+        ReportStatus::Settled {
+            epoch,
+            verdict: Verdict::Invalid(c),
+        } => (epoch, "invalid", Some(c)),
+    };
+    Ok(Json(ReportStatusView {
+        id: h.to_hex(),
+        epoch,
+        status: status.into(),
+        reason,
+    }))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    err(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        e.to_string(),
+    )
+}
+
+/// Settled and open epochs.
+#[utoipa::path(get, path = "/v1/epochs", responses((status = 200, body = EpochsView)))]
+async fn epochs(State(s): State<OracleApi>) -> Result<Json<EpochsView>, ApiError> {
+    let settled = s.published.settled().map_err(internal)?;
+    let (open, first_open) = match &s.core {
+        Some(c) => {
+            let open = c
+                .open_counts()
+                .into_iter()
+                .map(|(epoch, n)| OpenEpochView {
+                    epoch,
+                    reports: n as u64,
+                })
+                .collect();
+            (open, c.closed_below())
+        }
+        None => (Vec::new(), settled.last().map_or(0, |l| l + 1)),
+    };
+    Ok(Json(EpochsView {
+        settled,
+        open,
+        first_open,
+    }))
+}
+
+/// A settled epoch's manifest.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/manifest", params(("epoch" = u64, Path, description = "epoch")),
+    responses((status = 200, description = "the manifest (JSON)"), (status = 404, body = ErrorBody)))]
+async fn manifest(
+    State(s): State<OracleApi>,
+    Path(epoch): Path<u64>,
+) -> Result<Response, ApiError> {
+    let p = s.published.epoch_dir(epoch).join("manifest.json");
+    let bytes = std::fs::read(&p).map_err(|_| {
+        err(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("epoch {epoch} is not settled"),
+        )
+    })?;
+    Ok(([("content-type", "application/json")], bytes).into_response())
+}
+
+/// A settled epoch's inputs (`inputs.bin`, borsh), for `depin rewards verify`.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/inputs", params(("epoch" = u64, Path, description = "epoch")),
+    responses((status = 200, description = "inputs.bin", content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
+async fn inputs(State(s): State<OracleApi>, Path(epoch): Path<u64>) -> Result<Response, ApiError> {
+    let bytes = s.published.inputs_bytes(epoch).map_err(internal)?;
+    let bytes = bytes.ok_or_else(|| {
+        err(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("epoch {epoch} is not settled"),
+        )
+    })?;
+    Ok(([("content-type", "application/octet-stream")], bytes).into_response())
+}

@@ -1,0 +1,362 @@
+//! The oracle's in-memory state over the durable log: reports of open epochs, report statuses,
+//! per-device rate limits, ingest checks and the group-commit writer.
+
+use crate::log::{Log, LogError};
+use borsh::{BorshDeserialize, BorshSerialize};
+use depin_module::{DeviceInfo, ResourceModule, Verdict};
+use depin_types::{Hash32, PublicKey, SignedReport};
+use std::collections::BTreeMap;
+#[allow(clippy::disallowed_types)] // lookups only, never iterated into anything ordered
+use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Largest encoded report, bytes.
+pub const MAX_REPORT_BYTES: usize = 4_096;
+/// Appends waiting for the writer before submitters wait.
+pub const MAX_PENDING_APPENDS: usize = 1_024;
+/// Appends folded into one fsync.
+pub const MAX_GROUP_APPENDS: usize = 256;
+/// Signatures per verification batch.
+pub const VERIFY_CHUNK: usize = 1_024;
+
+/// Ingest policy.
+#[derive(Clone, Debug)]
+pub struct IngestPolicy {
+    /// The chain reports must name.
+    pub chain_id: String,
+    /// Genesis time, ms.
+    pub genesis_time_ms: u64,
+    /// Epoch length, ms.
+    pub epoch_length_ms: u64,
+    /// Largest accepted distance between a report's timestamp and the oracle's clock, ms.
+    pub max_skew_ms: u64,
+    /// Reports a device may send at once (token-bucket capacity).
+    pub rate_burst: u32,
+    /// Reports per minute a device may sustain (token-bucket refill).
+    pub rate_per_minute: u32,
+}
+
+/// A report's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportStatus {
+    /// Durable, waiting for its epoch to close.
+    Accepted {
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// Its epoch closed with this verdict.
+    Settled {
+        /// Its epoch.
+        epoch: u64,
+        /// The verdict.
+        verdict: Verdict,
+    },
+}
+
+/// A refused report: reason code and detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Stable reason code.
+    pub code: &'static str,
+    /// Detail.
+    pub message: String,
+}
+
+/// An acknowledged report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    /// Receipt id (the report id).
+    pub id: Hash32,
+    /// Its epoch.
+    pub epoch: u64,
+}
+
+/// One log record.
+#[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
+pub enum LogRecord {
+    /// An acknowledged report.
+    Report {
+        /// Its epoch.
+        epoch: u64,
+        /// The report.
+        report: SignedReport,
+    },
+    /// Reports refused at ingest, by reason, for an epoch.
+    Rejections {
+        /// The epoch.
+        epoch: u64,
+        /// Counts by reason code.
+        counts: Vec<(String, u64)>,
+    },
+}
+
+impl LogRecord {
+    /// The borsh encoding of `LogRecord::Report { epoch, report }` without cloning the report.
+    pub fn encode_report(epoch: u64, report: &SignedReport) -> Vec<u8> {
+        let mut out = vec![0u8];
+        BorshSerialize::serialize(&epoch, &mut out).expect("writing to a Vec cannot fail");
+        BorshSerialize::serialize(report, &mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct OpenEpoch {
+    pub(crate) reports: Vec<SignedReport>,
+    pub(crate) rejections: BTreeMap<String, u64>,
+    pub(crate) in_flight: u64,
+}
+
+struct Bucket {
+    tokens_milli: u64,
+    at_ms: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    #[allow(clippy::disallowed_types)] // point lookups by id
+    pub(crate) status: HashMap<Hash32, ReportStatus>,
+    pub(crate) open: BTreeMap<u64, OpenEpoch>,
+    pub(crate) closed_below: u64,
+    #[allow(clippy::disallowed_types)] // point lookups by device
+    buckets: HashMap<PublicKey, Bucket>,
+}
+
+pub(crate) struct AppendJob {
+    pub(crate) records: Vec<Vec<u8>>,
+    pub(crate) done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// The oracle core.
+pub struct Core {
+    policy: IngestPolicy,
+    modules: Vec<Arc<dyn ResourceModule>>,
+    inner: Mutex<Inner>,
+    pub(crate) registry: RwLock<BTreeMap<PublicKey, DeviceInfo>>,
+    pub(crate) writer: SyncSender<AppendJob>,
+}
+
+/// What a closing epoch hands to settlement.
+pub struct ClosedEpoch {
+    /// Acknowledged reports in log order.
+    pub reports: Vec<SignedReport>,
+    /// Ingest refusals by reason.
+    pub rejections: BTreeMap<String, u64>,
+}
+
+fn writer_loop(mut log: Log, rx: Receiver<AppendJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP_APPENDS {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let all = jobs
+            .iter()
+            .flat_map(|j| j.records.iter().map(Vec::as_slice));
+        let result = log.append_durable(all).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "report log append failed");
+        }
+        for j in jobs {
+            let _ = j.done.send(result.clone());
+        }
+    }
+}
+
+impl Core {
+    /// Opens the log in `log_dir`, rebuilds the open epochs (epochs below `closed_below` are
+    /// settled already) and starts the writer thread.
+    ///
+    /// Errors: the log's.
+    pub fn open(
+        log_dir: &std::path::Path,
+        policy: IngestPolicy,
+        modules: Vec<Arc<dyn ResourceModule>>,
+        closed_below: u64,
+    ) -> Result<Arc<Core>, LogError> {
+        let (log, records) = Log::open(log_dir)?;
+        let mut inner = Inner {
+            closed_below,
+            ..Inner::default()
+        };
+        for raw in records {
+            let rec = LogRecord::try_from_slice(&raw).map_err(|e| LogError::Corrupt {
+                path: log_dir.to_path_buf(),
+                offset: 0,
+                reason: format!("undecodable record: {e}"),
+            })?;
+            inner.replay(rec);
+        }
+        let (tx, rx) = sync_channel(MAX_PENDING_APPENDS);
+        std::thread::Builder::new()
+            .name("oracle-log".into())
+            .spawn(move || writer_loop(log, rx))
+            .map_err(|source| LogError::Io {
+                path: log_dir.to_path_buf(),
+                source,
+            })?;
+        let core = Core {
+            policy,
+            modules,
+            inner: Mutex::new(inner),
+            registry: RwLock::default(),
+            writer: tx,
+        };
+        Ok(Arc::new(core))
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ingest policy.
+    pub fn policy(&self) -> &IngestPolicy {
+        &self.policy
+    }
+
+    /// The registered modules.
+    pub fn modules(&self) -> &[Arc<dyn ResourceModule>] {
+        &self.modules
+    }
+
+    /// Replaces the cached device registry (refreshed from the node).
+    pub fn set_registry(&self, devices: BTreeMap<PublicKey, DeviceInfo>) {
+        *self
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = devices;
+    }
+
+    /// The lowest epoch still open.
+    pub fn closed_below(&self) -> u64 {
+        self.lock().closed_below
+    }
+
+    /// A report's status.
+    pub fn status(&self, id: &Hash32) -> Option<ReportStatus> {
+        self.lock().status.get(id).cloned()
+    }
+
+    /// Closes `epoch` (the lowest open one) to new reports and, once no append for it is in
+    /// flight, copies its reports (kept until [`Core::forget_epoch`], so a failed settlement
+    /// can be retried), sorted canonically by (timestamp, id) so that the order does
+    /// not depend on how concurrent appends interleaved. `None` while appends are in flight
+    /// (call again).
+    ///
+    /// # Panics
+    /// If `epoch` is not the lowest open epoch (a runner bug).
+    pub fn take_epoch(&self, epoch: u64) -> Option<ClosedEpoch> {
+        let mut g = self.lock();
+        assert!(
+            epoch == g.closed_below || epoch + 1 == g.closed_below,
+            "epochs close in order"
+        );
+        g.closed_below = epoch + 1;
+        if g.open.get(&epoch).is_some_and(|o| o.in_flight > 0) {
+            return None;
+        }
+        let o = g.open.get(&epoch);
+        let mut reports = o.map(|o| o.reports.clone()).unwrap_or_default();
+        let rejections = o.map(|o| o.rejections.clone()).unwrap_or_default();
+        reports.sort_by_cached_key(|r| (r.report.timestamp_ms, r.id()));
+        Some(ClosedEpoch {
+            reports,
+            rejections,
+        })
+    }
+
+    /// Drops a settled epoch's reports from memory (they are published and in the log).
+    pub fn forget_epoch(&self, epoch: u64) {
+        self.lock().open.remove(&epoch);
+    }
+
+    /// Records the verdicts of a settled epoch (served by `GET /v1/reports/{id}`).
+    pub fn record_verdicts(&self, epoch: u64, verdicts: &[(Hash32, Verdict)]) {
+        let mut g = self.lock();
+        for (id, v) in verdicts {
+            g.status.insert(
+                *id,
+                ReportStatus::Settled {
+                    epoch,
+                    verdict: v.clone(),
+                },
+            );
+        }
+    }
+
+    /// Counts a refusal made before a report could be decoded (e.g. an oversized body) in
+    /// the current epoch, durably (best effort: a failed append only loses the count).
+    pub async fn count_refusal(&self, r: &Refusal, now_ms: u64) {
+        let p = &self.policy;
+        let epoch = now_ms.saturating_sub(p.genesis_time_ms) / p.epoch_length_ms;
+        let rec = LogRecord::Rejections {
+            epoch,
+            counts: vec![(r.code.to_string(), 1)],
+        };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let records = vec![borsh::to_vec(&rec).expect("writing to a Vec cannot fail")];
+        if self.writer.send(AppendJob { records, done }).is_ok() && matches!(wait.await, Ok(Ok(())))
+        {
+            let mut g = self.lock();
+            if epoch >= g.closed_below {
+                *g.open
+                    .entry(epoch)
+                    .or_default()
+                    .rejections
+                    .entry(r.code.to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Acknowledged reports per open epoch.
+    pub fn open_counts(&self) -> BTreeMap<u64, usize> {
+        self.lock()
+            .open
+            .iter()
+            .map(|(e, o)| (*e, o.reports.len()))
+            .collect()
+    }
+}
+
+impl Inner {
+    fn replay(&mut self, rec: LogRecord) {
+        match rec {
+            LogRecord::Report { epoch, report } if epoch >= self.closed_below => {
+                self.status
+                    .insert(report.id(), ReportStatus::Accepted { epoch });
+                self.open.entry(epoch).or_default().reports.push(report);
+            }
+            LogRecord::Rejections { epoch, counts } if epoch >= self.closed_below => {
+                let o = self.open.entry(epoch).or_default();
+                for (code, n) in counts {
+                    *o.rejections.entry(code).or_insert(0) += n;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes one token from `device`'s bucket.
+    pub(crate) fn take_token(&mut self, p: &IngestPolicy, device: PublicKey, now_ms: u64) -> bool {
+        let cap = u64::from(p.rate_burst) * 1_000;
+        let b = self.buckets.entry(device).or_insert(Bucket {
+            tokens_milli: cap,
+            at_ms: now_ms,
+        });
+        let refill = now_ms.saturating_sub(b.at_ms) * u64::from(p.rate_per_minute) / 60;
+        b.tokens_milli = (b.tokens_milli + refill).min(cap);
+        b.at_ms = now_ms;
+        if b.tokens_milli < 1_000 {
+            return false;
+        }
+        b.tokens_milli -= 1_000;
+        true
+    }
+}

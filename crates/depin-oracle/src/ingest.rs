@@ -1,0 +1,284 @@
+//! The ingest path: stateless checks, batch signature verification, dedup and rate limits
+//! under one lock, then a durable append; only then the acknowledgement.
+//!
+//! Reason codes: `report_too_large`, `malformed_report`, `wrong_chain_id`, `unknown_module`,
+//! the module's payload code (e.g. `malformed_payload`), `out_of_window` (timestamp too far
+//! from the oracle's clock, before genesis, or in an epoch already closed), `unknown_device`,
+//! `inactive_device`, `invalid_signature`, `duplicate_report` (a replay of an acknowledged
+//! report), `rate_limited`, `log_unavailable` (the append failed; nothing was acknowledged).
+
+use crate::core::{Ack, Core, LogRecord, Refusal, ReportStatus, MAX_REPORT_BYTES, VERIFY_CHUNK};
+use depin_types::{BatchVerifier, SignedReport};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Checked = Result<(SignedReport, u64), Refusal>;
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        message: message.into(),
+    }
+}
+
+impl Core {
+    fn epoch_of(&self, ts_ms: u64) -> Option<u64> {
+        let p = self.policy();
+        ts_ms
+            .checked_sub(p.genesis_time_ms)
+            .map(|d| d / p.epoch_length_ms)
+    }
+
+    /// Stateless and registry checks of one encoded report.
+    fn precheck(&self, bytes: &[u8], now_ms: u64) -> Checked {
+        if bytes.len() > MAX_REPORT_BYTES {
+            return Err(refuse(
+                "report_too_large",
+                format!("{} bytes, limit {MAX_REPORT_BYTES}", bytes.len()),
+            ));
+        }
+        let sr: SignedReport =
+            borsh::from_slice(bytes).map_err(|e| refuse("malformed_report", e.to_string()))?;
+        let r = &sr.report;
+        let p = self.policy();
+        if r.chain_id != p.chain_id {
+            return Err(refuse(
+                "wrong_chain_id",
+                format!("report is for {:?}", r.chain_id),
+            ));
+        }
+        let module = self.modules().iter().find(|m| m.name() == r.module);
+        let module =
+            module.ok_or_else(|| refuse("unknown_module", format!("no module {:?}", r.module)))?;
+        module
+            .check_payload(&r.payload)
+            .map_err(|e| refuse(e.code, e.message))?;
+        if r.timestamp_ms.abs_diff(now_ms) > p.max_skew_ms {
+            let msg = format!(
+                "timestamp {} is more than {} ms from {now_ms}",
+                r.timestamp_ms, p.max_skew_ms
+            );
+            return Err(refuse("out_of_window", msg));
+        }
+        let epoch = self
+            .epoch_of(r.timestamp_ms)
+            .ok_or_else(|| refuse("out_of_window", "before genesis"))?;
+        let reg = self
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dev = reg.get(&r.device).ok_or_else(|| {
+            refuse(
+                "unknown_device",
+                format!("device {} is not registered", r.device),
+            )
+        })?;
+        if !dev.active {
+            return Err(refuse(
+                "inactive_device",
+                format!("device {} is inactive", r.device),
+            ));
+        }
+        drop(reg);
+        Ok((sr, epoch))
+    }
+
+    /// Ingests encoded reports; one result per item, in order. Accepted ones are durable
+    /// when this returns.
+    pub async fn ingest(
+        self: &Arc<Self>,
+        items: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) -> Vec<Result<Ack, Refusal>> {
+        let checked: Vec<Checked> = items.iter().map(|b| self.precheck(b, now_ms)).collect();
+        let checked = verify_signatures(checked).await;
+        let fallback_epoch = self.epoch_of(now_ms).unwrap_or(0);
+        let (results, pending, counts) = self.admit(checked, now_ms, fallback_epoch);
+        let mut records: Vec<Vec<u8>> = pending
+            .iter()
+            .map(|(e, r)| LogRecord::encode_report(*e, r))
+            .collect();
+        for (epoch, c) in &counts {
+            let counts = c.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let rec = LogRecord::Rejections {
+                epoch: *epoch,
+                counts,
+            };
+            records.push(borsh::to_vec(&rec).expect("writing to a Vec cannot fail"));
+        }
+        if records.is_empty() {
+            return results;
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let sent = self
+            .writer
+            .send(crate::core::AppendJob { records, done })
+            .is_ok();
+        let durable = sent && matches!(wait.await, Ok(Ok(())));
+        self.finish(pending, &counts, durable);
+        if durable {
+            return results;
+        }
+        let fail = || {
+            Err(refuse(
+                "log_unavailable",
+                "the report log could not be written",
+            ))
+        };
+        results
+            .into_iter()
+            .map(|r| r.and_then(|_| fail()))
+            .collect()
+    }
+
+    /// Dedup, epoch and rate checks under the lock; reserves the accepted ones.
+    #[allow(clippy::type_complexity)] // a private triple, named at its one call site
+    fn admit(
+        &self,
+        checked: Vec<Checked>,
+        now_ms: u64,
+        fallback_epoch: u64,
+    ) -> (
+        Vec<Result<Ack, Refusal>>,
+        Vec<(u64, SignedReport)>,
+        BTreeMap<u64, BTreeMap<String, u64>>,
+    ) {
+        let mut g = self.lock();
+        let mut counts: BTreeMap<u64, BTreeMap<String, u64>> = BTreeMap::new();
+        let (mut results, mut pending) = (Vec::with_capacity(checked.len()), Vec::new());
+        for c in checked {
+            let r = c
+                .map_err(|e| (e, None))
+                .and_then(|(sr, epoch)| g.reserve(self.policy(), sr, epoch, now_ms));
+            match r {
+                Ok((ack, sr)) => {
+                    pending.push((ack.epoch, sr));
+                    results.push(Ok(ack));
+                }
+                Err((refusal, epoch)) => {
+                    let e = epoch.unwrap_or(fallback_epoch);
+                    *counts
+                        .entry(e)
+                        .or_default()
+                        .entry(refusal.code.to_string())
+                        .or_insert(0) += 1;
+                    results.push(Err(refusal));
+                }
+            }
+        }
+        (results, pending, counts)
+    }
+
+    /// After the append: makes the reports part of their epochs (or releases them).
+    fn finish(
+        &self,
+        pending: Vec<(u64, SignedReport)>,
+        counts: &BTreeMap<u64, BTreeMap<String, u64>>,
+        durable: bool,
+    ) {
+        let mut g = self.lock();
+        for (epoch, sr) in pending {
+            if !durable {
+                g.status.remove(&sr.id());
+            }
+            let o = g.open.entry(epoch).or_default();
+            assert!(o.in_flight > 0, "every pending report was reserved");
+            o.in_flight -= 1;
+            if durable {
+                o.reports.push(sr);
+            }
+        }
+        if durable {
+            for (epoch, c) in counts {
+                let o = g.open.entry(*epoch).or_default();
+                for (code, n) in c {
+                    *o.rejections.entry(code.clone()).or_insert(0) += n;
+                }
+            }
+        }
+    }
+}
+
+/// Verifies the signatures of every report that passed the prechecks, in batches across the
+/// cores; a failed batch is re-checked one by one to find the culprits.
+async fn verify_signatures(checked: Vec<Checked>) -> Vec<Checked> {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut checked = checked;
+        let idx: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
+        let verdicts: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = idx
+                .chunks(VERIFY_CHUNK)
+                .map(|chunk| {
+                    let items: Vec<&SignedReport> = chunk
+                        .iter()
+                        .filter_map(|&i| checked[i].as_ref().ok().map(|(r, _)| r))
+                        .collect();
+                    s.spawn(move || {
+                        let mut b = BatchVerifier::default();
+                        for r in &items {
+                            b.queue_owned(&r.report.device, r.report.signing_bytes(), &r.signature);
+                        }
+                        b.verify_all()
+                            .into_iter()
+                            .map(|v| v.is_ok())
+                            .collect::<Vec<bool>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (&i, ok) in idx
+            .iter()
+            .zip(verdicts.iter().chain(std::iter::repeat(&false)))
+        {
+            if !ok {
+                checked[i] = Err(refuse(
+                    "invalid_signature",
+                    "report signature does not verify",
+                ));
+            }
+        }
+        checked
+    });
+    joined.await.unwrap_or_default()
+}
+
+impl crate::core::Inner {
+    fn reserve(
+        &mut self,
+        p: &crate::core::IngestPolicy,
+        sr: SignedReport,
+        epoch: u64,
+        now_ms: u64,
+    ) -> Result<(Ack, SignedReport), (Refusal, Option<u64>)> {
+        let id = sr.id();
+        if epoch < self.closed_below {
+            return Err((
+                refuse("out_of_window", format!("epoch {epoch} is closed")),
+                Some(epoch),
+            ));
+        }
+        if self.status.contains_key(&id) {
+            return Err((
+                refuse(
+                    "duplicate_report",
+                    format!("report {id} was already acknowledged"),
+                ),
+                Some(epoch),
+            ));
+        }
+        if !self.take_token(p, sr.report.device, now_ms) {
+            let msg = format!(
+                "device {} is over {} reports per minute",
+                sr.report.device, p.rate_per_minute
+            );
+            return Err((refuse("rate_limited", msg), Some(epoch)));
+        }
+        self.status.insert(id, ReportStatus::Accepted { epoch });
+        self.open.entry(epoch).or_default().in_flight += 1;
+        Ok((Ack { id, epoch }, sr))
+    }
+}

@@ -1,0 +1,25 @@
+//! The depin oracle: the middleware between devices and the ledger.
+//!
+//! ```text
+//! agent --signed report--> ingest (checks, batch signature verification, dedup, rate limit)
+//!   --> durable segmented log (group commit, fsync) --> acknowledgement with a receipt id
+//! epoch runner: epoch over + chain past it --> registry at the epoch's last block, entropy
+//!   --> settle (modules verify; emission split; Merkle root) --> published manifest
+//!   --> AttestRoot transaction to the node
+//! ```
+
+pub mod api;
+pub mod chain;
+pub mod claims;
+pub mod core;
+pub mod ingest;
+pub mod log;
+pub mod publish;
+pub mod run;
+pub mod runner;
+pub mod settle;
+pub mod verify;
+
+pub use crate::core::{Ack, Core, IngestPolicy, Refusal, ReportStatus};
+pub use run::{start, OracleConfig, OracleHandle};
+pub use settle::{settle, EpochInputs, Manifest, SettleError, Settlement};

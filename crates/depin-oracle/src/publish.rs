@@ -1,0 +1,161 @@
+//! The published directory: one folder per settled epoch with `inputs.bin` (borsh
+//! [`EpochInputs`]), `verdicts.bin` (borsh `Vec<(report id, Verdict)>`) and `manifest.json`.
+//! The manifest is written last, by rename after fsync, so its presence marks a settled epoch.
+
+use crate::settle::{EpochInputs, Manifest, Settlement};
+use depin_module::Verdict;
+use depin_types::Hash32;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Errors of the published directory.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The file system failed.
+    #[error("published directory i/o at {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A published file does not decode.
+    #[error("published file {path} does not decode: {reason}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
+    move |source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Most settled epochs listed at once.
+pub const MAX_LISTED_EPOCHS: usize = 10_000;
+
+/// The published directory.
+#[derive(Clone, Debug)]
+pub struct Published {
+    dir: PathBuf,
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+impl Published {
+    /// The directory (created on first write).
+    pub fn new(dir: &Path) -> Published {
+        Published {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Folder of `epoch`.
+    pub fn epoch_dir(&self, epoch: u64) -> PathBuf {
+        self.dir.join(format!("epoch-{epoch:010}"))
+    }
+
+    /// Writes a settled epoch.
+    ///
+    /// Errors: i/o.
+    pub fn write(&self, inputs: &EpochInputs, s: &Settlement) -> Result<(), PublishError> {
+        let d = self.epoch_dir(inputs.epoch);
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+        write_synced(&d.join("inputs.bin"), &inputs.to_bytes())?;
+        let verdicts = borsh::to_vec(&s.verdicts).expect("writing to a Vec cannot fail");
+        write_synced(&d.join("verdicts.bin"), &verdicts)?;
+        let manifest =
+            serde_json::to_vec_pretty(&s.manifest).expect("a manifest always serializes");
+        write_synced(&d.join("manifest.json"), &manifest)?;
+        std::fs::File::open(&d)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&d))
+    }
+
+    /// Settled epochs, ascending.
+    ///
+    /// Errors: i/o.
+    pub fn settled(&self) -> Result<Vec<u64>, PublishError> {
+        if !self.dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+            let e = e.map_err(io(&self.dir))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(n) = name
+                .strip_prefix("epoch-")
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if e.path().join("manifest.json").exists() {
+                out.push(n);
+            }
+        }
+        out.sort_unstable();
+        out.truncate(MAX_LISTED_EPOCHS);
+        Ok(out)
+    }
+
+    /// The manifest of `epoch`, if settled.
+    ///
+    /// Errors: i/o or a manifest that does not decode.
+    pub fn manifest(&self, epoch: u64) -> Result<Option<Manifest>, PublishError> {
+        let p = self.epoch_dir(epoch).join("manifest.json");
+        let Some(bytes) = read_opt(&p)? else {
+            return Ok(None);
+        };
+        let m = serde_json::from_slice(&bytes).map_err(|e| PublishError::Decode {
+            path: p,
+            reason: e.to_string(),
+        })?;
+        Ok(Some(m))
+    }
+
+    /// The raw `inputs.bin` of `epoch`, if settled.
+    ///
+    /// Errors: i/o.
+    pub fn inputs_bytes(&self, epoch: u64) -> Result<Option<Vec<u8>>, PublishError> {
+        if self.manifest(epoch)?.is_none() {
+            return Ok(None);
+        }
+        read_opt(&self.epoch_dir(epoch).join("inputs.bin"))
+    }
+
+    /// The verdicts of `epoch` (empty if not settled).
+    ///
+    /// Errors: i/o or a file that does not decode.
+    pub fn verdicts(&self, epoch: u64) -> Result<Vec<(Hash32, Verdict)>, PublishError> {
+        let p = self.epoch_dir(epoch).join("verdicts.bin");
+        let Some(bytes) = read_opt(&p)? else {
+            return Ok(Vec::new());
+        };
+        borsh::from_slice(&bytes).map_err(|e| PublishError::Decode {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn read_opt(p: &Path) -> Result<Option<Vec<u8>>, PublishError> {
+    match std::fs::read(p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PublishError::Io {
+            path: p.to_path_buf(),
+            source: e,
+        }),
+    }
+}

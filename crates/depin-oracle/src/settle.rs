@@ -1,0 +1,391 @@
+//! Epoch settlement, pure: `(inputs, modules) → verdicts + manifest`. The oracle runs it to
+//! close an epoch; `depin rewards verify` and follower oracles run it again on the published
+//! inputs and must get the same manifest, byte for byte.
+//!
+//! Split (glossary "share"): the epoch's emission is cut into module pools by the genesis
+//! weights, `pool = emission × weight / Σ weights`; a device gets `pool × share / Σ shares`
+//! of its module's pool; every division floors (round toward zero) in bones, and everything
+//! not paid to a device (floors, pools without shares, modules not registered) goes to the
+//! genesis remainder account. So Σ payouts + remainder = emission exactly.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use depin_module::{
+    verdict_counts, EpochInput, LedgerSnapshot, ResourceModule, SlashRequest, UsageCharge, Verdict,
+    UNKNOWN_MODULE,
+};
+use depin_types::genesis::ModuleWeight;
+use depin_types::rewards::reward_root;
+use depin_types::{Address, Amount, Hash32, Network, PublicKey, Report, SignedReport};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Version of the manifest format.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Everything an epoch's settlement depends on, published as `inputs.bin` (borsh).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EpochInputs {
+    /// Chain id.
+    pub chain_id: String,
+    /// Address network (for the manifest's addresses).
+    pub network: Network,
+    /// Epoch number.
+    pub epoch: u64,
+    /// First ms of the epoch.
+    pub start_ms: u64,
+    /// End of the epoch, ms (exclusive).
+    pub end_ms: u64,
+    /// Hash of the epoch's first block.
+    pub entropy: Hash32,
+    /// Device registry at the epoch's last block.
+    pub snapshot: LedgerSnapshot,
+    /// The epoch's scheduled emission, bones.
+    pub emission: Amount,
+    /// Module weights from genesis.
+    pub module_weights: Vec<ModuleWeight>,
+    /// Genesis remainder account.
+    pub remainder_account: PublicKey,
+    /// Every report the oracle acknowledged for the epoch, in log order.
+    pub reports: Vec<SignedReport>,
+    /// Reports refused at ingest, by reason code.
+    pub ingest_rejections: BTreeMap<String, u64>,
+}
+
+impl EpochInputs {
+    /// Canonical bytes (`inputs.bin`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("writing to a Vec cannot fail")
+    }
+}
+
+/// One module's pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolEntry {
+    /// Module name.
+    pub module: String,
+    /// Genesis weight.
+    pub weight: u32,
+    /// Pool, bones.
+    pub pool_bones: String,
+    /// Σ shares of the module's devices.
+    pub shares_total: String,
+    /// Bones paid to devices out of the pool.
+    pub paid_bones: String,
+}
+
+/// One rewarded device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEntry {
+    /// Device address.
+    pub device: String,
+    /// Owner address (paid).
+    pub owner: String,
+    /// Module.
+    pub module: String,
+    /// Share units.
+    pub share: String,
+    /// Reward, bones.
+    pub reward_bones: String,
+}
+
+/// One Merkle leaf: what an owner can claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerEntry {
+    /// Owner address.
+    pub owner: String,
+    /// Amount, bones.
+    pub amount_bones: String,
+    /// Leaf index in the reward tree.
+    pub index: u64,
+}
+
+/// The epoch's reward file (`manifest.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// Chain id.
+    pub chain_id: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// Epoch start, ms.
+    pub start_ms: u64,
+    /// Epoch end, ms (exclusive).
+    pub end_ms: u64,
+    /// Entropy (hash of the epoch's first block).
+    pub entropy: String,
+    /// Height of the registry snapshot.
+    pub snapshot_height: u64,
+    /// SHA-256 of `inputs.bin`.
+    pub inputs_digest: String,
+    /// Reports in the inputs.
+    pub reports: u64,
+    /// Emission, bones (= Σ owner amounts).
+    pub emission_bones: String,
+    /// Bones to the remainder account (part of its owner entry).
+    pub remainder_bones: String,
+    /// Remainder account address.
+    pub remainder_account: String,
+    /// Reward root (hex).
+    pub root: String,
+    /// Leaves in the reward tree.
+    pub leaf_count: u64,
+    /// Module pools.
+    pub pools: Vec<PoolEntry>,
+    /// Rewarded devices, by device key.
+    pub devices: Vec<DeviceEntry>,
+    /// Payouts (the Merkle leaves), by owner key.
+    pub owners: Vec<OwnerEntry>,
+    /// Epoch verdicts by reason (`valid` for valid reports).
+    pub verdict_counts: BTreeMap<String, u64>,
+    /// Reports refused at ingest, by reason.
+    pub ingest_rejections: BTreeMap<String, u64>,
+    /// Usage the modules metered.
+    pub usage: Vec<UsageCharge>,
+    /// Penalties the modules requested.
+    pub penalties: Vec<SlashRequest>,
+}
+
+/// The result of settling an epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// One verdict per input report, with its id, in input order.
+    pub verdicts: Vec<(Hash32, Verdict)>,
+    /// The payouts (Merkle leaves), sorted by owner.
+    pub payouts: Vec<(PublicKey, Amount)>,
+}
+
+/// Why an epoch could not be settled.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SettleError {
+    /// A product or sum left `u128`.
+    #[error("reward arithmetic overflows in module {module}")]
+    Overflow {
+        /// The module.
+        module: String,
+    },
+    /// A module returned the wrong number of verdicts.
+    #[error("module {module} returned {got} verdicts for {expected} reports")]
+    VerdictCount {
+        /// The module.
+        module: String,
+        /// Reports given.
+        expected: usize,
+        /// Verdicts returned.
+        got: usize,
+    },
+}
+
+/// `a × b / c`, floored; `None` on overflow. `c` > 0.
+fn mul_div_floor(a: u128, b: u128, c: u128) -> Option<u128> {
+    assert!(c > 0, "division by a positive total");
+    a.checked_mul(b).map(|p| p / c)
+}
+
+struct ModuleResult {
+    shares: BTreeMap<PublicKey, u128>,
+    usage: Vec<UsageCharge>,
+    penalties: Vec<SlashRequest>,
+}
+
+/// Runs every module on its reports; fills `verdicts` (indexed like `inputs.reports`).
+fn verify_modules(
+    inputs: &EpochInputs,
+    modules: &[Arc<dyn ResourceModule>],
+    verdicts: &mut [Verdict],
+) -> Result<BTreeMap<String, ModuleResult>, SettleError> {
+    let mut by_module: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in inputs.reports.iter().enumerate() {
+        by_module
+            .entry(r.report.module.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut out = BTreeMap::new();
+    for m in modules {
+        let idx = by_module.remove(m.name()).unwrap_or_default();
+        let reports: Vec<Report> = idx
+            .iter()
+            .map(|&i| inputs.reports[i].report.clone())
+            .collect();
+        let input = EpochInput {
+            epoch: inputs.epoch,
+            start_ms: inputs.start_ms,
+            end_ms: inputs.end_ms,
+            entropy: inputs.entropy,
+            reports: &reports,
+            snapshot: &inputs.snapshot,
+        };
+        let o = m.verify_epoch(&input);
+        if o.verdicts.len() != idx.len() {
+            let (module, expected, got) = (m.name().to_string(), idx.len(), o.verdicts.len());
+            return Err(SettleError::VerdictCount {
+                module,
+                expected,
+                got,
+            });
+        }
+        for (&i, v) in idx.iter().zip(o.verdicts) {
+            verdicts[i] = v;
+        }
+        let r = ModuleResult {
+            shares: o.shares,
+            usage: o.usage,
+            penalties: o.penalties,
+        };
+        out.insert(m.name().to_string(), r);
+    }
+    Ok(out)
+}
+
+/// Settles one epoch.
+///
+/// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
+pub fn settle(
+    inputs: &EpochInputs,
+    modules: &[Arc<dyn ResourceModule>],
+) -> Result<Settlement, SettleError> {
+    let mut verdicts = vec![Verdict::Invalid(UNKNOWN_MODULE.to_string()); inputs.reports.len()];
+    let mut results = verify_modules(inputs, modules, &mut verdicts)?;
+    let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
+    let emission = inputs.emission.0;
+    let total_weight: u128 = inputs
+        .module_weights
+        .iter()
+        .map(|w| u128::from(w.weight))
+        .sum();
+    let (mut pools, mut devices) = (Vec::new(), Vec::new());
+    let mut owed: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    let mut paid_total = 0u128;
+    for w in &inputs.module_weights {
+        let overflow = || SettleError::Overflow {
+            module: w.module.clone(),
+        };
+        let pool = mul_div_floor(emission, u128::from(w.weight), total_weight.max(1))
+            .ok_or_else(overflow)?;
+        let shares = results
+            .get(&w.module)
+            .map(|r| r.shares.clone())
+            .unwrap_or_default();
+        let shares: BTreeMap<PublicKey, u128> = shares
+            .into_iter()
+            .filter(|(d, s)| *s > 0 && inputs.snapshot.devices.contains_key(d))
+            .collect();
+        let shares_total = shares
+            .values()
+            .try_fold(0u128, |a, s| a.checked_add(*s))
+            .ok_or_else(overflow)?;
+        let mut paid = 0u128;
+        for (device, share) in &shares {
+            let reward = mul_div_floor(pool, *share, shares_total).ok_or_else(overflow)?;
+            let owner = inputs.snapshot.devices[device].owner;
+            *owed.entry(owner).or_insert(0) += reward;
+            paid += reward;
+            devices.push(DeviceEntry {
+                device: addr(device),
+                owner: addr(&owner),
+                module: w.module.clone(),
+                share: share.to_string(),
+                reward_bones: reward.to_string(),
+            });
+        }
+        assert!(paid <= pool, "floored rewards never exceed their pool");
+        paid_total += paid;
+        pools.push(PoolEntry {
+            module: w.module.clone(),
+            weight: w.weight,
+            pool_bones: pool.to_string(),
+            shares_total: shares_total.to_string(),
+            paid_bones: paid.to_string(),
+        });
+    }
+    let remainder = emission - paid_total;
+    *owed.entry(inputs.remainder_account).or_insert(0) += remainder;
+    let payouts: Vec<(PublicKey, Amount)> = owed
+        .into_iter()
+        .filter(|(_, a)| *a > 0)
+        .map(|(o, a)| (o, Amount(a)))
+        .collect();
+    assert_eq!(
+        payouts.iter().map(|(_, a)| a.0).sum::<u128>(),
+        emission,
+        "payouts and remainder add up to the emission"
+    );
+    let root = reward_root(inputs.epoch, &payouts);
+    let (mut usage, mut penalties) = (Vec::new(), Vec::new());
+    for r in results.values_mut() {
+        usage.append(&mut r.usage);
+        penalties.append(&mut r.penalties);
+    }
+    let ids: Vec<Hash32> = inputs.reports.iter().map(SignedReport::id).collect();
+    let manifest = Manifest {
+        version: MANIFEST_VERSION,
+        chain_id: inputs.chain_id.clone(),
+        epoch: inputs.epoch,
+        start_ms: inputs.start_ms,
+        end_ms: inputs.end_ms,
+        entropy: inputs.entropy.to_hex(),
+        snapshot_height: inputs.snapshot.height,
+        inputs_digest: Hash32::digest(&inputs.to_bytes()).to_hex(),
+        reports: inputs.reports.len() as u64,
+        emission_bones: emission.to_string(),
+        remainder_bones: remainder.to_string(),
+        remainder_account: addr(&inputs.remainder_account),
+        root: root.to_hex(),
+        leaf_count: payouts.len() as u64,
+        pools,
+        devices,
+        owners: payouts
+            .iter()
+            .enumerate()
+            .map(|(i, (o, a))| OwnerEntry {
+                owner: addr(o),
+                amount_bones: a.0.to_string(),
+                index: i as u64,
+            })
+            .collect(),
+        verdict_counts: verdict_counts(&verdicts),
+        ingest_rejections: inputs.ingest_rejections.clone(),
+        usage,
+        penalties,
+    };
+    Ok(Settlement {
+        manifest,
+        verdicts: ids.into_iter().zip(verdicts).collect(),
+        payouts,
+    })
+}
+
+/// The first path where two JSON documents differ, with both values (`None` if equal).
+pub fn first_difference(
+    published: &serde_json::Value,
+    recomputed: &serde_json::Value,
+) -> Option<String> {
+    diff_at("manifest", published, recomputed)
+}
+
+fn diff_at(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let (va, vb) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                diff_at(&format!("{path}.{k}"), va, vb)
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (va, vb))| diff_at(&format!("{path}[{i}]"), va, vb)),
+        _ if a == b => None,
+        _ => Some(format!("{path}: published {a}, recomputed {b}")),
+    }
+}

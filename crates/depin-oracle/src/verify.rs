@@ -1,0 +1,133 @@
+//! Re-verifying a published epoch: the inputs' digest, every report signature, the chain
+//! facts (entropy, registry, emission, weights) against the node, and the manifest recomputed
+//! from the inputs. Used by `depin rewards verify` and by follower oracles before they attest.
+
+use crate::chain::{epoch_anchor, snapshot, ChainError};
+use crate::settle::{first_difference, settle, EpochInputs, Manifest, SettleError};
+use depin_client::NodeClient;
+use depin_module::ResourceModule;
+use depin_types::rewards::emission_for_epoch;
+use depin_types::{BatchVerifier, Genesis, Hash32};
+use std::sync::Arc;
+
+/// Why a published epoch does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// `inputs.bin` does not decode.
+    #[error("inputs do not decode: {reason}")]
+    Inputs {
+        /// Why.
+        reason: String,
+    },
+    /// A difference between what was published and what was recomputed or read.
+    #[error("mismatch: {difference}")]
+    Mismatch {
+        /// The first difference found.
+        difference: String,
+    },
+    /// Settlement failed.
+    #[error(transparent)]
+    Settle(#[from] SettleError),
+    /// Reading the chain failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+fn mismatch(difference: String) -> VerifyError {
+    VerifyError::Mismatch { difference }
+}
+
+/// Decodes `inputs.bin`, checks its digest and signatures and recomputes the manifest; the
+/// first difference from `published` is an error.
+///
+/// Errors: [`VerifyError`].
+pub fn recompute(
+    inputs_bytes: &[u8],
+    published: &serde_json::Value,
+    modules: &[Arc<dyn ResourceModule>],
+) -> Result<(EpochInputs, Manifest), VerifyError> {
+    let inputs: EpochInputs = borsh::from_slice(inputs_bytes).map_err(|e| VerifyError::Inputs {
+        reason: e.to_string(),
+    })?;
+    let digest = Hash32::digest(inputs_bytes).to_hex();
+    let claimed = published
+        .get("inputs_digest")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if digest != claimed {
+        return Err(mismatch(format!(
+            "manifest.inputs_digest: published {claimed}, inputs hash to {digest}"
+        )));
+    }
+    for (i, r) in inputs.reports.iter().enumerate() {
+        let mut b = BatchVerifier::default();
+        b.queue_owned(&r.report.device, r.report.signing_bytes(), &r.signature);
+        if b.verify().is_err() {
+            return Err(mismatch(format!(
+                "inputs.reports[{i}]: signature does not verify"
+            )));
+        }
+    }
+    let s = settle(&inputs, modules)?;
+    let recomputed = serde_json::to_value(&s.manifest).expect("a manifest always serializes");
+    if let Some(d) = first_difference(published, &recomputed) {
+        return Err(mismatch(d));
+    }
+    Ok((inputs, s.manifest))
+}
+
+/// Checks the inputs' chain facts against the node and genesis.
+///
+/// Errors: [`VerifyError::Mismatch`] on the first difference; node errors.
+pub async fn check_chain(
+    node: &NodeClient,
+    genesis: &Genesis,
+    inputs: &EpochInputs,
+) -> Result<(), VerifyError> {
+    let rewards = genesis
+        .rewards
+        .as_ref()
+        .ok_or_else(|| mismatch("genesis has no rewards section".into()))?;
+    let emission = emission_for_epoch(
+        rewards.initial_emission_bones,
+        rewards.halving_interval_epochs,
+        inputs.epoch,
+    );
+    if inputs.emission != emission {
+        return Err(mismatch(format!(
+            "inputs.emission: {} bones, schedule says {}",
+            inputs.emission.0, emission.0
+        )));
+    }
+    if inputs.module_weights != rewards.module_weights
+        || inputs.remainder_account != rewards.remainder_account.key
+    {
+        return Err(mismatch(
+            "inputs.module_weights or remainder_account differ from genesis".into(),
+        ));
+    }
+    let start =
+        rewards.epoch_end_ms(genesis.genesis_time_ms, inputs.epoch) - rewards.epoch_length_ms;
+    if (inputs.start_ms, inputs.end_ms) != (start, start + rewards.epoch_length_ms) {
+        return Err(mismatch(format!(
+            "inputs epoch bounds {}..{} are not epoch {}'s",
+            inputs.start_ms, inputs.end_ms, inputs.epoch
+        )));
+    }
+    let (entropy, height) = epoch_anchor(node, inputs.start_ms, inputs.end_ms)
+        .await?
+        .ok_or_else(|| mismatch("the chain has not passed the epoch's end".into()))?;
+    if entropy != inputs.entropy || height != inputs.snapshot.height {
+        return Err(mismatch(format!(
+            "inputs anchor (entropy {}, height {}) differs from the chain's ({entropy}, {height})",
+            inputs.entropy, inputs.snapshot.height
+        )));
+    }
+    let snap = snapshot(node, Some(height)).await?;
+    if snap != inputs.snapshot {
+        return Err(mismatch(format!(
+            "inputs.snapshot differs from the registry at height {height}"
+        )));
+    }
+    Ok(())
+}
