@@ -82,34 +82,55 @@ fn segment_indices(dir: &Path) -> Result<Vec<u64>, LogError> {
     Ok(out)
 }
 
-/// Reads one segment's records; returns them and the length of its valid prefix, or the
-/// offset and reason of the first bad record.
-fn read_segment(path: &Path) -> Result<(Vec<Vec<u8>>, u64, Option<String>), LogError> {
+/// One segment read back.
+struct SegmentRead {
+    records: Vec<Vec<u8>>,
+    /// Length of the valid prefix, bytes.
+    valid_bytes: u64,
+    /// Why reading stopped before the end, if it did.
+    bad: Option<String>,
+}
+
+/// Reads one segment's records up to the first bad one.
+fn read_segment(path: &Path) -> Result<SegmentRead, LogError> {
     let f = File::open(path).map_err(io(path))?;
     let total = f.metadata().map_err(io(path))?.len();
     let mut r = BufReader::new(f);
     let (mut out, mut offset) = (Vec::new(), 0u64);
     loop {
         if offset == total {
-            return Ok((out, offset, None));
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad: None,
+            });
         }
         let mut hdr = [0u8; HEADER_BYTES];
         if total - offset < HEADER_BYTES as u64 || r.read_exact(&mut hdr).is_err() {
-            return Ok((out, offset, Some("torn record header".into())));
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad: Some("torn record header".into()),
+            });
         }
         let len = u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes"));
         let crc = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
         if len > MAX_RECORD_BYTES || total - offset - (HEADER_BYTES as u64) < u64::from(len) {
-            return Ok((
-                out,
-                offset,
-                Some(format!("record of {len} bytes runs past the end")),
-            ));
+            let bad = Some(format!("record of {len} bytes runs past the end"));
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad,
+            });
         }
         let mut payload = vec![0u8; len as usize];
         r.read_exact(&mut payload).map_err(io(path))?;
         if crc32fast::hash(&payload) != crc {
-            return Ok((out, offset, Some("checksum mismatch".into())));
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad: Some("checksum mismatch".into()),
+            });
         }
         out.push(payload);
         offset += HEADER_BYTES as u64 + u64::from(len);
@@ -128,7 +149,11 @@ impl Log {
         let mut last_len = 0;
         for &i in &indices {
             let path = segment_path(dir, i);
-            let (mut recs, valid, bad) = read_segment(&path)?;
+            let SegmentRead {
+                records: mut recs,
+                valid_bytes: valid,
+                bad,
+            } = read_segment(&path)?;
             if let Some(reason) = bad {
                 if i != last {
                     return Err(LogError::Corrupt {

@@ -241,15 +241,18 @@ fn verify_modules(
     Ok(out)
 }
 
-/// Settles one epoch.
-///
-/// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
-pub fn settle(
+/// The emission split: pools, device rewards, what each owner is owed, Σ paid to devices.
+struct Split {
+    pools: Vec<PoolEntry>,
+    devices: Vec<DeviceEntry>,
+    owed: BTreeMap<PublicKey, u128>,
+    paid_total: u128,
+}
+
+fn split(
     inputs: &EpochInputs,
-    modules: &[Arc<dyn ResourceModule>],
-) -> Result<Settlement, SettleError> {
-    let mut verdicts = vec![Verdict::Invalid(UNKNOWN_MODULE.to_string()); inputs.reports.len()];
-    let mut results = verify_modules(inputs, modules, &mut verdicts)?;
+    results: &BTreeMap<String, ModuleResult>,
+) -> Result<Split, SettleError> {
     let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
     let emission = inputs.emission.0;
     let total_weight: u128 = inputs
@@ -302,6 +305,31 @@ pub fn settle(
             paid_bones: paid.to_string(),
         });
     }
+    Ok(Split {
+        pools,
+        devices,
+        owed,
+        paid_total,
+    })
+}
+
+/// Settles one epoch.
+///
+/// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
+pub fn settle(
+    inputs: &EpochInputs,
+    modules: &[Arc<dyn ResourceModule>],
+) -> Result<Settlement, SettleError> {
+    let mut verdicts = vec![Verdict::Invalid(UNKNOWN_MODULE.to_string()); inputs.reports.len()];
+    let mut results = verify_modules(inputs, modules, &mut verdicts)?;
+    let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
+    let emission = inputs.emission.0;
+    let Split {
+        pools,
+        devices,
+        mut owed,
+        paid_total,
+    } = split(inputs, &results)?;
     let remainder = emission - paid_total;
     *owed.entry(inputs.remainder_account).or_insert(0) += remainder;
     let payouts: Vec<(PublicKey, Amount)> = owed
@@ -387,5 +415,139 @@ fn diff_at(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<S
             .find_map(|(i, (va, vb))| diff_at(&format!("{path}[{i}]"), va, vb)),
         _ if a == b => None,
         _ => Some(format!("{path}: published {a}, recomputed {b}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use depin_module::{DeviceInfo, EpochOutcome, PayloadRejection};
+    use depin_types::{DeviceClassParams, SecretKey};
+
+    /// Shares = the report's timestamp, valid if even.
+    struct Fake;
+    impl ResourceModule for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn device_classes(&self) -> Vec<DeviceClassParams> {
+            vec![]
+        }
+        fn check_payload(&self, _: &[u8]) -> Result<(), PayloadRejection> {
+            Ok(())
+        }
+        fn verify_epoch(&self, input: &EpochInput<'_>) -> depin_module::EpochOutcome {
+            let mut out = EpochOutcome::default();
+            for r in input.reports {
+                let ok = r.timestamp_ms % 2 == 0;
+                out.verdicts.push(if ok {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid("odd".into())
+                });
+                if ok {
+                    *out.shares.entry(r.device).or_insert(0) += u128::from(r.timestamp_ms);
+                }
+            }
+            out
+        }
+    }
+
+    fn inputs(emission: u128) -> EpochInputs {
+        let devs: Vec<SecretKey> = (1..=3).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let mut snapshot = LedgerSnapshot::default();
+        for (i, d) in devs.iter().enumerate() {
+            let owner = PublicKey([if i < 2 { 50 } else { 60 }; 32]);
+            let info = DeviceInfo {
+                device: d.public(),
+                owner,
+                class: "x".into(),
+                location: None,
+                active: true,
+            };
+            snapshot.devices.insert(d.public(), info);
+        }
+        let report = |d: &SecretKey, ts: u64, module: &str| {
+            let r = Report {
+                chain_id: "c".into(),
+                module: module.into(),
+                device: d.public(),
+                timestamp_ms: ts,
+                payload: vec![],
+            };
+            r.sign(d)
+        };
+        EpochInputs {
+            chain_id: "c".into(),
+            network: Network::Devnet,
+            epoch: 4,
+            start_ms: 0,
+            end_ms: 100,
+            entropy: Hash32([0; 32]),
+            snapshot,
+            emission: Amount(emission),
+            module_weights: vec![
+                ModuleWeight {
+                    module: "fake".into(),
+                    weight: 2,
+                },
+                ModuleWeight {
+                    module: "absent".into(),
+                    weight: 1,
+                },
+            ],
+            remainder_account: PublicKey([70; 32]),
+            reports: vec![
+                report(&devs[0], 2, "fake"),
+                report(&devs[1], 4, "fake"),
+                report(&devs[2], 3, "fake"),
+                report(&devs[2], 6, "nope"),
+            ],
+            ingest_rejections: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn pools_split_by_weight_rewards_floor_and_the_remainder_closes_the_sum() {
+        let s = settle(&inputs(1_000), &[Arc::new(Fake)]).unwrap();
+        let m = &s.manifest;
+        // fake pool = 1000 × 2/3 = 666; shares 2 and 4 → 222 and 444; absent pool 333 unpaid.
+        assert_eq!(
+            (
+                m.pools[0].pool_bones.as_str(),
+                m.pools[0].paid_bones.as_str()
+            ),
+            ("666", "666")
+        );
+        assert_eq!(m.pools[1].pool_bones, "333");
+        assert_eq!(m.remainder_bones, "334");
+        let amounts: Vec<u128> = s.payouts.iter().map(|p| p.1 .0).collect();
+        assert_eq!(
+            amounts,
+            vec![666, 334],
+            "owner 50 has both devices; the remainder account the rest"
+        );
+        assert_eq!(m.verdict_counts.get("valid"), Some(&2));
+        assert_eq!(m.verdict_counts.get("odd"), Some(&1));
+        assert_eq!(m.verdict_counts.get(UNKNOWN_MODULE), Some(&1));
+        assert_eq!(m.root, reward_root(4, &s.payouts).to_hex());
+    }
+
+    #[test]
+    fn settling_twice_gives_the_same_manifest_and_a_changed_report_changes_the_digest() {
+        let i = inputs(7);
+        let a = settle(&i, &[Arc::new(Fake)]).unwrap();
+        assert_eq!(a, settle(&i, &[Arc::new(Fake)]).unwrap());
+        let mut j = i.clone();
+        j.reports.pop();
+        assert_ne!(
+            a.manifest.inputs_digest,
+            settle(&j, &[Arc::new(Fake)])
+                .unwrap()
+                .manifest
+                .inputs_digest
+        );
+        let payouts: u128 = a.payouts.iter().map(|p| p.1 .0).sum();
+        assert_eq!(payouts, 7);
     }
 }

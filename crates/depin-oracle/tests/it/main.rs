@@ -2,5 +2,6 @@
 //! 2-of-3 attestation, claims, refusals counted in manifests, re-verification.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
+mod bad_input;
 mod end_to_end;
 mod harness;

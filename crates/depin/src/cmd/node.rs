@@ -154,18 +154,7 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     }
     let mut out = json!({"home": a.home, "chain_id": a.chain_id, "producer": producer});
     if a.dev {
-        let dev = new_wallet_file(&a.home.join("dev-wallet.json"), network)?;
-        let maker = new_wallet_file(&a.home.join("dev-maker.json"), network)?;
-        allocations.push(Allocation {
-            address: dev,
-            amount_bones: Amount::from_tokens(DEV_TOKENS)?,
-        });
-        makers.push(MakerParams {
-            name: "dev-maker".into(),
-            key: maker,
-        });
-        out["dev_wallet"] = json!({"file": a.home.join("dev-wallet.json"), "address": dev});
-        out["dev_maker"] = json!({"file": a.home.join("dev-maker.json"), "address": maker});
+        dev_accounts(&a.home, &mut allocations, &mut makers, &mut out)?;
     }
     let mut oracles = a.oracles.clone();
     if a.dev && oracles.is_empty() {
@@ -196,6 +185,29 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     )?;
     out["genesis_hash"] = json!(genesis.hash());
     Ok(out)
+}
+
+/// A funded dev wallet and a dev maker, written into `home`.
+fn dev_accounts(
+    home: &Path,
+    allocations: &mut Vec<Allocation>,
+    makers: &mut Vec<MakerParams>,
+    out: &mut serde_json::Value,
+) -> Result<()> {
+    let network = Network::Devnet;
+    let dev = new_wallet_file(&home.join("dev-wallet.json"), network)?;
+    let maker = new_wallet_file(&home.join("dev-maker.json"), network)?;
+    allocations.push(Allocation {
+        address: dev,
+        amount_bones: Amount::from_tokens(DEV_TOKENS)?,
+    });
+    makers.push(MakerParams {
+        name: "dev-maker".into(),
+        key: maker,
+    });
+    out["dev_wallet"] = json!({"file": home.join("dev-wallet.json"), "address": dev});
+    out["dev_maker"] = json!({"file": home.join("dev-maker.json"), "address": maker});
+    Ok(())
 }
 
 fn now_ms() -> u64 {
