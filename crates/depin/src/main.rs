@@ -77,6 +77,15 @@ enum Command {
     #[command(subcommand)]
     Chain(cmd::query::ChainCmd),
     /// Benchmarks against measured ceilings.
+    /// Oracle: report ingest, epoch settlement, attestation.
+    #[command(subcommand)]
+    Oracle(cmd::oracle::OracleCmd),
+    /// Device agents.
+    #[command(subcommand)]
+    Agent(cmd::oracle::AgentCmd),
+    /// Epoch rewards: show, claim, verify.
+    #[command(subcommand)]
+    Rewards(cmd::rewards::RewardsCmd),
     #[command(subcommand)]
     Bench(bench::BenchCmd),
 }
@@ -96,7 +105,7 @@ fn init_logging(format: &str, filter: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = if matches!(cli.command, Command::Node(_)) {
+    let filter = if matches!(cli.command, Command::Node(_) | Command::Oracle(_)) {
         "info"
     } else {
         "warn"
@@ -133,6 +142,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wallet(c) => cmd::wallet::run(&ctx, c),
         Command::Account(c) => cmd::query::account(&ctx, c).await,
         Command::Chain(c) => cmd::query::chain(&ctx, c).await,
+        Command::Oracle(c) => cmd::oracle::oracle(&ctx, c).await,
+        Command::Agent(c) => cmd::oracle::agent(&ctx, c).await,
+        Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
         Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
         Command::Device(c) => cmd::tx::device(&ctx, c).await,
         Command::Stake(c) => cmd::tx::stake(&ctx, c).await,

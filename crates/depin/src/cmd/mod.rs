@@ -1,7 +1,9 @@
 //! Command implementations, one module per noun.
 
 pub mod node;
+pub mod oracle;
 pub mod query;
+pub mod rewards;
 pub mod tx;
 pub mod wallet;
 

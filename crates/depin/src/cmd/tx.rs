@@ -173,12 +173,17 @@ pub enum CreditsCmd {
 }
 
 /// Signs `action` with the wallet and simulates or commits it; prints the outcome.
-async fn send(ctx: &Ctx, action: Action, opts: &TxOpts) -> Result<()> {
+pub(crate) async fn send(ctx: &Ctx, action: Action, opts: &TxOpts) -> Result<()> {
     let w = open(&ctx.wallet)?;
     send_as(ctx, &w.key, action, opts).await
 }
 
-async fn send_as(ctx: &Ctx, key: &SecretKey, action: Action, opts: &TxOpts) -> Result<()> {
+pub(crate) async fn send_as(
+    ctx: &Ctx,
+    key: &SecretKey,
+    action: Action,
+    opts: &TxOpts,
+) -> Result<()> {
     let client = ctx.client();
     let chain = client.chain().await?;
     let account = client.account(&key.public().to_hex()).await?;

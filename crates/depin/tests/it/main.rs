@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod crash;
+mod oracle_crash;
 mod process;

@@ -38,20 +38,27 @@ pub fn free_port() -> u16 {
 
 /// Starts `depin node start` on `home` and waits until its API answers.
 pub fn start_node(home: &Path, port: u16) -> Child {
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "node",
+        "start",
+        "--home",
+        home.to_str().unwrap(),
+        "--api.listen",
+        &listen,
+    ];
+    start_serving(&args, port)
+}
+
+/// Starts `depin ARGS` and waits until something listens on `port`.
+pub fn start_serving(args: &[&str], port: u16) -> Child {
     let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "start",
-            "--home",
-            home.to_str().unwrap(),
-            "--api.listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(args)
         .env("DEPIN_LOG_FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("node starts");
+        .expect("depin starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -61,5 +68,5 @@ pub fn start_node(home: &Path, port: u16) -> Child {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("node on port {port} did not come up");
+    panic!("depin {args:?} on port {port} did not come up");
 }

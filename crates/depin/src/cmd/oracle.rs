@@ -1,0 +1,150 @@
+//! `depin oracle start` and `depin agent heartbeat`.
+
+use super::wallet::open;
+use super::Ctx;
+use crate::output::print;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use depin_agent::HeartbeatAgent;
+use depin_client::OracleClient;
+use depin_oracle::run::wall_clock_ms;
+use depin_oracle::OracleConfig;
+use depin_types::Genesis;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Oracle commands.
+#[derive(Subcommand, Debug)]
+pub enum OracleCmd {
+    /// Run an oracle: ingest signed reports, settle epochs, publish manifests, attest roots
+    /// (or, with `--follow`, re-verify another oracle's epochs and attest those).
+    Start(OracleStartArgs),
+}
+
+/// `oracle start`
+#[derive(Args, Debug)]
+pub struct OracleStartArgs {
+    /// Oracle home directory (report log, published epochs).
+    #[arg(long, env = "DEPIN_ORACLE_HOME", default_value = ".depin-oracle")]
+    pub home: PathBuf,
+    /// The chain's genesis file (`genesis.toml` in the node's home).
+    #[arg(long, default_value = ".depin/genesis.toml")]
+    pub genesis: PathBuf,
+    /// API listen address.
+    #[arg(
+        long = "api.listen",
+        env = "DEPIN_ORACLE_LISTEN",
+        default_value = "127.0.0.1:7660"
+    )]
+    pub listen: String,
+    /// Oracle wallet whose key attests roots (one of genesis `rewards.oracles`); without it
+    /// the oracle settles and publishes but does not attest.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Follow the oracle at this URL instead of ingesting.
+    #[arg(long)]
+    pub follow: Option<String>,
+    /// Accepted distance between a report's timestamp and the oracle's clock, ms.
+    #[arg(long, default_value_t = 30_000)]
+    pub max_skew_ms: u64,
+    /// Reports a device may send at once.
+    #[arg(long, default_value_t = 10)]
+    pub rate_burst: u32,
+    /// Reports per minute a device may sustain.
+    #[arg(long, default_value_t = 60)]
+    pub rate_per_minute: u32,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Agent commands (device software).
+#[derive(Subcommand, Debug)]
+pub enum AgentCmd {
+    /// Send a signed heartbeat every interval with a device key (the wallet file given).
+    Heartbeat(HeartbeatArgs),
+}
+
+/// `agent heartbeat`
+#[derive(Args, Debug)]
+pub struct HeartbeatArgs {
+    /// The device's wallet file.
+    #[arg(long)]
+    pub device_wallet: PathBuf,
+    /// Oracle URL.
+    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
+    pub oracle: String,
+    /// Time between heartbeats, ms.
+    #[arg(long, default_value_t = 60_000)]
+    pub interval_ms: u64,
+    /// Stop after this many heartbeats.
+    #[arg(long, default_value_t = u64::MAX)]
+    pub count: u64,
+}
+
+/// Reads and validates a genesis file.
+pub fn read_genesis(path: &Path) -> Result<Genesis> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let g: Genesis =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    g.validate()
+        .with_context(|| format!("validating {}", path.display()))?;
+    Ok(g)
+}
+
+/// Runs an oracle command.
+pub async fn oracle(ctx: &Ctx, cmd: OracleCmd) -> Result<()> {
+    let OracleCmd::Start(a) = cmd;
+    let genesis = read_genesis(&a.genesis)?;
+    let key = a.key.as_deref().map(open).transpose()?.map(|w| w.key);
+    let metrics = depin_node::run::prometheus();
+    let cfg = OracleConfig {
+        home: a.home.clone(),
+        listen: a.listen.clone(),
+        genesis,
+        node_url: ctx.node.clone(),
+        key,
+        follow: a.follow.clone(),
+        max_skew_ms: a.max_skew_ms,
+        rate_burst: a.rate_burst,
+        rate_per_minute: a.rate_per_minute,
+        max_body_bytes: a.max_body_bytes,
+        metrics: Some(Arc::new(move || metrics.render())),
+    };
+    let h = depin_oracle::start(cfg, crate::modules::registry()).await?;
+    eprintln!(
+        "oracle listening on http://{} (home {})",
+        h.addr,
+        a.home.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    h.stop().await;
+    Ok(())
+}
+
+/// Runs an agent command.
+pub async fn agent(ctx: &Ctx, cmd: AgentCmd) -> Result<()> {
+    let AgentCmd::Heartbeat(a) = cmd;
+    let device = open(&a.device_wallet)?.key;
+    let chain = ctx.client().chain().await?;
+    let agent = HeartbeatAgent {
+        device,
+        chain_id: chain.chain_id,
+        interval_ms: a.interval_ms,
+    };
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let stats = agent
+        .run(
+            OracleClient::new(&a.oracle),
+            wall_clock_ms,
+            a.count,
+            stop_rx,
+        )
+        .await;
+    print(
+        ctx.format,
+        &json!({"acknowledged": stats.acknowledged, "failed": stats.failed}),
+    )
+}
