@@ -360,6 +360,14 @@ impl OracleClient {
         self.inner.post_bytes("/v1/reports/batch", body).await
     }
 
+    /// Submits an already encoded batch body (borsh `Vec<Vec<u8>>`).
+    pub async fn submit_encoded_batch(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<ReportBatchResponse, ClientError> {
+        self.inner.post_bytes("/v1/reports/batch", body).await
+    }
+
     /// A report's status.
     pub async fn status(&self, id: &Hash32) -> Result<ReportStatusView, ClientError> {
         self.inner.get(&format!("/v1/reports/{id}")).await

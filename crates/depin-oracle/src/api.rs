@@ -311,3 +311,23 @@ async fn inputs(State(s): State<OracleApi>, Path(epoch): Path<u64>) -> Result<Re
     })?;
     Ok(([("content-type", "application/octet-stream")], bytes).into_response())
 }
+
+/// Serves the API on `listen` in a background task until the process ends (benchmarks and
+/// tools; [`crate::start`] runs the whole oracle with a graceful stop).
+///
+/// Errors: the address cannot be bound.
+pub async fn spawn(
+    state: OracleApi,
+    listen: &str,
+    max_body_bytes: usize,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(state, max_body_bytes);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "oracle API stopped");
+        }
+    });
+    Ok(addr)
+}

@@ -18,7 +18,7 @@ pub const MAX_PENDING_APPENDS: usize = 1_024;
 /// Appends folded into one fsync.
 pub const MAX_GROUP_APPENDS: usize = 256;
 /// Signatures per verification batch.
-pub const VERIFY_CHUNK: usize = 1_024;
+pub const VERIFY_CHUNK: usize = 4_096;
 
 /// Ingest policy.
 #[derive(Clone, Debug)]

@@ -12,7 +12,16 @@ use depin_types::{BatchVerifier, SignedReport};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-type Checked = Result<(SignedReport, u64), Refusal>;
+/// A report past the prechecks: the report, its epoch, its id and its signing bytes
+/// (computed once, for both the id and the signature check).
+struct Pre {
+    sr: SignedReport,
+    epoch: u64,
+    id: depin_types::Hash32,
+    msg: Vec<u8>,
+}
+
+type Checked = Result<Pre, Refusal>;
 
 fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
     Refusal {
@@ -80,7 +89,9 @@ impl Core {
             ));
         }
         drop(reg);
-        Ok((sr, epoch))
+        let msg = sr.report.signing_bytes();
+        let id = depin_types::Hash32::digest(&msg);
+        Ok(Pre { sr, epoch, id, msg })
     }
 
     /// Ingests encoded reports; one result per item, in order. Accepted ones are durable
@@ -149,7 +160,7 @@ impl Core {
         for c in checked {
             let r = c
                 .map_err(|e| (e, None))
-                .and_then(|(sr, epoch)| g.reserve(self.policy(), sr, epoch, now_ms));
+                .and_then(|p| g.reserve(self.policy(), p.sr, p.id, p.epoch, now_ms));
             match r {
                 Ok((ack, sr)) => {
                     pending.push((ack.epoch, sr));
@@ -199,37 +210,44 @@ impl Core {
     }
 }
 
+/// One batch verification; per-report verdicts.
+fn verify_chunk(items: &[&Pre]) -> Vec<bool> {
+    let mut b = BatchVerifier::default();
+    for r in items {
+        b.queue(&r.sr.report.device, &r.msg, &r.sr.signature);
+    }
+    b.verify_all().into_iter().map(|v| v.is_ok()).collect()
+}
+
 /// Verifies the signatures of every report that passed the prechecks, in batches across the
-/// cores; a failed batch is re-checked one by one to find the culprits.
+/// cores (a request of one chunk is verified on its blocking thread); a failed batch is re-checked one by one to find the culprits.
 async fn verify_signatures(checked: Vec<Checked>) -> Vec<Checked> {
     let joined = tokio::task::spawn_blocking(move || {
         let mut checked = checked;
         let idx: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
-        let verdicts: Vec<bool> = std::thread::scope(|s| {
-            let handles: Vec<_> = idx
-                .chunks(VERIFY_CHUNK)
-                .map(|chunk| {
-                    let items: Vec<&SignedReport> = chunk
-                        .iter()
-                        .filter_map(|&i| checked[i].as_ref().ok().map(|(r, _)| r))
-                        .collect();
-                    s.spawn(move || {
-                        let mut b = BatchVerifier::default();
-                        for r in &items {
-                            b.queue_owned(&r.report.device, r.report.signing_bytes(), &r.signature);
-                        }
-                        b.verify_all()
-                            .into_iter()
-                            .map(|v| v.is_ok())
-                            .collect::<Vec<bool>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+        let pre = |chunk: &[usize]| -> Vec<&Pre> {
+            chunk
+                .iter()
+                .filter_map(|&i| checked[i].as_ref().ok())
                 .collect()
-        });
+        };
+        let verdicts: Vec<bool> = if idx.len() <= VERIFY_CHUNK {
+            verify_chunk(&pre(&idx))
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = idx
+                    .chunks(VERIFY_CHUNK)
+                    .map(|chunk| {
+                        let items = pre(chunk);
+                        s.spawn(move || verify_chunk(&items))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
         for (&i, ok) in idx
             .iter()
             .zip(verdicts.iter().chain(std::iter::repeat(&false)))
@@ -251,10 +269,10 @@ impl crate::core::Inner {
         &mut self,
         p: &crate::core::IngestPolicy,
         sr: SignedReport,
+        id: depin_types::Hash32,
         epoch: u64,
         now_ms: u64,
     ) -> Result<(Ack, SignedReport), (Refusal, Option<u64>)> {
-        let id = sr.id();
         if epoch < self.closed_below {
             return Err((
                 refuse("out_of_window", format!("epoch {epoch} is closed")),

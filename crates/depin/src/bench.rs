@@ -9,7 +9,8 @@ use depin_node::{home, NodeConfig};
 use depin_types::genesis::Allocation;
 use depin_types::tx::{Action, BankAction, Transaction};
 use depin_types::{
-    Address, Amount, BatchVerifier, ChainParams, Genesis, Network, SecretKey, SignedTransaction,
+    Address, Amount, BatchVerifier, ChainParams, Genesis, Network, PublicKey, SecretKey, Signature,
+    SignedTransaction,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -42,6 +43,11 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = ChainParams::default().block_time_ms)]
         block_time_ms: u64,
     },
+    /// Verified, durable reports per second through the oracle's HTTP ingest (batch
+    /// signature verification, registry and dedup checks, fsync'd group commit) against the
+    /// raw ed25519 batch-verify rate of the same signatures, and the p99 acknowledgement
+    /// latency at half that load. Targets: ratio ≥ 0.8, p99 < 50 ms.
+    Ingest(crate::bench_ingest::IngestArgs),
 }
 
 /// Runs a benchmark.
@@ -52,6 +58,7 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
             accounts,
             block_time_ms,
         } => ledger(txs, accounts, block_time_ms).await,
+        BenchCmd::Ingest(a) => crate::bench_ingest::ingest(a).await,
     }
 }
 
@@ -121,7 +128,7 @@ fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransaction> {
     out
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     let b = ProgressBar::new(len);
     b.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec}")
@@ -134,34 +141,42 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 /// Batch sizes tried for the raw verify ceiling; the best rate is the ceiling.
 const RAW_BATCH_SIZES: [usize; 3] = [1_024, 4_096, 16_384];
 
+/// One signature to verify: key, message, signature.
+pub(crate) type SignedItem = (PublicKey, Vec<u8>, Signature);
+
+/// The transfers as signed items.
+fn tx_items(txs: &[SignedTransaction]) -> Vec<SignedItem> {
+    txs.iter()
+        .map(|t| (t.tx.signer, t.tx.signing_bytes(), t.signature))
+        .collect()
+}
+
 /// The raw ed25519 batch-verify ceiling for these signatures: every signature batch-verified
 /// (ed25519-consensus, ZIP-215) on all cores, at the best of [`RAW_BATCH_SIZES`]; signatures
 /// per second.
-fn raw_verify_rate(txs: &[SignedTransaction]) -> Result<f64> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.tx.signing_bytes()).collect();
+pub(crate) fn raw_verify_rate(items: &[SignedItem]) -> Result<f64> {
     let mut best = 0.0f64;
     for batch in RAW_BATCH_SIZES {
-        let rate = raw_verify_at(txs, &messages, batch)?;
+        let rate = raw_verify_at(items, batch)?;
         eprintln!("raw ed25519 batch verify, batches of {batch}: {rate:.0}/s");
         best = best.max(rate);
     }
     Ok(best)
 }
 
-fn raw_verify_at(txs: &[SignedTransaction], messages: &[Vec<u8>], batch: usize) -> Result<f64> {
+fn raw_verify_at(items: &[SignedItem], batch: usize) -> Result<f64> {
     let threads = cores();
-    let per_thread = txs.len().div_ceil(threads);
+    let per_thread = items.len().div_ceil(threads);
     let start = Instant::now();
     let ok = std::thread::scope(|s| {
-        let handles: Vec<_> = txs
+        let handles: Vec<_> = items
             .chunks(per_thread)
-            .zip(messages.chunks(per_thread))
-            .map(|(ts, ms)| {
+            .map(|ts| {
                 s.spawn(move || {
-                    ts.chunks(batch).zip(ms.chunks(batch)).all(|(tc, mc)| {
+                    ts.chunks(batch).all(|tc| {
                         let mut b = BatchVerifier::new();
-                        for (t, m) in tc.iter().zip(mc) {
-                            b.queue(&t.tx.signer, m, &t.signature);
+                        for (key, msg, sig) in tc {
+                            b.queue(key, msg, sig);
                         }
                         b.verify().is_ok()
                     })
@@ -173,7 +188,7 @@ fn raw_verify_at(txs: &[SignedTransaction], messages: &[Vec<u8>], batch: usize) 
     if !ok {
         bail!("benchmark signatures failed to verify");
     }
-    Ok(txs.len() as f64 / start.elapsed().as_secs_f64())
+    Ok(items.len() as f64 / start.elapsed().as_secs_f64())
 }
 
 async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
@@ -184,7 +199,8 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
         .map(|i| SecretKey::from_seed(seed(i)))
         .collect();
     let txs = sign_transfers(&keys, n);
-    let before = raw_verify_rate(&txs)?;
+    let items = tx_items(&txs);
+    let before = raw_verify_rate(&items)?;
 
     let dir = tempfile::tempdir()?;
     home::write_genesis(dir.path(), &bench_genesis(&keys, block_time_ms))?;
@@ -207,7 +223,7 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
     node.stop().await;
     // The machine's speed drifts (shared hosts): the ceiling is the best of the raw rates
     // measured before and after the node's run.
-    let verify_per_s = before.max(raw_verify_rate(&txs)?);
+    let verify_per_s = before.max(raw_verify_rate(&items)?);
     eprintln!(
         "raw ed25519 batch-verify ceiling (best before/after, {} cores): {verify_per_s:.0}/s",
         cores()
@@ -226,13 +242,13 @@ async fn ledger(n: usize, accounts: usize, block_time_ms: u64) -> Result<()> {
     Ok(())
 }
 
-fn seed(i: usize) -> [u8; 32] {
+pub(crate) fn seed(i: usize) -> [u8; 32] {
     let mut s = [7u8; 32];
     s[..8].copy_from_slice(&(i as u64).to_le_bytes());
     s
 }
 
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -319,7 +335,7 @@ async fn submit_body(client: &NodeClient, body: Vec<u8>, count: usize) -> Result
 }
 
 /// User plus system CPU time of this process so far, in seconds (from /proc; 0 where absent).
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };

@@ -3,6 +3,7 @@
 //! commands simulate unless `--commit`.
 
 mod bench;
+mod bench_ingest;
 mod cmd;
 mod modules;
 mod output;
