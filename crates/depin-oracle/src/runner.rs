@@ -216,11 +216,13 @@ impl Runner {
             let total = Amount(m.emission_bones.parse().map_err(|_| VerifyError::Inputs {
                 reason: "bad total".into(),
             })?);
-            self.submit_attestation(key, epoch, root, total).await?;
+            // Recorded before submitting, so a refused attestation (e.g. no funds for the fee)
+            // is retried every ATTEST_RETRY_MS, not every tick.
             self.attest_tried_ms
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(epoch, now_ms);
+            self.submit_attestation(key, epoch, root, total).await?;
         }
         Ok(())
     }

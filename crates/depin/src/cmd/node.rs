@@ -104,6 +104,8 @@ pub async fn run(ctx: &Ctx, cmd: NodeCmd) -> Result<()> {
 const DEV_PASSWORD: &str = "dev";
 /// Tokens allocated to the dev wallet.
 const DEV_TOKENS: u128 = 1_000_000;
+/// Tokens allocated to the dev oracle (attestation fees).
+const DEV_ORACLE_TOKENS: u128 = 1_000;
 
 fn dev_password() -> String {
     std::env::var("DEPIN_WALLET_PASSWORD").unwrap_or_else(|_| DEV_PASSWORD.to_string())
@@ -160,6 +162,10 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     if a.dev && oracles.is_empty() {
         let oracle = new_wallet_file(&a.home.join("dev-oracle.json"), network)?;
         out["dev_oracle"] = json!({"file": a.home.join("dev-oracle.json"), "address": oracle});
+        allocations.push(Allocation {
+            address: oracle,
+            amount_bones: Amount::from_tokens(DEV_ORACLE_TOKENS)?,
+        });
         oracles.push(oracle);
     }
     let rewards = rewards_params(a, oracles, producer)?;
