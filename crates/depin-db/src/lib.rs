@@ -353,8 +353,8 @@ impl Db {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(cache);
     }
 
-    /// Entries under `prefix` as of `height`, in key order, from the versioned [`HISTORY`]
-    /// (only keys under [`tables::HISTORY_PREFIXES`] have one): at most `limit` live entries
+    /// Entries under `prefix` as of `height`, in key order, from the versioned `history` table
+    /// (only keys under the registry prefix `devices/dev/` have one): at most `limit` live entries
     /// with keys after `after`. Keys are all the same length under one prefix.
     ///
     /// Errors: [`DbError::Conflict`] for a prefix without history; storage errors.

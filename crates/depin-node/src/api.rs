@@ -419,7 +419,7 @@ fn device_view(net: depin_types::Network, key: PublicKey, d: devices::Device) ->
 /// Most devices per registry page.
 pub const MAX_DEVICE_PAGE: usize = 1_000;
 
-/// Query of [`devices_at`].
+/// Query of `GET /v1/devices`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct DevicesQuery {
     /// Height to read the registry at (default: the latest).
@@ -477,7 +477,7 @@ async fn devices_at(
     .await?
 }
 
-/// Query of [`epoch_rewards`].
+/// Query of `GET /v1/rewards/{epoch}`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct RewardsQuery {
     /// Also report what this owner (address or hex key) was paid.

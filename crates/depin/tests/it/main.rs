@@ -4,3 +4,4 @@
 mod crash;
 mod oracle_crash;
 mod process;
+mod rewards_verify;

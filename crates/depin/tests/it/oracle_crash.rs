@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-const CHAIN: &str = "oracle-crash";
+pub const CHAIN: &str = "oracle-crash";
 const DEVICES: u8 = 8;
 const BATCH: u64 = 32;
 
@@ -24,15 +24,15 @@ fn cycles() -> usize {
         .unwrap_or(20)
 }
 
-fn key(i: u8) -> SecretKey {
+pub fn key(i: u8) -> SecretKey {
     SecretKey::from_seed([i; 32])
 }
 
-fn addr(i: u8) -> String {
+pub fn addr(i: u8) -> String {
     Address::new(Network::Devnet, key(i).public()).to_string()
 }
 
-fn init_chain(home: &Path) {
+pub fn init_chain(home: &Path, epoch_length_ms: &str) {
     let h = home.to_str().unwrap();
     let (alloc, maker, oracle, producer) = (
         format!("{}=1000", addr(1)),
@@ -60,12 +60,12 @@ fn init_chain(home: &Path) {
         "--oracle",
         &oracle,
         "--epoch-length-ms",
-        "3600000",
+        epoch_length_ms,
     ];
     run_json(&[&args[..], &rest[..]].concat());
 }
 
-async fn onboard(node: &NodeClient) {
+pub async fn onboard(node: &NodeClient) {
     let (owner, maker) = (key(1), key(2));
     for (nonce, d) in (0..DEVICES).enumerate() {
         let dev = key(100 + d);
@@ -101,7 +101,7 @@ async fn onboard(node: &NodeClient) {
     }
 }
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
@@ -137,7 +137,13 @@ async fn report_until_killed(o: &OracleClient, seq: &mut u64, acked: &mut BTreeS
     }
 }
 
-fn start_oracle(home: &Path, node_home: &Path, node_url: &str, port: u16) -> std::process::Child {
+pub fn start_oracle(
+    home: &Path,
+    node_home: &Path,
+    node_url: &str,
+    port: u16,
+    max_skew_ms: &str,
+) -> std::process::Child {
     let genesis = node_home.join("genesis.toml");
     let listen = format!("127.0.0.1:{port}");
     let args = [
@@ -158,7 +164,7 @@ fn start_oracle(home: &Path, node_home: &Path, node_url: &str, port: u16) -> std
         "--rate-per-minute",
         "10000000",
         "--max-skew-ms",
-        "120000",
+        max_skew_ms,
     ];
     start_serving(&[&args[..], &rest[..]].concat(), port)
 }
@@ -167,7 +173,7 @@ fn start_oracle(home: &Path, node_home: &Path, node_url: &str, port: u16) -> std
 fn an_oracle_killed_at_random_moments_keeps_every_report_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let (node_home, oracle_home) = (dir.path().join("node"), dir.path().join("oracle"));
-    init_chain(&node_home);
+    init_chain(&node_home, "3600000");
     let node_port = free_port();
     let mut node = start_node(&node_home, node_port);
     let node_url = format!("http://127.0.0.1:{node_port}");
@@ -177,7 +183,7 @@ fn an_oracle_killed_at_random_moments_keeps_every_report_it_acknowledged() {
     let (mut acked, mut seq) = (BTreeSet::new(), 0u64);
     for cycle in 0..cycles() {
         let port = free_port();
-        let mut child = start_oracle(&oracle_home, &node_home, &node_url, port);
+        let mut child = start_oracle(&oracle_home, &node_home, &node_url, port, "120000");
         let o = OracleClient::new(&format!("http://127.0.0.1:{port}"));
         let kill_after = Duration::from_millis(rng.gen_range(300..900));
         rt.block_on(async {
@@ -196,7 +202,7 @@ fn an_oracle_killed_at_random_moments_keeps_every_report_it_acknowledged() {
         "no report was ever acknowledged: the test proved nothing"
     );
     let port = free_port();
-    let mut child = start_oracle(&oracle_home, &node_home, &node_url, port);
+    let mut child = start_oracle(&oracle_home, &node_home, &node_url, port, "120000");
     let o = OracleClient::new(&format!("http://127.0.0.1:{port}"));
     rt.block_on(async {
         for id in &acked {
