@@ -4,7 +4,7 @@
 use crate::api::{router, OracleApi};
 use crate::core::{Core, IngestPolicy};
 use crate::publish::Published;
-use crate::runner::{Runner, Source};
+use crate::runner::{Runner, RunnerParts, Source};
 use depin_client::{NodeClient, OracleClient};
 use depin_module::ResourceModule;
 use depin_types::{Genesis, SecretKey};
@@ -104,6 +104,39 @@ fn first_open_epoch(cfg: &OracleConfig, published: &Published) -> Result<u64, St
     Ok(e)
 }
 
+/// Opens the ingest core: the log, the open epochs, recent verdicts, a warm registry.
+async fn open_core(
+    cfg: &OracleConfig,
+    published: &Published,
+    node: &NodeClient,
+    modules: Vec<Arc<dyn ResourceModule>>,
+) -> Result<Arc<Core>, StartError> {
+    let rewards = cfg.genesis.rewards.as_ref().ok_or(StartError::NoRewards)?;
+    let policy = IngestPolicy {
+        chain_id: cfg.genesis.chain_id.clone(),
+        genesis_time_ms: cfg.genesis.genesis_time_ms,
+        epoch_length_ms: rewards.epoch_length_ms,
+        max_skew_ms: cfg.max_skew_ms,
+        rate_burst: cfg.rate_burst,
+        rate_per_minute: cfg.rate_per_minute,
+    };
+    let first = first_open_epoch(cfg, published)?;
+    let core = Core::open(&cfg.home.join("log"), policy, modules, first)?;
+    let settled = published.settled()?;
+    for e in settled.iter().rev().take(RELOAD_VERDICT_EPOCHS) {
+        core.record_verdicts(*e, &published.verdicts(*e)?);
+    }
+    // A warm registry before the first report: a cold cache would refuse registered
+    // devices as unknown until the runner's first pass.
+    match crate::chain::snapshot(node, None).await {
+        Ok(snap) => core.set_registry(snap.devices),
+        Err(e) => {
+            tracing::warn!(error = %e, "device registry not loaded yet; the runner retries")
+        }
+    }
+    Ok(core)
+}
+
 /// Starts an oracle.
 ///
 /// Errors: [`StartError`].
@@ -111,40 +144,27 @@ pub async fn start(
     cfg: OracleConfig,
     modules: Vec<Arc<dyn ResourceModule>>,
 ) -> Result<OracleHandle, StartError> {
-    let rewards = cfg.genesis.rewards.clone().ok_or(StartError::NoRewards)?;
+    cfg.genesis.rewards.as_ref().ok_or(StartError::NoRewards)?;
     std::fs::create_dir_all(&cfg.home)?;
     let published = Published::new(&cfg.home.join("published"));
     let node = NodeClient::new(&cfg.node_url);
     let (core, source) = match &cfg.follow {
         Some(url) => (None, Source::Follow(OracleClient::new(url))),
         None => {
-            let policy = IngestPolicy {
-                chain_id: cfg.genesis.chain_id.clone(),
-                genesis_time_ms: cfg.genesis.genesis_time_ms,
-                epoch_length_ms: rewards.epoch_length_ms,
-                max_skew_ms: cfg.max_skew_ms,
-                rate_burst: cfg.rate_burst,
-                rate_per_minute: cfg.rate_per_minute,
-            };
-            let first = first_open_epoch(&cfg, &published)?;
-            let core = Core::open(&cfg.home.join("log"), policy, modules.clone(), first)?;
-            let settled = published.settled()?;
-            for e in settled.iter().rev().take(RELOAD_VERDICT_EPOCHS) {
-                core.record_verdicts(*e, &published.verdicts(*e)?);
-            }
+            let core = open_core(&cfg, &published, &node, modules.clone()).await?;
             (Some(core.clone()), Source::Ingest(core))
         }
     };
     let grace_ms = cfg.max_skew_ms + 1_000;
-    let runner = Arc::new(Runner::new(
+    let runner = Arc::new(Runner::new(RunnerParts {
         source,
         node,
-        published.clone(),
-        cfg.genesis.clone(),
+        published: published.clone(),
+        genesis: cfg.genesis.clone(),
         modules,
-        cfg.key.clone(),
+        key: cfg.key.clone(),
         grace_ms,
-    ));
+    }));
     let api = OracleApi {
         core,
         published,

@@ -55,43 +55,45 @@ pub enum Source {
     Follow(OracleClient),
 }
 
+/// What a runner is made of.
+pub struct RunnerParts {
+    /// Where its epochs come from.
+    pub source: Source,
+    /// The node.
+    pub node: NodeClient,
+    /// Where settled epochs are published.
+    pub published: Published,
+    /// The chain's genesis.
+    pub genesis: Genesis,
+    /// The registered modules.
+    pub modules: Vec<Arc<dyn depin_module::ResourceModule>>,
+    /// The key that attests roots (none: settle and publish only).
+    pub key: Option<SecretKey>,
+    /// Wait after an epoch's end before closing it, ms (covers reports in flight).
+    pub grace_ms: u64,
+}
+
 /// The epoch runner.
 pub struct Runner {
-    source: Source,
-    node: NodeClient,
-    published: Published,
-    genesis: Genesis,
-    modules: Vec<Arc<dyn depin_module::ResourceModule>>,
-    key: Option<SecretKey>,
-    grace_ms: u64,
+    parts: RunnerParts,
     attest_tried_ms: Mutex<BTreeMap<u64, u64>>,
     next_follow: Mutex<u64>,
 }
 
+impl std::ops::Deref for Runner {
+    type Target = RunnerParts;
+    fn deref(&self) -> &RunnerParts {
+        &self.parts
+    }
+}
+
 impl Runner {
-    /// A runner. `key` attests roots (no key: settle and publish only).
-    pub fn new(
-        source: Source,
-        node: NodeClient,
-        published: Published,
-        genesis: Genesis,
-        modules: Vec<Arc<dyn depin_module::ResourceModule>>,
-        key: Option<SecretKey>,
-        grace_ms: u64,
-    ) -> Runner {
-        let first = published
-            .settled()
-            .ok()
-            .and_then(|s| s.last().map(|e| e + 1))
-            .unwrap_or(0);
+    /// A runner; a follower starts after its last published epoch.
+    pub fn new(parts: RunnerParts) -> Runner {
+        let settled = parts.published.settled().ok();
+        let first = settled.and_then(|s| s.last().map(|e| e + 1)).unwrap_or(0);
         Runner {
-            source,
-            node,
-            published,
-            genesis,
-            modules,
-            key,
-            grace_ms,
+            parts,
             attest_tried_ms: Mutex::default(),
             next_follow: Mutex::new(first),
         }

@@ -175,6 +175,30 @@ pub struct OnboardDevice {
     pub maker_signature: Signature,
 }
 
+impl OnboardDevice {
+    /// An onboarding of `device` for `owner`, approved by `maker`, with both signatures made
+    /// here (for tools and tests that hold all three keys; a real maker signs its approval
+    /// elsewhere, see `depin device approve`).
+    pub fn signed_by(
+        chain_id: &str,
+        device: &SecretKey,
+        owner: &PublicKey,
+        maker: &SecretKey,
+        class: &str,
+        location: Option<Location>,
+    ) -> OnboardDevice {
+        let d = device.public();
+        OnboardDevice {
+            device: d,
+            class: class.to_string(),
+            maker: maker.public(),
+            location,
+            device_signature: device.sign(&device_pop_bytes(chain_id, &d, owner)),
+            maker_signature: maker.sign(&maker_approval_bytes(chain_id, &d, owner, class)),
+        }
+    }
+}
+
 /// What a device key signs to prove possession: `DOMAIN_DEVICE_POP || borsh((chain_id, device,
 /// owner))`.
 pub fn device_pop_bytes(chain_id: &str, device: &PublicKey, owner: &PublicKey) -> Vec<u8> {

@@ -116,7 +116,6 @@ async fn each_bad_report_is_refused_with_its_own_code_and_counted_in_the_manifes
     let mut cfg = oracle_config(&dir.path().join("a"), &g, &node, ORACLES[0]);
     (cfg.rate_burst, cfg.rate_per_minute) = (2, 1);
     let (oracle_h, oracle) = start_oracle(cfg).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // the oracle's first registry read
     let (good, expected) = send_bad_reports(&oracle).await;
     assert_eq!(oracle.status(&good).await.unwrap().status, "accepted");
     let (counted, settled) = settled_refusals(&oracle, g.genesis_time_ms).await;

@@ -7,9 +7,7 @@ use depin_module_heartbeat::Heartbeat;
 use depin_node::{home, NodeConfig, NodeHandle};
 use depin_oracle::{OracleConfig, OracleHandle};
 use depin_types::genesis::{Allocation, MakerParams, ModuleWeight, RewardsParams};
-use depin_types::tx::{
-    device_pop_bytes, maker_approval_bytes, Action, DeviceAction, OnboardDevice,
-};
+use depin_types::tx::{Action, DeviceAction, OnboardDevice};
 use depin_types::{Address, Amount, ChainParams, Genesis, Hash32, Network, SecretKey, Transaction};
 use std::path::Path;
 use std::sync::Arc;
@@ -141,19 +139,8 @@ pub async fn send(node: &NodeClient, signer: u8, action: Action) -> Hash32 {
 pub async fn onboard_devices(node: &NodeClient) {
     for d in DEVICES {
         let (dev, owner, maker) = (key(d), key(owner_of(d)), key(MAKER));
-        let o = OnboardDevice {
-            device: dev.public(),
-            class: depin_module_heartbeat::CLASS.into(),
-            maker: maker.public(),
-            location: None,
-            device_signature: dev.sign(&device_pop_bytes(CHAIN, &dev.public(), &owner.public())),
-            maker_signature: maker.sign(&maker_approval_bytes(
-                CHAIN,
-                &dev.public(),
-                &owner.public(),
-                depin_module_heartbeat::CLASS,
-            )),
-        };
+        let class = depin_module_heartbeat::CLASS;
+        let o = OnboardDevice::signed_by(CHAIN, &dev, &owner.public(), &maker, class, None);
         send(node, owner_of(d), Action::Devices(DeviceAction::Onboard(o))).await;
     }
 }

@@ -4,9 +4,7 @@
 
 use crate::process::{free_port, run_json, start_node, start_serving};
 use depin_client::{NodeClient, OracleClient};
-use depin_types::tx::{
-    device_pop_bytes, maker_approval_bytes, Action, DeviceAction, OnboardDevice,
-};
+use depin_types::tx::{Action, DeviceAction, OnboardDevice};
 use depin_types::{Address, Amount, Hash32, Network, Report, SecretKey, Transaction};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -69,19 +67,7 @@ pub async fn onboard(node: &NodeClient) {
     let (owner, maker) = (key(1), key(2));
     for (nonce, d) in (0..DEVICES).enumerate() {
         let dev = key(100 + d);
-        let o = OnboardDevice {
-            device: dev.public(),
-            class: "sensor".into(),
-            maker: maker.public(),
-            location: None,
-            device_signature: dev.sign(&device_pop_bytes(CHAIN, &dev.public(), &owner.public())),
-            maker_signature: maker.sign(&maker_approval_bytes(
-                CHAIN,
-                &dev.public(),
-                &owner.public(),
-                "sensor",
-            )),
-        };
+        let o = OnboardDevice::signed_by(CHAIN, &dev, &owner.public(), &maker, "sensor", None);
         let action = Action::Devices(DeviceAction::Onboard(o));
         let tx = Transaction {
             chain_id: CHAIN.into(),
