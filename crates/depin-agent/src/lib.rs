@@ -31,7 +31,7 @@ impl HeartbeatAgent {
     pub fn heartbeat(&self, now_ms: u64) -> depin_types::SignedReport {
         let r = Report {
             chain_id: self.chain_id.clone(),
-            module: "heartbeat".into(),
+            module: depin_module_heartbeat::NAME.into(),
             device: self.device.public(),
             timestamp_ms: now_ms,
             payload: Vec::new(),

@@ -231,7 +231,8 @@ impl NodeState {
             return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
         }
         if mempool.pending_count(&signer) == 0 {
-            let ctx = self.next_context(snap.height().saturating_add(1), next_block_time_ms());
+            let ctx =
+                self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
             exec::check_admission(snap, &ctx, &self.params, &vtx)
                 .map_err(|e| Rejection::from_tx(&e))?;
         } else {
@@ -267,7 +268,7 @@ impl NodeState {
             None => return Err(Rejection::internal("verifier returned nothing")),
         };
         let snap = self.db.snapshot().map_err(Rejection::internal)?;
-        let ctx = self.next_context(snap.height().saturating_add(1), next_block_time_ms());
+        let ctx = self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
         exec::simulate(&snap, &ctx, &vtx).map_err(|e| Rejection::from_tx(&e))
     }
 
@@ -292,10 +293,4 @@ pub fn read_latest<T: borsh::BorshDeserialize>(
     let raw = snap.get_raw(key).map_err(Rejection::internal)?;
     raw.map(|b| borsh::from_slice(&b).map_err(Rejection::internal))
         .transpose()
-}
-
-/// Wall clock, ms: the time the next block would get if proposed now.
-fn next_block_time_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

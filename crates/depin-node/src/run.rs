@@ -89,7 +89,9 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
-fn now_ms() -> u64 {
+/// Wall clock, ms since the Unix epoch: what the solo driver stamps blocks with (never below
+/// the parent's time) and what admission checks run at. Never read inside the ledger.
+pub fn wall_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -203,7 +205,7 @@ fn spawn_producer(
                     continue;
                 }
                 next += block_time;
-                match driver.step(&mut app, now_ms()) {
+                match driver.step(&mut app, wall_clock_ms()) {
                     Ok(Step::Finalized {
                         height,
                         hash,

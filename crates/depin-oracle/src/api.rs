@@ -286,8 +286,8 @@ async fn manifest(
     State(s): State<OracleApi>,
     Path(epoch): Path<u64>,
 ) -> Result<Response, ApiError> {
-    let p = s.published.epoch_dir(epoch).join("manifest.json");
-    let bytes = std::fs::read(&p).map_err(|_| {
+    let bytes = s.published.manifest_bytes(epoch).map_err(internal)?;
+    let bytes = bytes.ok_or_else(|| {
         err(
             StatusCode::NOT_FOUND,
             "not_found",

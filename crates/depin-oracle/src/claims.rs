@@ -32,6 +32,12 @@ pub enum ClaimError {
 /// Errors: [`ClaimError::BadManifest`] if a leaf does not parse or the leaves do not hash to
 /// the manifest's root.
 pub fn payouts(m: &Manifest) -> Result<Vec<(PublicKey, Amount)>, ClaimError> {
+    checked_leaves(m).map(|(p, _)| p)
+}
+
+/// The manifest's payouts and their leaf hashes, checked against its root.
+#[allow(clippy::type_complexity)] // a private pair, named by its one caller
+fn checked_leaves(m: &Manifest) -> Result<(Vec<(PublicKey, Amount)>, Vec<Hash32>), ClaimError> {
     let bad = |reason: String| ClaimError::BadManifest {
         epoch: m.epoch,
         reason,
@@ -58,20 +64,19 @@ pub fn payouts(m: &Manifest) -> Result<Vec<(PublicKey, Amount)>, ClaimError> {
     if merkle::root(&leaves).to_hex() != m.root {
         return Err(bad("leaves do not hash to the root".into()));
     }
-    Ok(out)
+    Ok((out, leaves))
 }
 
 /// The claim of `owner`'s reward in `m`.
 ///
 /// Errors: [`ClaimError`].
 pub fn claim_for(m: &Manifest, owner: &PublicKey) -> Result<RewardsAction, ClaimError> {
-    let p = payouts(m)?;
+    let (p, leaves) = checked_leaves(m)?;
     let index = p.iter().position(|(o, _)| o == owner);
     let index = index.ok_or_else(|| ClaimError::NoReward {
         owner: owner.to_hex(),
         epoch: m.epoch,
     })?;
-    let leaves: Vec<Hash32> = p.iter().map(|(o, a)| reward_leaf(m.epoch, o, *a)).collect();
     let proof = merkle::proof(&leaves, index).expect("the index is in range");
     Ok(RewardsAction::Claim {
         epoch: m.epoch,

@@ -37,6 +37,14 @@ pub struct IngestPolicy {
     pub rate_per_minute: u32,
 }
 
+impl IngestPolicy {
+    /// Epoch containing `time_ms`; `None` before genesis.
+    pub fn epoch_at(&self, time_ms: u64) -> Option<u64> {
+        let since = time_ms.checked_sub(self.genesis_time_ms)?;
+        Some(since / self.epoch_length_ms)
+    }
+}
+
 /// A report's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReportStatus {
@@ -293,8 +301,7 @@ impl Core {
     /// Counts a refusal made before a report could be decoded (e.g. an oversized body) in
     /// the current epoch, durably (best effort: a failed append only loses the count).
     pub async fn count_refusal(&self, r: &Refusal, now_ms: u64) {
-        let p = &self.policy;
-        let epoch = now_ms.saturating_sub(p.genesis_time_ms) / p.epoch_length_ms;
+        let epoch = self.policy.epoch_at(now_ms).unwrap_or(0);
         let rec = LogRecord::Rejections {
             epoch,
             counts: vec![(r.code.to_string(), 1)],

@@ -31,13 +31,6 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 }
 
 impl Core {
-    fn epoch_of(&self, ts_ms: u64) -> Option<u64> {
-        let p = self.policy();
-        ts_ms
-            .checked_sub(p.genesis_time_ms)
-            .map(|d| d / p.epoch_length_ms)
-    }
-
     /// Stateless and registry checks of one encoded report.
     fn precheck(&self, bytes: &[u8], now_ms: u64) -> Checked {
         if bytes.len() > MAX_REPORT_BYTES {
@@ -69,8 +62,8 @@ impl Core {
             );
             return Err(refuse("out_of_window", msg));
         }
-        let epoch = self
-            .epoch_of(r.timestamp_ms)
+        let epoch = p
+            .epoch_at(r.timestamp_ms)
             .ok_or_else(|| refuse("out_of_window", "before genesis"))?;
         let reg = self
             .registry
@@ -103,7 +96,7 @@ impl Core {
     ) -> Vec<Result<Ack, Refusal>> {
         let checked: Vec<Checked> = items.iter().map(|b| self.precheck(b, now_ms)).collect();
         let checked = verify_signatures(checked).await;
-        let fallback_epoch = self.epoch_of(now_ms).unwrap_or(0);
+        let fallback_epoch = self.policy().epoch_at(now_ms).unwrap_or(0);
         let (results, pending, counts) = self.admit(checked, now_ms, fallback_epoch);
         let mut records: Vec<Vec<u8>> = pending
             .iter()

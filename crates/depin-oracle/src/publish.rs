@@ -77,7 +77,7 @@ impl Published {
         write_synced(&d.join("verdicts.bin"), &verdicts)?;
         let manifest =
             serde_json::to_vec_pretty(&s.manifest).expect("a manifest always serializes");
-        write_synced(&d.join("manifest.json"), &manifest)?;
+        write_synced(&self.manifest_path(inputs.epoch), &manifest)?;
         std::fs::File::open(&d)
             .and_then(|f| f.sync_all())
             .map_err(io(&d))
@@ -100,7 +100,7 @@ impl Published {
             else {
                 continue;
             };
-            if e.path().join("manifest.json").exists() {
+            if self.manifest_path(n).exists() {
                 out.push(n);
             }
         }
@@ -109,11 +109,22 @@ impl Published {
         Ok(out)
     }
 
+    fn manifest_path(&self, epoch: u64) -> PathBuf {
+        self.epoch_dir(epoch).join("manifest.json")
+    }
+
+    /// The raw `manifest.json` of `epoch`, if settled.
+    ///
+    /// Errors: i/o.
+    pub fn manifest_bytes(&self, epoch: u64) -> Result<Option<Vec<u8>>, PublishError> {
+        read_opt(&self.manifest_path(epoch))
+    }
+
     /// The manifest of `epoch`, if settled.
     ///
     /// Errors: i/o or a manifest that does not decode.
     pub fn manifest(&self, epoch: u64) -> Result<Option<Manifest>, PublishError> {
-        let p = self.epoch_dir(epoch).join("manifest.json");
+        let p = self.manifest_path(epoch);
         let Some(bytes) = read_opt(&p)? else {
             return Ok(None);
         };
@@ -128,7 +139,7 @@ impl Published {
     ///
     /// Errors: i/o.
     pub fn inputs_bytes(&self, epoch: u64) -> Result<Option<Vec<u8>>, PublishError> {
-        if self.manifest(epoch)?.is_none() {
+        if !self.manifest_path(epoch).exists() {
             return Ok(None);
         }
         read_opt(&self.epoch_dir(epoch).join("inputs.bin"))

@@ -124,7 +124,7 @@ impl Runner {
         if now_ms < end_ms.saturating_add(self.grace_ms) {
             return Ok(false);
         }
-        let start_ms = end_ms - r.epoch_length_ms;
+        let start_ms = r.epoch_start_ms(self.genesis.genesis_time_ms, epoch);
         let Some((entropy, height)) = epoch_anchor(&self.node, start_ms, end_ms).await? else {
             return Ok(false);
         };

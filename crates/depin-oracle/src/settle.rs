@@ -269,13 +269,12 @@ fn split(
         };
         let pool = mul_div_floor(emission, u128::from(w.weight), total_weight.max(1))
             .ok_or_else(overflow)?;
-        let shares = results
+        let shares: BTreeMap<PublicKey, u128> = results
             .get(&w.module)
-            .map(|r| r.shares.clone())
-            .unwrap_or_default();
-        let shares: BTreeMap<PublicKey, u128> = shares
             .into_iter()
-            .filter(|(d, s)| *s > 0 && inputs.snapshot.devices.contains_key(d))
+            .flat_map(|r| &r.shares)
+            .filter(|(d, s)| **s > 0 && inputs.snapshot.devices.contains_key(d))
+            .map(|(d, s)| (*d, *s))
             .collect();
         let shares_total = shares
             .values()

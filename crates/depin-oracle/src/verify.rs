@@ -3,6 +3,7 @@
 //! from the inputs. Used by `depin rewards verify` and by follower oracles before they attest.
 
 use crate::chain::{epoch_anchor, snapshot, ChainError};
+use crate::core::VERIFY_CHUNK;
 use crate::settle::{first_difference, settle, EpochInputs, Manifest, SettleError};
 use depin_client::NodeClient;
 use depin_module::ResourceModule;
@@ -37,6 +38,21 @@ fn mismatch(difference: String) -> VerifyError {
     VerifyError::Mismatch { difference }
 }
 
+/// Index of the first report whose signature does not verify, checking in batches of
+/// [`VERIFY_CHUNK`] (one verification per report only inside a failed batch).
+fn first_bad_signature(inputs: &EpochInputs) -> Option<usize> {
+    for (c, chunk) in inputs.reports.chunks(VERIFY_CHUNK).enumerate() {
+        let mut b = BatchVerifier::default();
+        for r in chunk {
+            b.queue_owned(&r.report.device, r.report.signing_bytes(), &r.signature);
+        }
+        if let Some(i) = b.verify_all().iter().position(Result::is_err) {
+            return Some(c * VERIFY_CHUNK + i);
+        }
+    }
+    None
+}
+
 /// Decodes `inputs.bin`, checks its digest and signatures and recomputes the manifest; the
 /// first difference from `published` is an error.
 ///
@@ -59,14 +75,10 @@ pub fn recompute(
             "manifest.inputs_digest: published {claimed}, inputs hash to {digest}"
         )));
     }
-    for (i, r) in inputs.reports.iter().enumerate() {
-        let mut b = BatchVerifier::default();
-        b.queue_owned(&r.report.device, r.report.signing_bytes(), &r.signature);
-        if b.verify().is_err() {
-            return Err(mismatch(format!(
-                "inputs.reports[{i}]: signature does not verify"
-            )));
-        }
+    if let Some(i) = first_bad_signature(&inputs) {
+        return Err(mismatch(format!(
+            "inputs.reports[{i}]: signature does not verify"
+        )));
     }
     let s = settle(&inputs, modules)?;
     let recomputed = serde_json::to_value(&s.manifest).expect("a manifest always serializes");
@@ -106,8 +118,7 @@ pub async fn check_chain(
             "inputs.module_weights or remainder_account differ from genesis".into(),
         ));
     }
-    let start =
-        rewards.epoch_end_ms(genesis.genesis_time_ms, inputs.epoch) - rewards.epoch_length_ms;
+    let start = rewards.epoch_start_ms(genesis.genesis_time_ms, inputs.epoch);
     if (inputs.start_ms, inputs.end_ms) != (start, start + rewards.epoch_length_ms) {
         return Err(mismatch(format!(
             "inputs epoch bounds {}..{} are not epoch {}'s",

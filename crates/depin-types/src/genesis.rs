@@ -126,6 +126,13 @@ impl RewardsParams {
         Some(since / self.epoch_length_ms)
     }
 
+    /// First ms of `epoch`: its end minus one epoch length (saturating like
+    /// [`RewardsParams::epoch_end_ms`]).
+    pub fn epoch_start_ms(&self, genesis_time_ms: u64, epoch: u64) -> u64 {
+        self.epoch_end_ms(genesis_time_ms, epoch)
+            .saturating_sub(self.epoch_length_ms)
+    }
+
     /// First ms after `epoch` (its end, exclusive), saturating.
     pub fn epoch_end_ms(&self, genesis_time_ms: u64, epoch: u64) -> u64 {
         epoch

@@ -89,7 +89,6 @@ fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
 
 /// Round-robin over accounts so each batch spreads across many senders; signed on all cores.
 fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransaction> {
-    let bar = bar(n as u64, "signing");
     let sign = |i: usize| {
         let from = i % keys.len();
         let to = (from + 1) % keys.len();
@@ -106,16 +105,23 @@ fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransaction> {
         }
         .sign(&keys[from])
     };
-    let per = n.div_ceil(cores());
+    sign_on_all_cores(n, sign)
+}
+
+/// `f(0..n)` computed on all cores in contiguous ranges, in order, with a progress bar (the
+/// benches sign their workload this way before the clock starts).
+pub(crate) fn sign_on_all_cores<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let bar = bar(n as u64, "signing");
+    let per = n.div_ceil(cores()).max(1);
     let out = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
-            .step_by(per.max(1))
+            .step_by(per)
             .map(|start| {
-                let bar = bar.clone();
+                let (bar, f) = (bar.clone(), &f);
                 s.spawn(move || {
                     let end = (start + per).min(n);
                     bar.inc((end - start) as u64);
-                    (start..end).map(sign).collect::<Vec<_>>()
+                    (start..end).map(f).collect::<Vec<_>>()
                 })
             })
             .collect();

@@ -7,7 +7,7 @@
 //! `p99_ack_ms` is the 99th percentile. The raw ceiling is the same signatures batch-verified
 //! on all cores, best of before and after.
 
-use crate::bench::{bar, cores, cpu_seconds, raw_verify_rate, seed, SignedItem};
+use crate::bench::{cores, cpu_seconds, raw_verify_rate, seed, sign_on_all_cores, SignedItem};
 use anyhow::{bail, Context, Result};
 use depin_client::OracleClient;
 use depin_module::DeviceInfo;
@@ -45,40 +45,18 @@ pub struct IngestArgs {
 }
 
 fn sign_reports(keys: &[SecretKey], n: usize, first_seq: usize, t0_ms: u64) -> Vec<SignedReport> {
-    let b = bar(n as u64, "signing");
-    let per = n.div_ceil(cores()).max(1);
-    let out = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(per)
-            .map(|start| {
-                let b = b.clone();
-                s.spawn(move || {
-                    let end = (start + per).min(n);
-                    b.inc((end - start) as u64);
-                    (start..end)
-                        .map(|i| {
-                            let k = &keys[i % keys.len()];
-                            let seq = (first_seq + i) as u64;
-                            let r = Report {
-                                chain_id: CHAIN.into(),
-                                module: "heartbeat".into(),
-                                device: k.public(),
-                                timestamp_ms: t0_ms + seq / keys.len() as u64,
-                                payload: vec![],
-                            };
-                            r.sign(k)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    b.finish_and_clear();
-    out
+    sign_on_all_cores(n, |i| {
+        let k = &keys[i % keys.len()];
+        let seq = (first_seq + i) as u64;
+        let r = Report {
+            chain_id: CHAIN.into(),
+            module: depin_module_heartbeat::NAME.into(),
+            device: k.public(),
+            timestamp_ms: t0_ms + seq / keys.len() as u64,
+            payload: vec![],
+        };
+        r.sign(k)
+    })
 }
 
 async fn start_ingest(dir: &std::path::Path, keys: &[SecretKey]) -> Result<std::net::SocketAddr> {

@@ -35,7 +35,7 @@ pub struct Account {
 }
 
 /// Supply bookkeeping. Invariant after every block (checked by [`crate::audit_supply`]):
-/// `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding`.
+/// `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding + unclaimed rewards`.
 #[derive(
     Clone,
     Copy,
@@ -51,7 +51,7 @@ pub struct Account {
 pub struct Supply {
     /// Bones allocated at genesis.
     pub genesis: Amount,
-    /// Bones minted since (rewards; none yet).
+    /// Bones minted since (epoch rewards, when their roots take effect).
     pub minted: Amount,
     /// Bones destroyed since (burned fees, onboarding and location fees, credit burns, slashes).
     pub burned: Amount,
@@ -173,21 +173,24 @@ pub fn burn_from(
 /// Records `amount` bones destroyed that were already taken out of circulation (e.g. slashed
 /// stake).
 pub fn record_burn(s: &mut Overlay<'_>, amount: Amount) -> Result<(), crate::TxError> {
-    let mut sup = supply(s)?;
-    sup.burned = sup
-        .burned
-        .checked_add(amount)
-        .map_err(|_| BankError::BalanceOverflow)?;
-    s.put(SUPPLY_KEY.to_vec(), &sup);
-    Ok(())
+    add_to_supply(s, amount, |sup| &mut sup.burned)
 }
 
 /// Records `amount` bones newly minted (epoch rewards), to be held somewhere on the right-hand
 /// side of the supply equation by the caller.
 pub fn record_mint(s: &mut Overlay<'_>, amount: Amount) -> Result<(), crate::TxError> {
+    add_to_supply(s, amount, |sup| &mut sup.minted)
+}
+
+/// Adds `amount` to one counter of the supply record.
+fn add_to_supply(
+    s: &mut Overlay<'_>,
+    amount: Amount,
+    counter: impl FnOnce(&mut Supply) -> &mut Amount,
+) -> Result<(), crate::TxError> {
     let mut sup = supply(s)?;
-    sup.minted = sup
-        .minted
+    let c = counter(&mut sup);
+    *c = c
         .checked_add(amount)
         .map_err(|_| BankError::BalanceOverflow)?;
     s.put(SUPPLY_KEY.to_vec(), &sup);

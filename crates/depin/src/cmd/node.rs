@@ -172,7 +172,7 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     let genesis = Genesis {
         chain_id: a.chain_id.clone(),
         network,
-        genesis_time_ms: now_ms(),
+        genesis_time_ms: depin_node::run::wall_clock_ms(),
         producer,
         params: ChainParams {
             block_time_ms: a.block_time_ms,
@@ -214,11 +214,6 @@ fn dev_accounts(
     out["dev_wallet"] = json!({"file": home.join("dev-wallet.json"), "address": dev});
     out["dev_maker"] = json!({"file": home.join("dev-maker.json"), "address": maker});
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The rewards section: every registered resource module weighs 1; the remainder of each

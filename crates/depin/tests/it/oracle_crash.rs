@@ -87,12 +87,7 @@ pub async fn onboard(node: &NodeClient) {
     }
 }
 
-pub fn now_ms() -> u64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    u64::try_from(d.as_millis()).unwrap()
-}
+pub use depin_oracle::run::wall_clock_ms as now_ms;
 
 /// Sends batches of heartbeats until the oracle dies; records every acknowledged id.
 async fn report_until_killed(o: &OracleClient, seq: &mut u64, acked: &mut BTreeSet<Hash32>) {
