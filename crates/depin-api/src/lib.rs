@@ -128,6 +128,12 @@ pub struct DeviceView {
     pub status: String,
     /// Onboarding height.
     pub onboarded_height: u64,
+    /// Antenna gain, dBi × 10, when asserted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain_ddbi: Option<i32>,
+    /// Antenna elevation above ground, metres, when asserted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elevation_m: Option<i32>,
     /// Height of the last location assertion.
     pub location_height: u64,
 }
@@ -139,6 +145,26 @@ pub struct DevicePage {
     pub height: u64,
     /// Devices in key order.
     pub devices: Vec<DeviceView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One payer's data-credit balance.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct CreditBalanceView {
+    /// Payer address.
+    pub address: String,
+    /// Data credits.
+    pub credits: u64,
+}
+
+/// One page of data-credit balances as of a height (keys with a balance, in key order).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CreditPage {
+    /// Height the balances were read at.
+    pub height: u64,
+    /// Balances in key order.
+    pub balances: Vec<CreditBalanceView>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<String>,
 }

@@ -280,6 +280,40 @@ impl NodeClient {
         Ok((at, out))
     }
 
+    /// One page of data-credit balances as of `height` (latest when `None`), starting after
+    /// `after`.
+    pub async fn credits_page(
+        &self,
+        height: Option<u64>,
+        after: Option<&str>,
+    ) -> Result<CreditPage, ClientError> {
+        let mut q = Vec::new();
+        if let Some(h) = height {
+            q.push(format!("height={h}"));
+        }
+        if let Some(a) = after {
+            q.push(format!("after={a}"));
+        }
+        self.get(&format!("/v1/credits?{}", q.join("&"))).await
+    }
+
+    /// Every data-credit balance as of `height`, page by page (at most
+    /// [`MAX_REGISTRY_PAGES`] pages).
+    pub async fn all_credits(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<CreditBalanceView>), ClientError> {
+        let mut page = self.credits_page(height, None).await?;
+        let at = page.height;
+        let mut out = std::mem::take(&mut page.balances);
+        for _ in 0..MAX_REGISTRY_PAGES {
+            let Some(next) = page.next.take() else { break };
+            page = self.credits_page(Some(at), Some(&next)).await?;
+            out.append(&mut page.balances);
+        }
+        Ok((at, out))
+    }
+
     /// Settlement of an epoch's rewards (and what `owner` was paid, if given).
     pub async fn epoch_rewards(
         &self,

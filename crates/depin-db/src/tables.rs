@@ -68,7 +68,10 @@ impl TxLocation {
 pub const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
 /// Key prefixes whose every version is kept in [`HISTORY`]: the device registry (few, rare
 /// writes; never the per-transaction account rows).
-pub const HISTORY_PREFIXES: &[&[u8]] = &[depin_ledger::components::devices::DEVICE_PREFIX];
+pub const HISTORY_PREFIXES: &[&[u8]] = &[
+    depin_ledger::components::devices::DEVICE_PREFIX,
+    depin_ledger::components::credits::BALANCE_PREFIX,
+];
 
 /// Metadata.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");

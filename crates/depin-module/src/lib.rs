@@ -13,7 +13,7 @@
 //! place and hands them to the oracle as `Arc<dyn ResourceModule>`.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use depin_types::{Amount, DeviceClassParams, Hash32, Location, PublicKey, Report};
+use depin_types::{Amount, Antenna, DeviceClassParams, Hash32, Location, PublicKey, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,6 +31,8 @@ pub struct DeviceInfo {
     pub class: String,
     /// Asserted location, for location-bound classes.
     pub location: Option<Location>,
+    /// Antenna asserted with the location (radio classes).
+    pub antenna: Option<Antenna>,
     /// Whether the device was active.
     pub active: bool,
 }
@@ -44,6 +46,12 @@ pub struct LedgerSnapshot {
     pub height: u64,
     /// Devices by key.
     pub devices: BTreeMap<PublicKey, DeviceInfo>,
+    /// Data-credit balances of payer keys (keys with a positive balance), for modules that
+    /// charge usage.
+    pub credits: BTreeMap<PublicKey, u64>,
+    /// Bones burned per data credit (genesis `credit_price_bones`): what a spent credit is
+    /// worth.
+    pub credit_price_bones: Amount,
 }
 
 /// What a module gets to verify one epoch.
@@ -61,6 +69,11 @@ pub struct EpochInput<'a> {
     pub reports: &'a [Report],
     /// The device registry at the epoch's last block.
     pub snapshot: &'a LedgerSnapshot,
+    /// This module's pool of the epoch's emission, bones (genesis module weights).
+    pub pool_bones: Amount,
+    /// State the module carried out of the previous epoch ([`EpochOutcome::carry`]); empty
+    /// for the first epoch.
+    pub carry: &'a [u8],
 }
 
 /// A report's verdict.
@@ -103,12 +116,18 @@ pub struct SlashRequest {
 pub struct EpochOutcome {
     /// One verdict per input report, same order.
     pub verdicts: Vec<Verdict>,
-    /// Contribution units per device (only devices with a positive share).
+    /// Contribution units per device (only devices with a positive share). With
+    /// `exact_rewards`, the units are bones the module computed out of `pool_bones` itself.
     pub shares: BTreeMap<PublicKey, u128>,
+    /// Whether `shares` are exact rewards in bones (paid as they are, Σ ≤ pool; the rest of
+    /// the pool goes to the remainder account) rather than pro-rata units.
+    pub exact_rewards: bool,
     /// Usage to charge payers for.
     pub usage: Vec<UsageCharge>,
     /// Penalties to apply.
     pub penalties: Vec<SlashRequest>,
+    /// State to hand to the next epoch's verification (module-defined bytes; empty if none).
+    pub carry: Vec<u8>,
 }
 
 /// A report payload refused at ingest, with a stable reason code.

@@ -46,6 +46,7 @@ pub struct ApiState {
         account,
         device,
         devices_at,
+        credits_at,
         epoch_rewards,
         block,
         chain,
@@ -62,6 +63,8 @@ pub struct ApiState {
         AccountView,
         DeviceView,
         DevicePage,
+        CreditPage,
+        CreditBalanceView,
         AttestationView,
         EpochRewardsView,
         BlockView,
@@ -85,6 +88,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/txs/{id}", get(tx_status))
         .route("/v1/accounts/{address}", get(account))
         .route("/v1/devices", get(devices_at))
+        .route("/v1/credits", get(credits_at))
         .route("/v1/devices/{address}", get(device))
         .route("/v1/rewards/{epoch}", get(epoch_rewards))
         .route("/v1/blocks/{id}", get(block))
@@ -406,6 +410,8 @@ fn device_view(net: depin_types::Network, key: PublicKey, d: devices::Device) ->
         location: d.location.map(|l| l.to_string()),
         lat,
         lng,
+        gain_ddbi: d.antenna.map(|a| a.gain_ddbi),
+        elevation_m: d.antenna.map(|a| a.elevation_m),
         status: match d.status {
             DeviceStatus::Active => "active",
             DeviceStatus::Inactive => "inactive",
@@ -442,14 +448,7 @@ async fn devices_at(
     let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
     let node = s.node.clone();
     blocking(move || {
-        let latest = node.db.height().map_err(internal)?;
-        let height = q.height.unwrap_or(latest);
-        if height > latest {
-            return Err(bad_request(
-                "height_in_future",
-                format!("height {height} is past the latest {latest}"),
-            ));
-        }
+        let height = read_height(&node, q.height)?;
         let after_key = after.map(|k| devices::device_key(&k));
         let rows = node
             .db
@@ -475,6 +474,58 @@ async fn devices_at(
         }))
     })
     .await?
+}
+
+/// Data-credit balances as of a height, one page at a time (oracles read payers' credits at
+/// an epoch's last block to charge usage). Query as `GET /v1/devices`.
+#[utoipa::path(get, path = "/v1/credits", params(DevicesQuery),
+    responses((status = 200, body = CreditPage), (status = 400, body = ErrorBody)))]
+async fn credits_at(
+    State(s): State<ApiState>,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Json<CreditPage>, Rejection> {
+    let after = q.after.as_deref().map(parse_key).transpose()?;
+    let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
+    let node = s.node.clone();
+    blocking(move || {
+        let height = read_height(&node, q.height)?;
+        let after_key = after.map(|k| credits::balance_key(&k));
+        let rows = node
+            .db
+            .scan_at(credits::BALANCE_PREFIX, height, after_key.as_deref(), limit)
+            .map_err(internal)?;
+        let mut balances = Vec::with_capacity(rows.len());
+        for (k, v) in rows {
+            let raw: [u8; 32] = k[credits::BALANCE_PREFIX.len()..]
+                .try_into()
+                .map_err(internal)?;
+            let credits: u64 = borsh::from_slice(&v).map_err(internal)?;
+            let address = Address::new(node.genesis.network, PublicKey(raw)).to_string();
+            balances.push(CreditBalanceView { address, credits });
+        }
+        let next = (balances.len() == limit)
+            .then(|| balances.last().map(|b| b.address.clone()))
+            .flatten();
+        Ok(Json(CreditPage {
+            height,
+            balances,
+            next,
+        }))
+    })
+    .await?
+}
+
+/// `height` checked against the latest (default: the latest).
+fn read_height(node: &NodeState, height: Option<u64>) -> Result<u64, Rejection> {
+    let latest = node.db.height().map_err(internal)?;
+    let height = height.unwrap_or(latest);
+    if height > latest {
+        return Err(bad_request(
+            "height_in_future",
+            format!("height {height} is past the latest {latest}"),
+        ));
+    }
+    Ok(height)
 }
 
 /// Query of `GET /v1/rewards/{epoch}`.

@@ -5,7 +5,7 @@
 use depin_api::DeviceView;
 use depin_client::{ClientError, NodeClient};
 use depin_module::{DeviceInfo, LedgerSnapshot};
-use depin_types::{Address, Hash32, Location, PublicKey};
+use depin_types::{Address, Amount, Antenna, Hash32, Location, PublicKey};
 use std::collections::BTreeMap;
 
 /// Errors reading the chain.
@@ -49,26 +49,54 @@ pub fn device_info(v: &DeviceView) -> Result<DeviceInfo, ChainError> {
         owner: owner.key,
         class: v.class.clone(),
         location,
+        antenna: v
+            .gain_ddbi
+            .zip(v.elevation_m)
+            .map(|(gain_ddbi, elevation_m)| Antenna {
+                gain_ddbi,
+                elevation_m,
+            }),
         active: v.status == "active",
     })
 }
 
-/// The registry at `height` (latest when `None`).
+/// The device registry at `height` (latest when `None`), with the height read.
 ///
 /// Errors: node or parse errors.
-pub async fn snapshot(
+pub async fn registry(
     node: &NodeClient,
     height: Option<u64>,
-) -> Result<LedgerSnapshot, ChainError> {
+) -> Result<(u64, BTreeMap<PublicKey, DeviceInfo>), ChainError> {
     let (at, views) = node.all_devices(height).await?;
     let mut devices: BTreeMap<PublicKey, DeviceInfo> = BTreeMap::new();
     for v in &views {
         let d = device_info(v)?;
         devices.insert(d.device, d);
     }
+    Ok((at, devices))
+}
+
+/// The registry and the payers' credit balances at `height` (latest when `None`);
+/// `credit_price_bones` is the chain's (genesis) credit price.
+///
+/// Errors: node or parse errors.
+pub async fn snapshot(
+    node: &NodeClient,
+    height: Option<u64>,
+    credit_price_bones: Amount,
+) -> Result<LedgerSnapshot, ChainError> {
+    let (at, devices) = registry(node, height).await?;
+    let (_, balances) = node.all_credits(Some(at)).await?;
+    let mut credits = BTreeMap::new();
+    for b in balances.into_iter().filter(|b| b.credits > 0) {
+        let a: Address = parse("payer address", &b.address)?;
+        credits.insert(a.key, b.credits);
+    }
     Ok(LedgerSnapshot {
         height: at,
         devices,
+        credits,
+        credit_price_bones,
     })
 }
 

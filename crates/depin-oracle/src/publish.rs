@@ -5,6 +5,7 @@
 use crate::settle::{EpochInputs, Manifest, Settlement};
 use depin_module::Verdict;
 use depin_types::Hash32;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,8 @@ impl Published {
         write_synced(&d.join("inputs.bin"), &inputs.to_bytes())?;
         let verdicts = borsh::to_vec(&s.verdicts).expect("writing to a Vec cannot fail");
         write_synced(&d.join("verdicts.bin"), &verdicts)?;
+        let carry = borsh::to_vec(&s.carry).expect("writing to a Vec cannot fail");
+        write_synced(&d.join("carry.bin"), &carry)?;
         let manifest =
             serde_json::to_vec_pretty(&s.manifest).expect("a manifest always serializes");
         write_synced(&self.manifest_path(inputs.epoch), &manifest)?;
@@ -107,6 +110,25 @@ impl Published {
         out.sort_unstable();
         out.truncate(MAX_LISTED_EPOCHS);
         Ok(out)
+    }
+
+    /// The module state carried out of `epoch` (`None` if the epoch is not published here).
+    ///
+    /// Errors: i/o, or a `carry.bin` that does not decode.
+    pub fn carry(&self, epoch: u64) -> Result<Option<BTreeMap<String, Vec<u8>>>, PublishError> {
+        if !self.manifest_path(epoch).exists() {
+            return Ok(None);
+        }
+        let p = self.epoch_dir(epoch).join("carry.bin");
+        let Some(bytes) = read_opt(&p)? else {
+            return Ok(Some(BTreeMap::new()));
+        };
+        borsh::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PublishError::Decode {
+                path: p.clone(),
+                reason: e.to_string(),
+            })
     }
 
     fn manifest_path(&self, epoch: u64) -> PathBuf {

@@ -128,8 +128,8 @@ async fn open_core(
     }
     // A warm registry before the first report: a cold cache would refuse registered
     // devices as unknown until the runner's first pass.
-    match crate::chain::snapshot(node, None).await {
-        Ok(snap) => core.set_registry(snap.devices),
+    match crate::chain::registry(node, None).await {
+        Ok((_, devices)) => core.set_registry(devices),
         Err(e) => {
             tracing::warn!(error = %e, "device registry not loaded yet; the runner retries")
         }

@@ -3,7 +3,7 @@
 //! root on the ledger. A follower runner does not ingest: it re-verifies a leader's
 //! published epochs and attests those that check out.
 
-use crate::chain::{epoch_anchor, snapshot, ChainError};
+use crate::chain::{epoch_anchor, registry, snapshot, ChainError};
 use crate::core::Core;
 use crate::publish::{PublishError, Published};
 use crate::settle::{settle, EpochInputs, SettleError};
@@ -109,7 +109,7 @@ impl Runner {
     pub async fn tick(&self, now_ms: u64) -> Result<(), RunnerError> {
         match &self.source {
             Source::Ingest(core) => {
-                core.set_registry(snapshot(&self.node, None).await?.devices);
+                core.set_registry(registry(&self.node, None).await?.1);
                 while self.close_due(core, now_ms).await? {}
             }
             Source::Follow(leader) => self.follow(leader).await?,
@@ -128,7 +128,8 @@ impl Runner {
         let Some((entropy, height)) = epoch_anchor(&self.node, start_ms, end_ms).await? else {
             return Ok(false);
         };
-        let snap = snapshot(&self.node, Some(height)).await?;
+        let price = self.genesis.params.credit_price_bones;
+        let snap = snapshot(&self.node, Some(height), price).await?;
         let mut closed = None;
         for _ in 0..MAX_CLOSE_WAITS {
             closed = core.take_epoch(epoch);
@@ -157,6 +158,7 @@ impl Runner {
             remainder_account: r.remainder_account.key,
             reports: closed.reports,
             ingest_rejections: closed.rejections,
+            carry: self.carry_into(epoch)?,
         };
         let s = settle(&inputs, &self.modules)?;
         self.published.write(&inputs, &s)?;
@@ -164,6 +166,15 @@ impl Runner {
         core.forget_epoch(epoch);
         tracing::info!(epoch, reports = inputs.reports.len(), root = %s.manifest.root, "epoch settled");
         Ok(true)
+    }
+
+    /// What the modules carried out of `epoch − 1`, as this oracle published it (empty for
+    /// epoch 0 or when this oracle did not settle the previous epoch).
+    fn carry_into(&self, epoch: u64) -> Result<BTreeMap<String, Vec<u8>>, RunnerError> {
+        let Some(prev) = epoch.checked_sub(1) else {
+            return Ok(BTreeMap::new());
+        };
+        Ok(self.published.carry(prev)?.unwrap_or_default())
     }
 
     async fn follow(&self, leader: &OracleClient) -> Result<(), RunnerError> {
@@ -177,6 +188,7 @@ impl Runner {
             let inputs_bytes = leader.inputs(epoch).await?;
             let (inputs, _) = recompute(&inputs_bytes, &manifest, &self.modules)?;
             check_chain(&self.node, &self.genesis, &inputs).await?;
+            self.check_carry(&inputs)?;
             let s = settle(&inputs, &self.modules)?;
             self.published.write(&inputs, &s)?;
             tracing::info!(epoch, root = %s.manifest.root, "leader's epoch verified");
@@ -186,6 +198,24 @@ impl Runner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = epoch + 1;
         }
         Ok(())
+    }
+
+    /// A follower that settled the previous epoch itself requires the leader's carry-in to
+    /// equal its own carry-out.
+    fn check_carry(&self, inputs: &EpochInputs) -> Result<(), RunnerError> {
+        let Some(prev) = inputs.epoch.checked_sub(1) else {
+            return Ok(());
+        };
+        match self.published.carry(prev)? {
+            Some(own) if own != inputs.carry => Err(VerifyError::Mismatch {
+                difference: format!(
+                    "inputs.carry of epoch {} differs from this oracle's carry out of epoch {prev}",
+                    inputs.epoch
+                ),
+            }
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     async fn attest_settled(&self, now_ms: u64) -> Result<(), RunnerError> {

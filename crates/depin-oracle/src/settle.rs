@@ -6,7 +6,14 @@
 //! weights, `pool = emission × weight / Σ weights`; a device gets `pool × share / Σ shares`
 //! of its module's pool; every division floors (round toward zero) in bones, and everything
 //! not paid to a device (floors, pools without shares, modules not registered) goes to the
-//! genesis remainder account. So Σ payouts + remainder = emission exactly.
+//! genesis remainder account. So Σ payouts + remainder = emission exactly. A module with its
+//! own reward rule (coverage: Helium's beacon/witness/data pools) returns exact rewards out of
+//! its pool instead of units ([`depin_module::EpochOutcome::exact_rewards`]); they are paid as
+//! they are and the rest of its pool goes to the remainder.
+//!
+//! Modules may carry state from one epoch to the next (coverage: HIP-106 reciprocity): the
+//! carry-in is part of the inputs, the carry-out is published beside them and its digest is
+//! in the manifest.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{
@@ -50,6 +57,8 @@ pub struct EpochInputs {
     pub reports: Vec<SignedReport>,
     /// Reports refused at ingest, by reason code.
     pub ingest_rejections: BTreeMap<String, u64>,
+    /// State each module carried out of the previous epoch (absent: none).
+    pub carry: BTreeMap<String, Vec<u8>>,
 }
 
 impl EpochInputs {
@@ -145,6 +154,9 @@ pub struct Manifest {
     pub usage: Vec<UsageCharge>,
     /// Penalties the modules requested.
     pub penalties: Vec<SlashRequest>,
+    /// SHA-256 (hex) of the state each module carries into the next epoch.
+    #[serde(default)]
+    pub carry_digests: BTreeMap<String, String>,
 }
 
 /// The result of settling an epoch.
@@ -156,6 +168,8 @@ pub struct Settlement {
     pub verdicts: Vec<(Hash32, Verdict)>,
     /// The payouts (Merkle leaves), sorted by owner.
     pub payouts: Vec<(PublicKey, Amount)>,
+    /// State each module carries into the next epoch (modules with none are absent).
+    pub carry: BTreeMap<String, Vec<u8>>,
 }
 
 /// Why an epoch could not be settled.
@@ -177,6 +191,16 @@ pub enum SettleError {
         /// Verdicts returned.
         got: usize,
     },
+    /// A module's exact rewards add up to more than its pool.
+    #[error("module {module} pays {paid} bones out of a pool of {pool}")]
+    OverPool {
+        /// The module.
+        module: String,
+        /// Σ rewards.
+        paid: u128,
+        /// The pool.
+        pool: u128,
+    },
 }
 
 /// `a × b / c`, floored; `None` on overflow. `c` > 0.
@@ -187,6 +211,8 @@ fn mul_div_floor(a: u128, b: u128, c: u128) -> Option<u128> {
 
 struct ModuleResult {
     shares: BTreeMap<PublicKey, u128>,
+    exact: bool,
+    carry: Vec<u8>,
     usage: Vec<UsageCharge>,
     penalties: Vec<SlashRequest>,
 }
@@ -197,6 +223,7 @@ fn verify_modules(
     modules: &[Arc<dyn ResourceModule>],
     verdicts: &mut [Verdict],
 ) -> Result<BTreeMap<String, ModuleResult>, SettleError> {
+    let pools = module_pools(inputs)?;
     let mut by_module: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in inputs.reports.iter().enumerate() {
         by_module
@@ -218,6 +245,8 @@ fn verify_modules(
             entropy: inputs.entropy,
             reports: &reports,
             snapshot: &inputs.snapshot,
+            pool_bones: Amount(pools.get(m.name()).copied().unwrap_or(0)),
+            carry: inputs.carry.get(m.name()).map_or(&[], Vec::as_slice),
         };
         let o = m.verify_epoch(&input);
         if o.verdicts.len() != idx.len() {
@@ -233,10 +262,30 @@ fn verify_modules(
         }
         let r = ModuleResult {
             shares: o.shares,
+            exact: o.exact_rewards,
+            carry: o.carry,
             usage: o.usage,
             penalties: o.penalties,
         };
         out.insert(m.name().to_string(), r);
+    }
+    Ok(out)
+}
+
+/// Each weighted module's pool: `emission × weight / Σ weights`, floored.
+fn module_pools(inputs: &EpochInputs) -> Result<BTreeMap<&str, u128>, SettleError> {
+    let total_weight: u128 = inputs
+        .module_weights
+        .iter()
+        .map(|w| u128::from(w.weight))
+        .sum();
+    let mut out = BTreeMap::new();
+    for w in &inputs.module_weights {
+        let pool = mul_div_floor(inputs.emission.0, u128::from(w.weight), total_weight.max(1))
+            .ok_or_else(|| SettleError::Overflow {
+                module: w.module.clone(),
+            })?;
+        out.insert(w.module.as_str(), pool);
     }
     Ok(out)
 }
@@ -254,12 +303,7 @@ fn split(
     results: &BTreeMap<String, ModuleResult>,
 ) -> Result<Split, SettleError> {
     let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
-    let emission = inputs.emission.0;
-    let total_weight: u128 = inputs
-        .module_weights
-        .iter()
-        .map(|w| u128::from(w.weight))
-        .sum();
+    let pool_of = module_pools(inputs)?;
     let (mut pools, mut devices) = (Vec::new(), Vec::new());
     let mut owed: BTreeMap<PublicKey, u128> = BTreeMap::new();
     let mut paid_total = 0u128;
@@ -267,8 +311,8 @@ fn split(
         let overflow = || SettleError::Overflow {
             module: w.module.clone(),
         };
-        let pool = mul_div_floor(emission, u128::from(w.weight), total_weight.max(1))
-            .ok_or_else(overflow)?;
+        let pool = pool_of[w.module.as_str()];
+        let exact = results.get(&w.module).is_some_and(|r| r.exact);
         let shares: BTreeMap<PublicKey, u128> = results
             .get(&w.module)
             .into_iter()
@@ -280,9 +324,17 @@ fn split(
             .values()
             .try_fold(0u128, |a, s| a.checked_add(*s))
             .ok_or_else(overflow)?;
+        if exact && shares_total > pool {
+            let (module, paid) = (w.module.clone(), shares_total);
+            return Err(SettleError::OverPool { module, paid, pool });
+        }
         let mut paid = 0u128;
         for (device, share) in &shares {
-            let reward = mul_div_floor(pool, *share, shares_total).ok_or_else(overflow)?;
+            let reward = if exact {
+                *share
+            } else {
+                mul_div_floor(pool, *share, shares_total).ok_or_else(overflow)?
+            };
             let owner = inputs.snapshot.devices[device].owner;
             *owed.entry(owner).or_insert(0) += reward;
             paid += reward;
@@ -310,6 +362,25 @@ fn split(
         owed,
         paid_total,
     })
+}
+
+type Gathered = (
+    Vec<UsageCharge>,
+    Vec<SlashRequest>,
+    BTreeMap<String, Vec<u8>>,
+);
+
+/// Every module's usage, penalties and carried state (modules with none are absent).
+fn gather(results: &mut BTreeMap<String, ModuleResult>) -> Gathered {
+    let (mut usage, mut penalties, mut carry) = (Vec::new(), Vec::new(), BTreeMap::new());
+    for (name, r) in results.iter_mut() {
+        usage.append(&mut r.usage);
+        penalties.append(&mut r.penalties);
+        if !r.carry.is_empty() {
+            carry.insert(name.clone(), std::mem::take(&mut r.carry));
+        }
+    }
+    (usage, penalties, carry)
 }
 
 /// Settles one epoch.
@@ -342,11 +413,11 @@ pub fn settle(
         "payouts and remainder add up to the emission"
     );
     let root = reward_root(inputs.epoch, &payouts);
-    let (mut usage, mut penalties) = (Vec::new(), Vec::new());
-    for r in results.values_mut() {
-        usage.append(&mut r.usage);
-        penalties.append(&mut r.penalties);
-    }
+    let (usage, penalties, carry) = gather(&mut results);
+    let carry_digests = carry
+        .iter()
+        .map(|(m, c)| (m.clone(), Hash32::digest(c).to_hex()))
+        .collect();
     let ids: Vec<Hash32> = inputs.reports.iter().map(SignedReport::id).collect();
     let manifest = Manifest {
         version: MANIFEST_VERSION,
@@ -378,11 +449,13 @@ pub fn settle(
         ingest_rejections: inputs.ingest_rejections.clone(),
         usage,
         penalties,
+        carry_digests,
     };
     Ok(Settlement {
         manifest,
         verdicts: ids.into_iter().zip(verdicts).collect(),
         payouts,
+        carry,
     })
 }
 
@@ -462,6 +535,7 @@ mod tests {
                 owner,
                 class: "x".into(),
                 location: None,
+                antenna: None,
                 active: true,
             };
             snapshot.devices.insert(d.public(), info);
@@ -503,6 +577,7 @@ mod tests {
                 report(&devs[2], 6, "nope"),
             ],
             ingest_rejections: BTreeMap::new(),
+            carry: BTreeMap::new(),
         }
     }
 

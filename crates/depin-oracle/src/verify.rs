@@ -134,7 +134,7 @@ pub async fn check_chain(
             inputs.entropy, inputs.snapshot.height
         )));
     }
-    let snap = snapshot(node, Some(height)).await?;
+    let snap = snapshot(node, Some(height), genesis.params.credit_price_bones).await?;
     if snap != inputs.snapshot {
         return Err(mismatch(format!(
             "inputs.snapshot differs from the registry at height {height}"

@@ -24,6 +24,6 @@ pub use genesis::{
     ChainParams, DeviceClassParams, FeePolicy, Genesis, GenesisError, ModuleWeight, RewardsParams,
 };
 pub use hash::Hash32;
-pub use location::{Location, LocationError};
+pub use location::{Antenna, Location, LocationError};
 pub use report::{Report, SignedReport};
 pub use tx::{Action, SignedTransaction, Transaction};

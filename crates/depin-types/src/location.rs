@@ -73,6 +73,32 @@ impl Location {
     }
 }
 
+/// Lowest antenna gain accepted, dBi × 10 (Helium `assert_location`: 1.0 dBi).
+pub const MIN_GAIN_DDBI: i32 = 10;
+/// Highest antenna gain accepted, dBi × 10 (Helium: 15.0 dBi).
+pub const MAX_GAIN_DDBI: i32 = 150;
+/// Highest antenna elevation above ground accepted, metres.
+pub const MAX_ELEVATION_M: i32 = 10_000;
+
+/// A radio device's antenna, asserted with its location (Helium `assert_location_v2`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Antenna {
+    /// Antenna gain, dBi × 10 (e.g. 12 = 1.2 dBi), in [`MIN_GAIN_DDBI`]..=[`MAX_GAIN_DDBI`].
+    pub gain_ddbi: i32,
+    /// Height above ground, metres, in `0..=MAX_ELEVATION_M`.
+    pub elevation_m: i32,
+}
+
+impl Antenna {
+    /// Whether gain and elevation are in range.
+    pub fn is_valid(&self) -> bool {
+        (MIN_GAIN_DDBI..=MAX_GAIN_DDBI).contains(&self.gain_ddbi)
+            && (0..=MAX_ELEVATION_M).contains(&self.elevation_m)
+    }
+}
+
 impl BorshDeserialize for Location {
     fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
         let index = u64::deserialize_reader(reader)?;

@@ -10,7 +10,7 @@
 use crate::amount::Amount;
 use crate::crypto::{PublicKey, SecretKey, Signature};
 use crate::hash::Hash32;
-use crate::location::Location;
+use crate::location::{Antenna, Location};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +127,8 @@ pub enum DeviceAction {
         device: PublicKey,
         /// The new location.
         location: Location,
+        /// The antenna at the new location (gain, elevation), for radio classes.
+        antenna: Option<Antenna>,
     },
     /// Hand a device to a new owner. Signed by the current owner.
     TransferOwnership {
@@ -169,6 +171,9 @@ pub struct OnboardDevice {
     pub maker: PublicKey,
     /// Initial location; required for location-bound classes, refused for others.
     pub location: Option<Location>,
+    /// Antenna gain and elevation at that location, for radio classes (not signed by the
+    /// device or maker: the owner asserts it, as with the location).
+    pub antenna: Option<Antenna>,
     /// The device key's signature over [`device_pop_bytes`].
     pub device_signature: Signature,
     /// The maker key's signature over [`maker_approval_bytes`].
@@ -193,6 +198,7 @@ impl OnboardDevice {
             class: class.to_string(),
             maker: maker.public(),
             location,
+            antenna: None,
             device_signature: device.sign(&device_pop_bytes(chain_id, &d, owner)),
             maker_signature: maker.sign(&maker_approval_bytes(chain_id, &d, owner, class)),
         }

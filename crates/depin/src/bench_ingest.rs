@@ -77,6 +77,7 @@ async fn start_ingest(dir: &std::path::Path, keys: &[SecretKey]) -> Result<std::
                 owner: k.public(),
                 class: depin_module_heartbeat::CLASS.into(),
                 location: None,
+                antenna: None,
                 active: true,
             };
             (k.public(), d)

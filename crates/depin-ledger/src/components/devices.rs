@@ -15,7 +15,7 @@ use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::tx::{DeviceAction, DeviceStatus, OnboardDevice};
-use depin_types::{Amount, DeviceClassParams, Location, PublicKey};
+use depin_types::{Amount, Antenna, DeviceClassParams, Location, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// Key prefix of makers.
@@ -45,6 +45,8 @@ pub struct Device {
     pub maker: PublicKey,
     /// Asserted location (location-bound classes only).
     pub location: Option<Location>,
+    /// Antenna gain and elevation asserted with the location (radio classes).
+    pub antenna: Option<Antenna>,
     /// Height of the last location assertion (0 if none).
     pub location_height: u64,
     /// Active or inactive.
@@ -101,6 +103,14 @@ pub enum DevicesError {
     /// A device key equal to its owner's key.
     #[error("the device key must differ from the owner key")]
     DeviceIsOwner,
+    /// Antenna gain or elevation out of range.
+    #[error("antenna gain {gain_ddbi} dBi×10 or elevation {elevation_m} m is out of range")]
+    InvalidAntenna {
+        /// Gain, dBi × 10.
+        gain_ddbi: i32,
+        /// Elevation, m.
+        elevation_m: i32,
+    },
 }
 
 impl ReasonCode for DevicesError {
@@ -114,6 +124,7 @@ impl ReasonCode for DevicesError {
             DevicesError::LocationRequired { .. } => "location_required",
             DevicesError::NotLocationBound { .. } => "not_location_bound",
             DevicesError::DeviceIsOwner => "device_is_owner",
+            DevicesError::InvalidAntenna { .. } => "invalid_antenna",
         }
     }
 }
@@ -156,11 +167,14 @@ pub fn check(
 ) -> Result<(), TxError> {
     match action {
         DeviceAction::Onboard(o) => check_onboard(s, ctx, o).map(|_| ()),
-        DeviceAction::AssertLocation { device, .. } => {
+        DeviceAction::AssertLocation {
+            device, antenna, ..
+        } => {
             let (d, c) = owned_device_and_class(s, ctx, device)?;
             if !c.location_bound {
                 return Err(DevicesError::NotLocationBound { class: d.class }.into());
             }
+            check_antenna(antenna.as_ref())?;
             bank::check_transfer(s, ctx, c.location_fee_bones)
         }
         DeviceAction::TransferOwnership { device, .. } | DeviceAction::SetStatus { device, .. } => {
@@ -177,10 +191,15 @@ pub fn execute(
 ) -> Result<(), TxError> {
     match action {
         DeviceAction::Onboard(o) => execute_onboard(s, ctx, o),
-        DeviceAction::AssertLocation { device, location } => {
+        DeviceAction::AssertLocation {
+            device,
+            location,
+            antenna,
+        } => {
             let (mut d, c) = owned_device_and_class(s, ctx, device)?;
             bank::burn_from(s, &ctx.signer, c.location_fee_bones)?;
             d.location = Some(*location);
+            d.antenna = *antenna;
             d.location_height = ctx.height;
             s.put(device_key(device), &d);
             Ok(())
@@ -197,6 +216,16 @@ pub fn execute(
             s.put(device_key(device), &d);
             Ok(())
         }
+    }
+}
+
+fn check_antenna(antenna: Option<&Antenna>) -> Result<(), DevicesError> {
+    match antenna {
+        Some(a) if !a.is_valid() => Err(DevicesError::InvalidAntenna {
+            gain_ddbi: a.gain_ddbi,
+            elevation_m: a.elevation_m,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -256,6 +285,10 @@ fn check_onboard(
         (false, true) => return Err(DevicesError::NotLocationBound { class: c.name }.into()),
         (false, false) => c.onboarding_fee_bones,
     };
+    if o.antenna.is_some() && !c.location_bound {
+        return Err(DevicesError::NotLocationBound { class: c.name }.into());
+    }
+    check_antenna(o.antenna.as_ref())?;
     bank::check_transfer(s, ctx, fee)?;
     Ok(fee)
 }
@@ -272,6 +305,7 @@ fn execute_onboard(
         class: o.class.clone(),
         maker: o.maker,
         location: o.location,
+        antenna: o.antenna,
         location_height: if o.location.is_some() { ctx.height } else { 0 },
         status: DeviceStatus::Active,
         onboarded_height: ctx.height,

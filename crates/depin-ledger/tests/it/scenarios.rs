@@ -55,6 +55,7 @@ fn onboard(
         class: class.into(),
         maker: maker.public(),
         location: location.map(|l| Location::new(l).unwrap()),
+        antenna: None,
         device_signature: pop,
         maker_signature: approval,
     }))
@@ -135,6 +136,7 @@ fn location_rules_follow_the_device_class() {
             Action::Devices(DeviceAction::AssertLocation {
                 device: key(62).public(),
                 location: Location::new(LOC).unwrap(),
+                antenna: None,
             }),
         ),
         tx(&owner, 4, onboard(&owner, &key(63), &maker, "drone", None)),
@@ -150,6 +152,59 @@ fn location_rules_follow_the_device_class() {
             "unknown_device_class"
         ]
     );
+}
+
+#[test]
+fn a_hotspot_asserts_its_antenna_with_its_location_and_an_out_of_range_one_is_refused() {
+    let mut c = chain();
+    let (owner, maker) = (key(0), key(200));
+    let antenna = |gain_ddbi, elevation_m| {
+        Some(depin_types::Antenna {
+            gain_ddbi,
+            elevation_m,
+        })
+    };
+    let with = |dev: u8, class: &str, loc: Option<u64>, a| match onboard(
+        &owner,
+        &key(dev),
+        &maker,
+        class,
+        loc,
+    ) {
+        Action::Devices(DeviceAction::Onboard(mut o)) => {
+            o.antenna = a;
+            Action::Devices(DeviceAction::Onboard(o))
+        }
+        _ => unreachable!(),
+    };
+    let (_, v) = c.block(vec![
+        tx(&owner, 0, with(70, "hotspot", Some(LOC), antenna(12, 5))),
+        tx(&owner, 1, with(71, "hotspot", Some(LOC), antenna(400, 5))),
+        tx(&owner, 2, with(72, "sensor", None, antenna(12, 0))),
+        tx(
+            &owner,
+            3,
+            Action::Devices(DeviceAction::AssertLocation {
+                device: key(70).public(),
+                location: Location::new(LOC).unwrap(),
+                antenna: antenna(80, -3),
+            }),
+        ),
+    ]);
+    let codes: Vec<String> = v.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "success",
+            "invalid_antenna",
+            "not_location_bound",
+            "invalid_antenna"
+        ]
+    );
+    let d = devices::device(&c.state, &key(70).public())
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.antenna, antenna(12, 5));
 }
 
 #[test]

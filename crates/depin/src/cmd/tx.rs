@@ -11,7 +11,7 @@ use depin_types::tx::{
     device_pop_bytes, maker_approval_bytes, Action, BankAction, CreditsAction, DeviceAction,
     DeviceStatus, OnboardDevice, StakingAction, Transaction,
 };
-use depin_types::{Address, Amount, Location, PublicKey, SecretKey, Signature};
+use depin_types::{Address, Amount, Antenna, Location, PublicKey, SecretKey, Signature};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +68,8 @@ pub enum DeviceCmd {
         #[arg(long)]
         location: String,
         #[command(flatten)]
+        antenna: AntennaArgs,
+        #[command(flatten)]
         opts: TxOpts,
     },
     /// Hand a device to a new owner.
@@ -97,6 +99,26 @@ pub enum DeviceCmd {
     },
 }
 
+/// Antenna options of a location assertion (radio classes such as `hotspot`).
+#[derive(Args, Debug)]
+pub struct AntennaArgs {
+    /// Antenna gain, dBi × 10 (e.g. 12 for 1.2 dBi); asserts an antenna.
+    #[arg(long)]
+    pub gain_ddbi: Option<i32>,
+    /// Antenna height above ground, metres (with `--gain-ddbi`).
+    #[arg(long, default_value_t = 0, requires = "gain_ddbi")]
+    pub elevation_m: i32,
+}
+
+impl AntennaArgs {
+    fn antenna(&self) -> Option<Antenna> {
+        self.gain_ddbi.map(|gain_ddbi| Antenna {
+            gain_ddbi,
+            elevation_m: self.elevation_m,
+        })
+    }
+}
+
 /// `device onboard`
 #[derive(Args, Debug)]
 pub struct OnboardArgs {
@@ -118,6 +140,8 @@ pub struct OnboardArgs {
     /// H3 resolution-12 cell (hex), for location-bound classes.
     #[arg(long)]
     pub location: Option<String>,
+    #[command(flatten)]
+    pub antenna: AntennaArgs,
     #[command(flatten)]
     pub opts: TxOpts,
 }
@@ -234,6 +258,7 @@ pub async fn device(ctx: &Ctx, cmd: DeviceCmd) -> Result<()> {
         DeviceCmd::AssertLocation {
             device,
             location,
+            antenna,
             opts,
         } => {
             let location = Location::parse(&location)?;
@@ -242,6 +267,7 @@ pub async fn device(ctx: &Ctx, cmd: DeviceCmd) -> Result<()> {
                 Action::Devices(DeviceAction::AssertLocation {
                     device: device.key,
                     location,
+                    antenna: antenna.antenna(),
                 }),
                 &opts,
             )
@@ -318,6 +344,7 @@ async fn onboard(ctx: &Ctx, a: OnboardArgs) -> Result<()> {
         class: a.class,
         maker,
         location,
+        antenna: a.antenna.antenna(),
         device_signature: device
             .key
             .sign(&device_pop_bytes(&chain_id, &device_pk, &owner_pk)),

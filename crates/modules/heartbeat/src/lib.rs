@@ -138,6 +138,7 @@ mod tests {
                 owner: PublicKey([9; 32]),
                 class: class.into(),
                 location: None,
+                antenna: None,
                 active,
             };
             s.devices.insert(device, info);
@@ -164,6 +165,8 @@ mod tests {
             entropy: Hash32([0; 32]),
             reports: &reports,
             snapshot: &snap,
+            pool_bones: Amount(1_000),
+            carry: &[],
         };
         let out = Heartbeat.verify_epoch(&input);
         let codes: Vec<String> = out

@@ -1,0 +1,232 @@
+//! HIP-17 hex density scaling with the HIP-104 parameters: where many hotspots crowd into the
+//! same hexes, each one's proof-of-coverage rewards are scaled down, so that coverage spreads.
+//!
+//! Rule (HIP-17, as run by helium/oracles `iot_verifier/src/hex_density.rs`):
+//! 1. every asserted res-12 location counts 1 in its res-11 parent;
+//! 2. for res 10 down to 4, a hex's *unclipped* count is the sum of its children's *clipped*
+//!    counts; it is clipped to `limit = min(max, target × (max(occupied − neighbors, 0) + 1))`,
+//!    where `occupied` counts the hexes of its 1-ring (itself included) whose clipped count is
+//!    at least `target` ([`HIP104_RES_CONFIG`]);
+//! 3. a location's scale is the product, over its parents at res 13 … 4 present in both
+//!    maps, of `clipped / unclipped`, rounded to 4 decimals (banker's rounding).
+//!
+//! Locations with no known density (not in the population) get [`DEFAULT_HEX_SCALE`].
+//! Deterministic: the clipping of one resolution does not depend on the order hexes are
+//! visited in (a clipped count reaches `target` exactly when its unclipped count does, since
+//! every limit is at least `target`), and the result is keyed in sorted order.
+
+use h3o::{CellIndex, Resolution};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Decimals a hex scale is rounded to (helium/oracles `SCALING_PRECISION`).
+pub const SCALE_DECIMALS: u32 = 4;
+
+/// Scale of a location with no known density: 0.2 (helium/oracles `DEFAULT_TX_SCALE`).
+pub const DEFAULT_HEX_SCALE: Decimal = Decimal::from_parts(2000, 0, 0, false, 4);
+
+/// One resolution's HIP-104 density parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResConfig {
+    /// The resolution.
+    pub res: Resolution,
+    /// Occupied neighbours allowed before the limit grows (`N`).
+    pub neighbors: u64,
+    /// Density target (`TGT`).
+    pub target: u64,
+    /// Density cap (`MAX`).
+    pub max: u64,
+}
+
+const fn cfg(res: Resolution, neighbors: u64, target: u64, max: u64) -> ResConfig {
+    ResConfig {
+        res,
+        neighbors,
+        target,
+        max,
+    }
+}
+
+/// HIP-104 parameters, resolution 10 down to 4, in the order they are applied.
+pub const HIP104_RES_CONFIG: [ResConfig; 7] = [
+    cfg(Resolution::Ten, 2, 1, 1),
+    cfg(Resolution::Nine, 2, 1, 1),
+    cfg(Resolution::Eight, 2, 1, 1),
+    cfg(Resolution::Seven, 4, 5, 10),
+    cfg(Resolution::Six, 4, 25, 50),
+    cfg(Resolution::Five, 4, 100, 200),
+    cfg(Resolution::Four, 2, 500, 1000),
+];
+
+/// Resolutions whose `clipped / unclipped` ratio enters a location's scale.
+const SCALING_RES: [Resolution; 10] = [
+    Resolution::Thirteen,
+    Resolution::Twelve,
+    Resolution::Eleven,
+    Resolution::Ten,
+    Resolution::Nine,
+    Resolution::Eight,
+    Resolution::Seven,
+    Resolution::Six,
+    Resolution::Five,
+    Resolution::Four,
+];
+
+// Lookups only, never iterated: a HashMap keeps 1M-hotspot populations fast and cannot leak
+// its iteration order into results.
+#[allow(clippy::disallowed_types)]
+type Counts = std::collections::HashMap<CellIndex, u64>;
+
+/// The density scale of every asserted location of a population.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HexScales {
+    scales: BTreeMap<u64, Decimal>,
+}
+
+impl HexScales {
+    /// Computes the scales of `locations` (asserted res-12 cells, one entry per hotspot:
+    /// several hotspots in one cell appear several times).
+    pub fn compute(locations: impl IntoIterator<Item = CellIndex>) -> HexScales {
+        let (mut unclipped, mut clipped) = (Counts::default(), Counts::default());
+        let mut asserted: Vec<CellIndex> = Vec::new();
+        for cell in locations {
+            let Some(parent) = cell.parent(Resolution::Eleven) else {
+                continue;
+            };
+            *unclipped.entry(parent).or_insert(0) += 1;
+            *clipped.entry(parent).or_insert(0) += 1;
+            asserted.push(cell);
+        }
+        let mut level: Vec<CellIndex> = asserted
+            .iter()
+            .filter_map(|c| c.parent(Resolution::Eleven))
+            .collect();
+        level.sort_unstable();
+        level.dedup();
+        for config in HIP104_RES_CONFIG {
+            level = roll_up(&mut unclipped, &mut clipped, &level, config.res);
+            for hex in &level {
+                let occupied = occupied_count(&clipped, *hex, config.target);
+                let limit = density_limit(&config, occupied);
+                let count = unclipped.get(hex).copied().unwrap_or(0);
+                clipped.insert(*hex, limit.min(count));
+            }
+        }
+        asserted.sort_unstable();
+        asserted.dedup();
+        let scales = asserted
+            .into_iter()
+            .map(|cell| (u64::from(cell), scale_of(cell, &unclipped, &clipped)))
+            .collect();
+        HexScales { scales }
+    }
+
+    /// The scale of a location: its computed scale, or [`DEFAULT_HEX_SCALE`] when the
+    /// location was not in the population.
+    pub fn scale(&self, cell: u64) -> Decimal {
+        self.scales.get(&cell).copied().unwrap_or(DEFAULT_HEX_SCALE)
+    }
+
+    /// Every computed scale, by res-12 cell, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Decimal)> + '_ {
+        self.scales.iter().map(|(c, s)| (*c, *s))
+    }
+
+    /// Number of distinct asserted cells.
+    pub fn len(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// Whether no location was asserted.
+    pub fn is_empty(&self) -> bool {
+        self.scales.is_empty()
+    }
+}
+
+/// Adds each child's clipped count to its parent at `res` (both maps, as helium/oracles
+/// does) and returns the parents, sorted and unique.
+fn roll_up(
+    unclipped: &mut Counts,
+    clipped: &mut Counts,
+    children: &[CellIndex],
+    res: Resolution,
+) -> Vec<CellIndex> {
+    let mut parents = Vec::with_capacity(children.len());
+    for child in children {
+        let Some(parent) = child.parent(res) else {
+            continue;
+        };
+        let count = clipped.get(child).copied().unwrap_or(0);
+        *unclipped.entry(parent).or_insert(0) += count;
+        *clipped.entry(parent).or_insert(0) += count;
+        parents.push(parent);
+    }
+    parents.sort_unstable();
+    parents.dedup();
+    parents
+}
+
+/// Hexes of `hex`'s 1-ring (itself included) whose clipped count reaches `target`.
+fn occupied_count(clipped: &Counts, hex: CellIndex, target: u64) -> u64 {
+    hex.grid_disk::<Vec<_>>(1)
+        .into_iter()
+        .filter(|c| clipped.get(c).is_some_and(|n| *n >= target))
+        .count() as u64
+}
+
+/// `min(max, target × (max(occupied − neighbors, 0) + 1))`.
+fn density_limit(config: &ResConfig, occupied: u64) -> u64 {
+    let over = occupied.saturating_sub(config.neighbors);
+    config
+        .max
+        .min(config.target.saturating_mul(over.saturating_add(1)))
+}
+
+fn scale_of(cell: CellIndex, unclipped: &Counts, clipped: &Counts) -> Decimal {
+    let mut scale = Decimal::new(10, 1);
+    for res in SCALING_RES {
+        let Some(parent) = cell.parent(res) else {
+            continue;
+        };
+        if let (Some(u), Some(c)) = (unclipped.get(&parent), clipped.get(&parent)) {
+            let (u, c) = (to_i64(*u), to_i64(*c));
+            scale *= Decimal::new(c, SCALE_DECIMALS) / Decimal::new(u, SCALE_DECIMALS);
+        }
+    }
+    scale.round_dp(SCALE_DECIMALS)
+}
+
+/// A hotspot count as `i64` (counts are bounded by the population size).
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).expect("a hotspot count fits in i64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(hex: &str) -> CellIndex {
+        CellIndex::try_from(u64::from_str_radix(hex, 16).expect("hex")).expect("cell")
+    }
+
+    #[test]
+    fn a_lone_hotspot_keeps_full_scale() {
+        let s = HexScales::compute([cell("8c2a1072d04e1ff")]);
+        assert_eq!(s.scale(0x8c2a1072d04e1ff), Decimal::ONE);
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_location_gets_the_default_scale() {
+        let s = HexScales::compute([cell("8c2a1072d04e1ff")]);
+        assert_eq!(format!("{:.4}", s.scale(0x8c2a1072d04e3ff)), "0.2000");
+    }
+
+    #[test]
+    fn two_hotspots_in_one_res10_hex_halve_each() {
+        // Same res-12 cell twice: res 10 count 2 clipped to 1 → scale 1/2.
+        let c = cell("8c2a1072d04e1ff");
+        let s = HexScales::compute([c, c]);
+        assert_eq!(format!("{:.4}", s.scale(u64::from(c))), "0.5000");
+    }
+}

@@ -1,0 +1,140 @@
+//! `coverage`: Helium-style proof of coverage for location-bound radio networks, and paid
+//! data transfer.
+//!
+//! Hotspots (device class `hotspot`) assert an H3 res-12 location, antenna gain and
+//! elevation at onboarding. Each beacon interval a hotspot sends one beacon whose payload,
+//! channel, data rate and power follow from the epoch's entropy ([`beacon`]); hotspots that
+//! hear it report witnesses (signal, SNR, frequency, time). The oracle verifies every beacon
+//! and witness with Helium's checks ([`verify`], codes in [`reason`]), applies HIP-106
+//! reciprocity across epochs ([`state`]), selects the first 14 valid witnesses (HIP-83),
+//! weights them by HIP-15 units ([`units`]) and HIP-17 hex density ([`hex_density`]), and
+//! splits the module's pool as Helium IoT does ([`reward_share`]). Packets forwarded for a
+//! payer are charged to its delegated credits (24 bytes per credit) and earn the
+//! data-transfer pool. Regions and channel plans come from Helium's region maps ([`region`]).
+//!
+//! Data flow: reports ([`payload`]) → [`CoverageModule::verify_epoch`] → verdicts, exact
+//! rewards in bones (the oracle pays them as computed), usage charges, and the reciprocity
+//! state carried into the next epoch.
+
+pub mod beacon;
+pub mod checks;
+pub mod geo;
+pub mod hex_density;
+pub mod params;
+pub mod payload;
+pub mod reason;
+pub mod region;
+pub mod reward_share;
+pub mod state;
+pub mod units;
+mod verify;
+
+pub use params::{CoverageParams, ParamsError};
+pub use region::RegionCatalog;
+
+use depin_module::{EpochInput, EpochOutcome, LedgerSnapshot, PayloadRejection, ResourceModule};
+use depin_types::{Amount, DeviceClassParams, PublicKey};
+use hex_density::HexScales;
+use std::collections::BTreeSet;
+
+/// Module name, as in reports and genesis.
+pub const NAME: &str = "coverage";
+/// Device class this module rewards.
+pub const CLASS: &str = "hotspot";
+
+/// The coverage module: its parameters, region catalog and denylist.
+#[derive(Clone, Debug)]
+pub struct CoverageModule {
+    params: CoverageParams,
+    regions: RegionCatalog,
+    deny: BTreeSet<PublicKey>,
+    deny_edges: BTreeSet<(PublicKey, PublicKey)>,
+}
+
+fn edge(a: PublicKey, b: PublicKey) -> (PublicKey, PublicKey) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+impl CoverageModule {
+    /// A module with validated `params` and a region catalog.
+    ///
+    /// Errors: [`ParamsError`] for out-of-range parameters.
+    pub fn new(params: CoverageParams, regions: RegionCatalog) -> Result<Self, ParamsError> {
+        params.validate()?;
+        let deny = params.denylist.iter().map(|a| a.key).collect();
+        let deny_edges = params
+            .denied_edges
+            .iter()
+            .map(|(a, b)| edge(a.key, b.key))
+            .collect();
+        Ok(CoverageModule {
+            params,
+            regions,
+            deny,
+            deny_edges,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &CoverageParams {
+        &self.params
+    }
+
+    /// The region catalog.
+    pub fn regions(&self) -> &RegionCatalog {
+        &self.regions
+    }
+
+    /// Whether `key` is denylisted.
+    pub fn denied(&self, key: &PublicKey) -> bool {
+        self.deny.contains(key)
+    }
+
+    /// Whether the witness edge `a`–`b` is denylisted.
+    pub fn denied_edge(&self, a: &PublicKey, b: &PublicKey) -> bool {
+        self.deny_edges.contains(&edge(*a, *b))
+    }
+
+    /// HIP-17 scales of the registry's active, asserted hotspots.
+    pub fn hex_scales(&self, snapshot: &LedgerSnapshot) -> HexScales {
+        let cells = snapshot
+            .devices
+            .values()
+            .filter(|d| d.active && d.class == CLASS)
+            .filter_map(|d| d.location)
+            .filter_map(|l| h3o::CellIndex::try_from(l.index()).ok());
+        HexScales::compute(cells)
+    }
+}
+
+impl ResourceModule for CoverageModule {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn device_classes(&self) -> Vec<DeviceClassParams> {
+        vec![DeviceClassParams {
+            name: CLASS.into(),
+            location_bound: true,
+            onboarding_fee_bones: Amount(400_000_000),
+            location_fee_bones: Amount(100_000_000),
+        }]
+    }
+
+    fn check_payload(&self, payload: &[u8]) -> Result<(), PayloadRejection> {
+        payload::CoveragePayload::decode(payload)
+            .map(|_| ())
+            .map_err(|e| PayloadRejection {
+                code: e.code(),
+                message: e.to_string(),
+            })
+    }
+
+    fn verify_epoch(&self, input: &EpochInput<'_>) -> EpochOutcome {
+        verify::Verifier::new(self, input).run()
+    }
+}

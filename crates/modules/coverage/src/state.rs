@@ -1,0 +1,100 @@
+//! HIP-106 reciprocity state, carried from one epoch to the next: when each hotspot last
+//! sent a valid witness, and when it last sent a valid beacon that was witnessed. A beacon
+//! counts only if its beaconer witnessed someone within the window before it; a witness
+//! counts only if its hotspot beaconed (and was heard) within the window before it.
+//! helium/oracles `last_witness`, `last_beacon_reciprocity`.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use depin_types::PublicKey;
+use std::collections::BTreeMap;
+
+/// Format version of the carried bytes.
+const VERSION: u8 = 1;
+
+/// Per hotspot: `(last valid witness ms, last witnessed valid beacon ms)`, 0 for never.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Reciprocity {
+    last: BTreeMap<PublicKey, (u64, u64)>,
+}
+
+impl Reciprocity {
+    /// Decodes carried bytes; empty or unreadable bytes are an empty state (the first epoch,
+    /// or a carry of another version: reciprocity then restarts, it never fabricates history).
+    pub fn decode(bytes: &[u8]) -> Reciprocity {
+        match bytes.split_first() {
+            Some((&VERSION, rest)) => Reciprocity::try_from_slice(rest).unwrap_or_default(),
+            _ => Reciprocity::default(),
+        }
+    }
+
+    /// Encodes for the next epoch.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        BorshSerialize::serialize(self, &mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// Records a valid witness by `hotspot` at `at_ms`.
+    pub fn witnessed(&mut self, hotspot: PublicKey, at_ms: u64) {
+        let e = self.last.entry(hotspot).or_insert((0, 0));
+        e.0 = e.0.max(at_ms);
+    }
+
+    /// Records a valid, witnessed beacon by `hotspot` at `at_ms`.
+    pub fn beaconed(&mut self, hotspot: PublicKey, at_ms: u64) {
+        let e = self.last.entry(hotspot).or_insert((0, 0));
+        e.1 = e.1.max(at_ms);
+    }
+
+    /// Whether `hotspot` witnessed validly less than `window_ms` before `at_ms`.
+    pub fn has_witnessed_since(&self, hotspot: &PublicKey, at_ms: u64, window_ms: u64) -> bool {
+        self.last
+            .get(hotspot)
+            .is_some_and(|(w, _)| *w > 0 && at_ms.saturating_sub(*w) < window_ms)
+    }
+
+    /// Whether `hotspot` beaconed (witnessed) less than `window_ms` before `at_ms`.
+    pub fn has_beaconed_since(&self, hotspot: &PublicKey, at_ms: u64, window_ms: u64) -> bool {
+        self.last
+            .get(hotspot)
+            .is_some_and(|(_, b)| *b > 0 && at_ms.saturating_sub(*b) < window_ms)
+    }
+
+    /// Drops hotspots whose both times are a full window before `now_ms` (they can no longer
+    /// satisfy a check), which bounds the carried state by the recently active hotspots.
+    pub fn pruned(mut self, now_ms: u64, window_ms: u64) -> Reciprocity {
+        let horizon = now_ms.saturating_sub(window_ms);
+        self.last.retain(|_, (w, b)| (*w).max(*b) > horizon);
+        self
+    }
+
+    /// Hotspots tracked.
+    pub fn len(&self) -> usize {
+        self.last.len()
+    }
+
+    /// Whether no hotspot is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_witness_counts_for_the_window_then_expires() {
+        let k = PublicKey([1; 32]);
+        let mut s = Reciprocity::default();
+        assert!(!s.has_witnessed_since(&k, 10, 100));
+        s.witnessed(k, 10);
+        assert!(s.has_witnessed_since(&k, 109, 100));
+        assert!(!s.has_witnessed_since(&k, 110, 100));
+        assert!(!s.has_beaconed_since(&k, 20, 100));
+        let back = Reciprocity::decode(&s.encode());
+        assert_eq!(back, s);
+        assert!(back.pruned(1_000, 100).is_empty());
+        assert_eq!(Reciprocity::decode(b"garbage"), Reciprocity::default());
+    }
+}
