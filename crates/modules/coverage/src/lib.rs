@@ -5,7 +5,7 @@
 //! elevation at onboarding. Each beacon interval a hotspot sends one beacon whose payload,
 //! channel, data rate and power follow from the epoch's entropy ([`beacon`]); hotspots that
 //! hear it report witnesses (signal, SNR, frequency, time). The oracle verifies every beacon
-//! and witness with Helium's checks ([`verify`], codes in [`reason`]), applies HIP-106
+//! and witness with Helium's checks ([`checks`], codes in [`reason`]), applies HIP-106
 //! reciprocity across epochs ([`state`]), selects the first 14 valid witnesses (HIP-83),
 //! weights them by HIP-15 units ([`units`]) and HIP-17 hex density ([`hex_density`]), and
 //! splits the module's pool as Helium IoT does ([`reward_share`]). Packets forwarded for a
