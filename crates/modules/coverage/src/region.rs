@@ -232,10 +232,11 @@ impl RegionCatalog {
         RegionCatalog::new(maps, plans)
     }
 
-    /// The region of a location (an H3 cell of resolution ≥ 7), if a map holds it.
+    /// The region of a location (an H3 cell of resolution ≥ 7), if a map holds it. Helium's
+    /// maps are disjoint; were two to overlap, the finer cell wins.
     pub fn region_of(&self, location: u64) -> Option<&str> {
         let cell = CellIndex::try_from(location).ok()?;
-        for res in 0..=REGION_MAP_RES {
+        for res in (0..=REGION_MAP_RES).rev() {
             let res = Resolution::try_from(res).expect("0..=7 are resolutions");
             if let Some(i) = cell.parent(res).and_then(|p| self.cells.get(&u64::from(p))) {
                 return self.names.get(usize::from(*i)).map(String::as_str);
