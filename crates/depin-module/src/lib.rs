@@ -66,7 +66,7 @@ pub struct EpochInput<'a> {
     pub entropy: Hash32,
     /// This module's reports of the epoch, in the oracle's log order; signatures, chain id and
     /// payload form were already checked at ingest.
-    pub reports: &'a [Report],
+    pub reports: &'a [&'a Report],
     /// The device registry at the epoch's last block.
     pub snapshot: &'a LedgerSnapshot,
     /// This module's pool of the epoch's emission, bones (genesis module weights).
@@ -146,6 +146,13 @@ pub trait ResourceModule: Send + Sync {
 
     /// Device classes the module rewards, with their onboarding rules (added to a new genesis).
     fn device_classes(&self) -> Vec<DeviceClassParams>;
+
+    /// Parameters (JSON) a new genesis with epochs of `epoch_length_ms` writes for the module;
+    /// empty for none (the module's defaults).
+    fn genesis_params(&self, epoch_length_ms: u64) -> String {
+        let _ = epoch_length_ms;
+        String::new()
+    }
 
     /// Stateless check of a report payload at ingest (size, form). Cheap: runs per report on
     /// the ingest path.

@@ -234,10 +234,7 @@ fn verify_modules(
     let mut out = BTreeMap::new();
     for m in modules {
         let idx = by_module.remove(m.name()).unwrap_or_default();
-        let reports: Vec<Report> = idx
-            .iter()
-            .map(|&i| inputs.reports[i].report.clone())
-            .collect();
+        let reports: Vec<&Report> = idx.iter().map(|&i| &inputs.reports[i].report).collect();
         let input = EpochInput {
             epoch: inputs.epoch,
             start_ms: inputs.start_ms,
@@ -563,10 +560,12 @@ mod tests {
                 ModuleWeight {
                     module: "fake".into(),
                     weight: 2,
+                    params: Default::default(),
                 },
                 ModuleWeight {
                     module: "absent".into(),
                     weight: 1,
+                    params: Default::default(),
                 },
             ],
             remainder_account: PublicKey([70; 32]),

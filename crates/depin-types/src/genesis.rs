@@ -96,6 +96,49 @@ pub struct ModuleWeight {
     pub module: String,
     /// Relative weight; a module's pool is `emission × weight / Σ weights`, floored.
     pub weight: u32,
+    /// The module's own parameters (a table in the genesis file; the module defines and
+    /// validates them; absent: the module's defaults).
+    #[serde(default, skip_serializing_if = "ModuleParams::is_empty")]
+    pub params: ModuleParams,
+}
+
+/// A module's parameters as canonical JSON text (empty: none). In a genesis file they are a
+/// nested table; in state and on the wire, the JSON text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ModuleParams(pub String);
+
+impl ModuleParams {
+    /// Whether no parameters were given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The JSON text (empty when none).
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for ModuleParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() {
+            return s.serialize_none();
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModuleParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(ModuleParams(if v.is_null() {
+            String::new()
+        } else {
+            v.to_string()
+        }))
+    }
 }
 
 /// Reward emission and settlement: epochs, the halving schedule, the oracles and the module

@@ -48,6 +48,10 @@ pub enum BenchCmd {
     /// raw ed25519 batch-verify rate of the same signatures, and the p99 acknowledgement
     /// latency at half that load. Targets: ratio ≥ 0.8, p99 < 50 ms.
     Ingest(crate::bench_ingest::IngestArgs),
+    /// One epoch of proof-of-coverage verification and rewards (seeded synthetic network) on
+    /// this machine's cores: time, peak RSS, and the manifest hash of two runs. Targets at
+    /// 1M hotspots / 10M witnesses: ≤ 10 s, ≤ 2 GiB.
+    Coverage(crate::bench_coverage::CoverageArgs),
 }
 
 /// Runs a benchmark.
@@ -59,6 +63,7 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
             block_time_ms,
         } => ledger(txs, accounts, block_time_ms).await,
         BenchCmd::Ingest(a) => crate::bench_ingest::ingest(a).await,
+        BenchCmd::Coverage(a) => crate::bench_coverage::coverage(&a),
     }
 }
 

@@ -3,6 +3,7 @@
 //! commands simulate unless `--commit`.
 
 mod bench;
+mod bench_coverage;
 mod bench_ingest;
 mod cmd;
 mod modules;
@@ -77,7 +78,6 @@ enum Command {
     /// Chain, block and transaction queries.
     #[command(subcommand)]
     Chain(cmd::query::ChainCmd),
-    /// Benchmarks against measured ceilings.
     /// Oracle: report ingest, epoch settlement, attestation.
     #[command(subcommand)]
     Oracle(cmd::oracle::OracleCmd),
@@ -87,6 +87,10 @@ enum Command {
     /// Epoch rewards: show, claim, verify.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
+    /// Coverage module tools (HIP-17 hex scales).
+    #[command(subcommand)]
+    Coverage(cmd::coverage::CoverageCmd),
+    /// Benchmarks against measured ceilings.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
 }
@@ -150,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(c) => cmd::tx::device(&ctx, c).await,
         Command::Stake(c) => cmd::tx::stake(&ctx, c).await,
         Command::Credits(c) => cmd::tx::credits(&ctx, c).await,
+        Command::Coverage(c) => cmd::coverage::run(&ctx, c),
         Command::Bench(c) => bench::run(&ctx, c).await,
     }
 }

@@ -1,10 +1,61 @@
 //! The one place resource modules are registered. The oracle, `depin rewards verify` and
 //! `node init` get their modules from here; nothing else in the engine names a module.
+//!
+//! Modules are configured from the genesis `rewards.module_weights[].params` (also carried in
+//! each epoch's published inputs) and, for `coverage`, a LoRaWAN region catalog directory
+//! (`--regions DIR`, Helium's `lorawan-h3` layout: `serialized/*.res7.h3idx` and
+//! `region_params/*.json`). Without a catalog every hotspot is in no region and cannot
+//! beacon (`invalid_region`).
 
+use anyhow::{bail, Context, Result};
 use depin_module::ResourceModule;
+use depin_module_coverage::{CoverageModule, CoverageParams, RegionCatalog};
+use depin_types::genesis::ModuleWeight;
+use std::path::Path;
 use std::sync::Arc;
 
-/// Every resource module this binary runs, in a fixed order.
+/// Every resource module with default parameters, in a fixed order (for `node init`, which
+/// asks them for their classes and genesis parameters, and for benches).
 pub fn registry() -> Vec<Arc<dyn ResourceModule>> {
-    vec![Arc::new(depin_module_heartbeat::Heartbeat)]
+    let coverage = CoverageModule::new(CoverageParams::default(), RegionCatalog::default())
+        .expect("default coverage parameters are valid");
+    vec![
+        Arc::new(depin_module_heartbeat::Heartbeat),
+        Arc::new(coverage),
+    ]
+}
+
+/// The modules as configured by `weights` (genesis or published inputs), with the region
+/// catalog under `regions`.
+///
+/// Errors: invalid module parameters, a beacon interval that does not divide the epoch, or an
+/// unreadable region catalog.
+pub fn configured(
+    weights: &[ModuleWeight],
+    epoch_length_ms: Option<u64>,
+    regions: Option<&Path>,
+) -> Result<Vec<Arc<dyn ResourceModule>>> {
+    let params = weights
+        .iter()
+        .find(|w| w.module == depin_module_coverage::NAME)
+        .map_or("", |w| w.params.as_json());
+    let params = CoverageParams::from_json(params).context("coverage params in genesis")?;
+    if let Some(len) = epoch_length_ms {
+        if len % params.beacon_interval_ms != 0 {
+            bail!(
+                "coverage beacon_interval_ms {} does not divide the epoch length {len} ms",
+                params.beacon_interval_ms
+            );
+        }
+    }
+    let catalog = match regions {
+        Some(dir) => RegionCatalog::load(dir)
+            .with_context(|| format!("loading the region catalog {}", dir.display()))?,
+        None => RegionCatalog::default(),
+    };
+    let coverage = CoverageModule::new(params, catalog)?;
+    Ok(vec![
+        Arc::new(depin_module_heartbeat::Heartbeat),
+        Arc::new(coverage),
+    ])
 }

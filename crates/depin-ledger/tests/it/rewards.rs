@@ -24,6 +24,7 @@ fn chain() -> Chain {
         module_weights: vec![ModuleWeight {
             module: "heartbeat".into(),
             weight: 1,
+            params: Default::default(),
         }],
         remainder_account: addr(&key(13)),
     });

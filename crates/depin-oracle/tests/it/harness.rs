@@ -78,6 +78,7 @@ pub fn genesis(genesis_time_ms: u64) -> Genesis {
             module_weights: vec![ModuleWeight {
                 module: "heartbeat".into(),
                 weight: 1,
+                params: Default::default(),
             }],
             remainder_account: addr(REMAINDER),
         }),

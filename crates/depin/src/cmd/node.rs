@@ -6,6 +6,7 @@ use crate::wallet::Wallet;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use depin_node::{home, NodeConfig};
+use depin_types::genesis::ModuleParams;
 use depin_types::genesis::{Allocation, MakerParams};
 use depin_types::{
     Address, Amount, ChainParams, DeviceClassParams, Genesis, ModuleWeight, Network, RewardsParams,
@@ -232,6 +233,7 @@ fn rewards_params(
         .map(|m| ModuleWeight {
             module: m.name().to_string(),
             weight: 1,
+            params: ModuleParams(m.genesis_params(a.epoch_length_ms)),
         })
         .collect();
     Ok(Some(RewardsParams {

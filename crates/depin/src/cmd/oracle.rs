@@ -57,6 +57,10 @@ pub struct OracleStartArgs {
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// LoRaWAN region catalog of the coverage module (Helium `lorawan-h3` layout, e.g.
+    /// `../shared/data/helium_lorawan_regions`); without it no hotspot can beacon.
+    #[arg(long, env = "DEPIN_COVERAGE_REGIONS")]
+    pub regions: Option<PathBuf>,
 }
 
 /// Agent commands (device software).
@@ -98,6 +102,7 @@ pub fn read_genesis(path: &Path) -> Result<Genesis> {
 pub async fn oracle(ctx: &Ctx, cmd: OracleCmd) -> Result<()> {
     let OracleCmd::Start(a) = cmd;
     let genesis = read_genesis(&a.genesis)?;
+    let genesis_rewards = genesis.rewards.clone();
     let key = a.key.as_deref().map(open).transpose()?.map(|w| w.key);
     let metrics = depin_node::run::prometheus();
     let cfg = OracleConfig {
@@ -113,7 +118,15 @@ pub async fn oracle(ctx: &Ctx, cmd: OracleCmd) -> Result<()> {
         max_body_bytes: a.max_body_bytes,
         metrics: Some(Arc::new(move || metrics.render())),
     };
-    let h = depin_oracle::start(cfg, crate::modules::registry()).await?;
+    let modules = match &genesis_rewards {
+        Some(r) => crate::modules::configured(
+            &r.module_weights,
+            Some(r.epoch_length_ms),
+            a.regions.as_deref(),
+        )?,
+        None => crate::modules::registry(),
+    };
+    let h = depin_oracle::start(cfg, modules).await?;
     eprintln!(
         "oracle listening on http://{} (home {})",
         h.addr,

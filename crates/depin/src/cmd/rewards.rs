@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use depin_client::OracleClient;
 use depin_oracle::claims::claim_for;
+use depin_oracle::settle::EpochInputs;
 use depin_oracle::verify::{check_chain, recompute};
 use depin_oracle::Manifest;
 use depin_types::{Action, Address};
@@ -67,6 +68,10 @@ pub struct VerifyArgs {
     /// Skip the chain checks (offline recomputation only).
     #[arg(long)]
     pub offline: bool,
+    /// The coverage module's region catalog, as the oracle ran with (`oracle start
+    /// --regions`).
+    #[arg(long, env = "DEPIN_COVERAGE_REGIONS")]
+    pub regions: Option<PathBuf>,
 }
 
 /// Runs a rewards command.
@@ -140,7 +145,11 @@ async fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<()> {
             (o.manifest(a.epoch).await?, o.inputs(a.epoch).await?)
         }
     };
-    let (inputs, m) = recompute(&inputs_bytes, &published, &crate::modules::registry())?;
+    let weights = borsh::from_slice::<EpochInputs>(&inputs_bytes)
+        .map(|i| i.module_weights)
+        .unwrap_or_default();
+    let modules = crate::modules::configured(&weights, None, a.regions.as_deref())?;
+    let (inputs, m) = recompute(&inputs_bytes, &published, &modules)?;
     if inputs.epoch != a.epoch {
         bail!("the inputs are for epoch {}, not {}", inputs.epoch, a.epoch);
     }

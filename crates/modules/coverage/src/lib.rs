@@ -125,6 +125,17 @@ impl ResourceModule for CoverageModule {
         }]
     }
 
+    /// One beacon per 6 hours where that divides the epoch, else one per epoch.
+    fn genesis_params(&self, epoch_length_ms: u64) -> String {
+        let six_hours_ms = CoverageParams::default().beacon_interval_ms;
+        let interval = if epoch_length_ms % six_hours_ms == 0 {
+            six_hours_ms
+        } else {
+            epoch_length_ms
+        };
+        serde_json::json!({ "beacon_interval_ms": interval }).to_string()
+    }
+
     fn check_payload(&self, payload: &[u8]) -> Result<(), PayloadRejection> {
         payload::CoveragePayload::decode(payload)
             .map(|_| ())

@@ -221,7 +221,7 @@ impl<'a> Verifier<'a> {
         witnesses: &[usize],
         payloads: &[Option<CoveragePayload>],
     ) {
-        let r = &self.input.reports[i];
+        let r: &Report = self.input.reports[i];
         let on = match self.check_beacon(r, b) {
             Ok(on) => on,
             Err(code) => {
@@ -240,7 +240,7 @@ impl<'a> Verifier<'a> {
         let mut seen: BTreeSet<PublicKey> = BTreeSet::new();
         let mut valid: Vec<usize> = Vec::new();
         for &wi in witnesses {
-            let wr = &self.input.reports[wi];
+            let wr: &Report = self.input.reports[wi];
             let Some(CoveragePayload::Witness(w)) = &payloads[wi] else {
                 unreachable!("groups hold witnesses only");
             };
@@ -277,7 +277,7 @@ impl<'a> Verifier<'a> {
         self.verdicts[i] = Verdict::Valid;
         let mut kept: Vec<usize> = Vec::with_capacity(valid.len());
         for w in valid {
-            let wr = &self.input.reports[w];
+            let wr: &Report = self.input.reports[w];
             if self
                 .state
                 .has_beaconed_since(&wr.device, wr.timestamp_ms, window)
@@ -310,7 +310,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn packet(&mut self, i: usize, pk: &PacketReport) {
-        let r = &self.input.reports[i];
+        let r: &Report = self.input.reports[i];
         let verdict = self.check_packet(r, pk);
         self.verdicts[i] = match verdict {
             Ok(credits) => {

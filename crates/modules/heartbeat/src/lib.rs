@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn each_rule_gives_its_reason_and_valid_intervals_make_the_share() {
         let snap = snapshot();
-        let reports = vec![
+        let reports = [
             report(1, 1_000),
             report(1, 1_050), // same interval (len 100)
             report(1, 1_100),
@@ -163,7 +163,7 @@ mod tests {
             start_ms: 1_000,
             end_ms: 2_200,
             entropy: Hash32([0; 32]),
-            reports: &reports,
+            reports: &reports.iter().collect::<Vec<_>>(),
             snapshot: &snap,
             pool_bones: Amount(1_000),
             carry: &[],

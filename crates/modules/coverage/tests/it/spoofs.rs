@@ -167,7 +167,7 @@ impl World {
             start_ms: START_MS,
             end_ms: END_MS,
             entropy: ENTROPY,
-            reports: &self.reports,
+            reports: &self.reports.iter().collect::<Vec<_>>(),
             snapshot: &self.snapshot,
             pool_bones: Amount(1_000_000_000),
             carry: &carry,

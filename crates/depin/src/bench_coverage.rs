@@ -1,0 +1,292 @@
+//! `depin bench coverage`: one epoch of proof-of-coverage verification and rewards on a
+//! seeded synthetic network — hotspots in clusters of [`CLUSTER`] within a few km, every
+//! beacon heard by the other members of its cluster — timed through the oracle's settlement
+//! (module verification, HIP-17 scales, HIP-15 units, Helium's reward split, the Merkle
+//! root). Run twice: the manifests must hash the same. Targets: ≤ 10 s, ≤ 2 GiB peak RSS.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use depin_module::{DeviceInfo, LedgerSnapshot, ResourceModule};
+use depin_module_coverage::payload::{BeaconReport, CoveragePayload, WitnessReport};
+use depin_module_coverage::region::{Channel, RegionCatalog};
+use depin_module_coverage::state::Reciprocity;
+use depin_module_coverage::{beacon, geo, CoverageModule, CoverageParams, CLASS, NAME};
+use depin_oracle::settle::{settle, EpochInputs};
+use depin_types::genesis::{ModuleParams, ModuleWeight};
+use depin_types::{
+    Amount, Antenna, Hash32, Location, Network, PublicKey, Report, Signature, SignedReport,
+};
+use h3o::{CellIndex, LatLng, Resolution};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Hotspots per synthetic cluster (a town).
+pub const CLUSTER: usize = 16;
+const EPOCH_MS: u64 = 3_600_000;
+const START_MS: u64 = 1_700_000_000_000;
+const GAIN: i32 = 12;
+
+/// `bench coverage` arguments.
+#[derive(Args, Debug)]
+pub struct CoverageArgs {
+    /// Hotspots in the synthetic network.
+    #[arg(long, default_value_t = 100_000)]
+    pub hotspots: usize,
+    /// Witness reports in the epoch (beacons are added: one per `CLUSTER − 1` witnesses).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub witnesses: usize,
+    /// RNG seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+fn plan() -> Vec<Channel> {
+    let sf = vec![("SF10".to_string(), 25), ("SF9".to_string(), 67)];
+    (0..8)
+        .map(|i| Channel {
+            frequency_hz: 903_900_000 + i * 200_000,
+            bandwidth_hz: 125_000,
+            max_eirp_ddbm: 360,
+            spreading: sf.clone(),
+        })
+        .collect()
+}
+
+/// Hotspot locations: clusters spread over the continental US, members within ~3 km.
+fn locations(n: usize, rng: &mut StdRng) -> Vec<u64> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let (lat, lng) = (rng.gen_range(30.0..47.0), rng.gen_range(-120.0..-75.0));
+        for _ in 0..CLUSTER.min(n - out.len()) {
+            let (dn, de): (f64, f64) = (rng.gen_range(-0.03..0.03), rng.gen_range(-0.03..0.03));
+            let ll = LatLng::new(lat + dn, lng + de).expect("in range");
+            out.push(u64::from(ll.to_cell(Resolution::Twelve)));
+        }
+    }
+    out
+}
+
+fn catalog(locs: &[u64]) -> Result<RegionCatalog> {
+    let mut cells: Vec<CellIndex> = locs
+        .iter()
+        .filter_map(|l| CellIndex::try_from(*l).ok()?.parent(Resolution::Two))
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    let maps = BTreeMap::from([("BENCH915".to_string(), cells)]);
+    let plans = BTreeMap::from([("BENCH915".to_string(), plan())]);
+    Ok(RegionCatalog::new(maps, plans)?)
+}
+
+struct World {
+    inputs: EpochInputs,
+    module: Arc<dyn ResourceModule>,
+}
+
+fn key(i: usize) -> PublicKey {
+    let mut k = [0u8; 32];
+    k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    k[31] = 1;
+    PublicKey(k)
+}
+
+fn snapshot(locs: &[u64]) -> Result<LedgerSnapshot> {
+    let mut devices = BTreeMap::new();
+    for (i, l) in locs.iter().enumerate() {
+        let d = DeviceInfo {
+            device: key(i),
+            owner: key(i / 4 + 10_000_000),
+            class: CLASS.into(),
+            location: Some(Location::new(*l)?),
+            antenna: Some(Antenna {
+                gain_ddbi: GAIN,
+                elevation_m: 5,
+            }),
+            active: true,
+        };
+        devices.insert(d.device, d);
+    }
+    Ok(LedgerSnapshot {
+        height: 100,
+        devices,
+        credits: BTreeMap::new(),
+        credit_price_bones: Amount(1_000),
+    })
+}
+
+fn report(device: PublicKey, ts: u64, p: &CoveragePayload) -> SignedReport {
+    // Settlement trusts ingest for signatures; the bench measures verification, not ed25519.
+    let report = Report {
+        chain_id: "bench".into(),
+        module: NAME.into(),
+        device,
+        timestamp_ms: ts,
+        payload: p.to_bytes(),
+    };
+    SignedReport {
+        report,
+        signature: Signature([0; 64]),
+    }
+}
+
+/// One beacon of hotspot `b` (interval 0) and its cluster's witnesses, up to `budget`.
+fn poc(
+    locs: &[u64],
+    b: usize,
+    entropy: &Hash32,
+    budget: usize,
+    out: &mut Vec<SignedReport>,
+) -> Result<usize> {
+    let ts = START_MS + (b as u64 % 3_000_000);
+    let x = beacon::build(entropy, &key(b), 0, &plan(), GAIN)?;
+    let br = BeaconReport {
+        entropy: *entropy,
+        data: x.data,
+        frequency_hz: x.frequency_hz,
+        spreading: x.spreading,
+        tx_power_dbm: x.tx_power_dbm,
+    };
+    out.push(report(key(b), ts, &CoveragePayload::Beacon(br.clone())));
+    let first = b - b % CLUSTER;
+    let mut made = 0;
+    for w in (first..(first + CLUSTER).min(locs.len()))
+        .filter(|w| *w != b)
+        .take(budget)
+    {
+        let d = geo::distance_m(locs[b], locs[w])?;
+        let bound = geo::expected_rssi_dbm(br.tx_power_dbm, br.frequency_hz, d, GAIN, GAIN);
+        #[allow(clippy::cast_possible_truncation)] // a signal in dBm×10 fits i32
+        let signal_ddbm = (bound * 10.0) as i32 - 150;
+        let wr = WitnessReport {
+            data: br.data.clone(),
+            signal_ddbm,
+            snr_ddb: 50,
+            frequency_hz: br.frequency_hz,
+        };
+        out.push(report(
+            key(w),
+            ts + 100 + w as u64 % 900,
+            &CoveragePayload::Witness(wr),
+        ));
+        made += 1;
+    }
+    Ok(made)
+}
+
+fn world(a: &CoverageArgs) -> Result<World> {
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let locs = locations(a.hotspots, &mut rng);
+    let entropy = Hash32([9; 32]);
+    let mut reports = Vec::with_capacity(a.witnesses + a.witnesses / (CLUSTER - 1) + 1);
+    let (mut witnesses, mut b) = (0, 0);
+    while witnesses < a.witnesses && b < locs.len() {
+        witnesses += poc(&locs, b, &entropy, a.witnesses - witnesses, &mut reports)?;
+        b += 1;
+    }
+    reports.sort_by_key(|r| (r.report.timestamp_ms, r.id()));
+    let params = CoverageParams {
+        beacon_interval_ms: EPOCH_MS,
+        ..CoverageParams::default()
+    };
+    let module = CoverageModule::new(params.clone(), catalog(&locs)?)?;
+    let mut history = Reciprocity::default();
+    for i in 0..locs.len() {
+        history.witnessed(key(i), START_MS - 1);
+        history.beaconed(key(i), START_MS - 1);
+    }
+    let inputs = EpochInputs {
+        chain_id: "bench".into(),
+        network: Network::Devnet,
+        epoch: 0,
+        start_ms: START_MS,
+        end_ms: START_MS + EPOCH_MS,
+        entropy,
+        snapshot: snapshot(&locs)?,
+        emission: Amount(1_000_000_000_000_000),
+        module_weights: vec![ModuleWeight {
+            module: NAME.into(),
+            weight: 1,
+            params: ModuleParams(serde_json::to_string(&params)?),
+        }],
+        remainder_account: key(usize::MAX >> 8),
+        reports,
+        ingest_rejections: BTreeMap::new(),
+        carry: BTreeMap::from([(NAME.to_string(), history.encode())]),
+    };
+    Ok(World {
+        inputs,
+        module: Arc::new(module),
+    })
+}
+
+/// Peak resident set of this process, bytes (`VmHWM`).
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs the benchmark.
+///
+/// Errors: a world that cannot be built or an epoch that does not settle.
+pub fn coverage(a: &CoverageArgs) -> Result<()> {
+    if a.hotspots < 2 {
+        bail!("--hotspots must be at least 2");
+    }
+    let t = Instant::now();
+    let w = world(a)?;
+    let (witnesses, beacons) = count(&w.inputs);
+    eprintln!(
+        "built {} hotspots, {beacons} beacons, {witnesses} witnesses in {:.1} s",
+        a.hotspots,
+        t.elapsed().as_secs_f64()
+    );
+    let modules = [w.module];
+    let mut runs = Vec::new();
+    for run in 0..2 {
+        let t = Instant::now();
+        let s = settle(&w.inputs, &modules)?;
+        let secs = t.elapsed().as_secs_f64();
+        let bytes = serde_json::to_vec(&s.manifest)?;
+        let hash = Hash32::digest(&bytes);
+        let valid = s.manifest.verdict_counts.get("valid").copied().unwrap_or(0);
+        eprintln!(
+            "run {run}: {secs:.2} s, {valid} valid, {} rewarded devices, manifest {hash}",
+            s.manifest.devices.len()
+        );
+        runs.push((secs, hash));
+    }
+    let epoch_s = runs.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+    let deterministic = runs[0].1 == runs[1].1;
+    println!(
+        "{}",
+        json!({"bench": "coverage", "hotspots": a.hotspots, "witnesses": witnesses,
+               "beacons": beacons, "epoch_s": (epoch_s * 100.0).round() / 100.0,
+               "peak_rss_bytes": peak_rss_bytes(), "deterministic": deterministic})
+    );
+    if !deterministic {
+        bail!("two runs of the same epoch gave different manifests");
+    }
+    Ok(())
+}
+
+fn count(inputs: &EpochInputs) -> (usize, usize) {
+    let beacons = inputs
+        .reports
+        .iter()
+        .filter(|r| {
+            matches!(
+                CoveragePayload::decode(&r.report.payload),
+                Ok(CoveragePayload::Beacon(_))
+            )
+        })
+        .count();
+    (inputs.reports.len() - beacons, beacons)
+}
