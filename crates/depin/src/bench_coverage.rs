@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use depin_module::{DeviceInfo, LedgerSnapshot, ResourceModule};
 use depin_module_coverage::payload::{BeaconReport, CoveragePayload, WitnessReport};
-use depin_module_coverage::region::{Channel, RegionCatalog};
+use depin_module_coverage::region::{uniform_plan, Channel, RegionCatalog};
 use depin_module_coverage::state::Reciprocity;
 use depin_module_coverage::{beacon, geo, CoverageModule, CoverageParams, CLASS, NAME};
 use depin_oracle::settle::{settle, EpochInputs};
@@ -45,15 +45,7 @@ pub struct CoverageArgs {
 }
 
 fn plan() -> Vec<Channel> {
-    let sf = vec![("SF10".to_string(), 25), ("SF9".to_string(), 67)];
-    (0..8)
-        .map(|i| Channel {
-            frequency_hz: 903_900_000 + i * 200_000,
-            bandwidth_hz: 125_000,
-            max_eirp_ddbm: 360,
-            spreading: sf.clone(),
-        })
-        .collect()
+    uniform_plan(903_900_000, 8)
 }
 
 /// Hotspot locations: clusters spread over the continental US, members within ~3 km.

@@ -114,19 +114,10 @@ mod tests {
     use super::*;
 
     fn plan() -> Vec<Channel> {
-        let sf = vec![
-            ("SF10".to_string(), 25),
-            ("SF9".to_string(), 67),
-            ("SF7".to_string(), 256),
-        ];
-        (0..8)
-            .map(|i| Channel {
-                frequency_hz: 903_900_000 + i * 200_000,
-                bandwidth_hz: 125_000,
-                max_eirp_ddbm: 360,
-                spreading: sf.clone(),
-            })
-            .collect()
+        let mut p = crate::region::uniform_plan(903_900_000, 8);
+        p.iter_mut()
+            .for_each(|c| c.spreading.push(("SF7".to_string(), 256)));
+        p
     }
 
     #[test]

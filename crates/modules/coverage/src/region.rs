@@ -33,6 +33,21 @@ pub struct Channel {
     pub spreading: Vec<(String, u32)>,
 }
 
+/// An evenly spaced plan of `channels` 125 kHz channels from `first_hz`, 200 kHz apart, at
+/// 36 dBm EIRP with SF10 (25-byte) and SF9 (67-byte) data rates: US915's uplink shape, for
+/// tests, benchmarks and simulations that have no region files.
+pub fn uniform_plan(first_hz: u64, channels: u64) -> Vec<Channel> {
+    let spreading = vec![("SF10".to_string(), 25), ("SF9".to_string(), 67)];
+    (0..channels)
+        .map(|i| Channel {
+            frequency_hz: first_hz + i * 200_000,
+            bandwidth_hz: 125_000,
+            max_eirp_ddbm: 360,
+            spreading: spreading.clone(),
+        })
+        .collect()
+}
+
 /// Errors loading a catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum RegionError {

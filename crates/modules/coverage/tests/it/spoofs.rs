@@ -7,7 +7,7 @@ use depin_module::{DeviceInfo, EpochInput, EpochOutcome, LedgerSnapshot, Resourc
 use depin_module_coverage::beacon;
 use depin_module_coverage::geo;
 use depin_module_coverage::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
-use depin_module_coverage::region::{Channel, RegionCatalog};
+use depin_module_coverage::region::{uniform_plan, Channel, RegionCatalog};
 use depin_module_coverage::state::Reciprocity;
 use depin_module_coverage::{CoverageModule, CoverageParams, CLASS, NAME};
 use depin_types::{Address, Amount, Antenna, Hash32, Location, Network, PublicKey, Report};
@@ -33,15 +33,7 @@ fn place(north_km: f64, east_km: f64) -> u64 {
 }
 
 fn plan() -> Vec<Channel> {
-    let sf = vec![("SF10".to_string(), 25), ("SF9".to_string(), 67)];
-    (0..8)
-        .map(|i| Channel {
-            frequency_hz: 903_900_000 + i * 200_000,
-            bandwidth_hz: 125_000,
-            max_eirp_ddbm: 360,
-            spreading: sf.clone(),
-        })
-        .collect()
+    uniform_plan(903_900_000, 8)
 }
 
 /// `TEST915`: the res-2 cell around the centre; `OTHER`: the res-7 cell of the border spot.
