@@ -66,6 +66,48 @@ pub struct NodeClient {
     http: reqwest::Client,
 }
 
+/// `path?height=…&after=…` with the parameters given.
+fn page_path(path: &str, height: Option<u64>, after: Option<&str>) -> String {
+    let mut q = Vec::new();
+    if let Some(h) = height {
+        q.push(format!("height={h}"));
+    }
+    if let Some(a) = after {
+        q.push(format!("after={a}"));
+    }
+    format!("{path}?{}", q.join("&"))
+}
+
+/// A page of a listing read at one height.
+trait Paged: serde::de::DeserializeOwned {
+    /// What the page lists.
+    type Item;
+    /// The height it was read at.
+    fn height(&self) -> u64;
+    /// Its items and the `after` of the next page.
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+impl Paged for DevicePage {
+    type Item = DeviceView;
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn into_parts(self) -> (Vec<DeviceView>, Option<String>) {
+        (self.devices, self.next)
+    }
+}
+
+impl Paged for CreditPage {
+    type Item = CreditBalanceView;
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn into_parts(self) -> (Vec<CreditBalanceView>, Option<String>) {
+        (self.balances, self.next)
+    }
+}
+
 impl NodeClient {
     /// A client of the node at `base_url` (e.g. `http://127.0.0.1:7650`).
     pub fn new(base_url: &str) -> NodeClient {
@@ -247,20 +289,14 @@ impl NodeClient {
         self.get("/v1/supply").await
     }
 
-    /// One page of the device registry as of `height` (latest when `None`).
+    /// One page of the device registry as of `height` (latest when `None`), starting after
+    /// `after`.
     pub async fn devices_page(
         &self,
         height: Option<u64>,
         after: Option<&str>,
     ) -> Result<DevicePage, ClientError> {
-        let mut q = Vec::new();
-        if let Some(h) = height {
-            q.push(format!("height={h}"));
-        }
-        if let Some(a) = after {
-            q.push(format!("after={a}"));
-        }
-        self.get(&format!("/v1/devices?{}", q.join("&"))).await
+        self.get(&page_path("/v1/devices", height, after)).await
     }
 
     /// The whole device registry as of `height` (latest when `None`), page by page (at most
@@ -269,15 +305,7 @@ impl NodeClient {
         &self,
         height: Option<u64>,
     ) -> Result<(u64, Vec<DeviceView>), ClientError> {
-        let mut page = self.devices_page(height, None).await?;
-        let at = page.height;
-        let mut out = std::mem::take(&mut page.devices);
-        for _ in 0..MAX_REGISTRY_PAGES {
-            let Some(next) = page.next.take() else { break };
-            page = self.devices_page(Some(at), Some(&next)).await?;
-            out.append(&mut page.devices);
-        }
-        Ok((at, out))
+        self.all_pages::<DevicePage>("/v1/devices", height).await
     }
 
     /// One page of data-credit balances as of `height` (latest when `None`), starting after
@@ -287,14 +315,7 @@ impl NodeClient {
         height: Option<u64>,
         after: Option<&str>,
     ) -> Result<CreditPage, ClientError> {
-        let mut q = Vec::new();
-        if let Some(h) = height {
-            q.push(format!("height={h}"));
-        }
-        if let Some(a) = after {
-            q.push(format!("after={a}"));
-        }
-        self.get(&format!("/v1/credits?{}", q.join("&"))).await
+        self.get(&page_path("/v1/credits", height, after)).await
     }
 
     /// Every data-credit balance as of `height`, page by page (at most
@@ -303,13 +324,25 @@ impl NodeClient {
         &self,
         height: Option<u64>,
     ) -> Result<(u64, Vec<CreditBalanceView>), ClientError> {
-        let mut page = self.credits_page(height, None).await?;
-        let at = page.height;
-        let mut out = std::mem::take(&mut page.balances);
+        self.all_pages::<CreditPage>("/v1/credits", height).await
+    }
+
+    /// Every item of a paged listing at one height: the first page fixes the height, the
+    /// rest follow `next` (at most [`MAX_REGISTRY_PAGES`] pages).
+    async fn all_pages<P: Paged>(
+        &self,
+        path: &str,
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<P::Item>), ClientError> {
+        let first: P = self.get(&page_path(path, height, None)).await?;
+        let at = first.height();
+        let (mut out, mut next) = first.into_parts();
         for _ in 0..MAX_REGISTRY_PAGES {
-            let Some(next) = page.next.take() else { break };
-            page = self.credits_page(Some(at), Some(&next)).await?;
-            out.append(&mut page.balances);
+            let Some(after) = next.take() else { break };
+            let page: P = self.get(&page_path(path, Some(at), Some(&after))).await?;
+            let (mut items, more) = page.into_parts();
+            out.append(&mut items);
+            next = more;
         }
         Ok((at, out))
     }

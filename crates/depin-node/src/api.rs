@@ -425,51 +425,63 @@ fn device_view(net: depin_types::Network, key: PublicKey, d: devices::Device) ->
 /// Most devices per registry page.
 pub const MAX_DEVICE_PAGE: usize = 1_000;
 
-/// Query of `GET /v1/devices`.
+/// Query of the paged listings at a height (`GET /v1/devices`, `GET /v1/credits`).
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-pub struct DevicesQuery {
-    /// Height to read the registry at (default: the latest).
+pub struct PageQuery {
+    /// Height to read at (default: the latest).
     pub height: Option<u64>,
-    /// Start after this device (address or hex key).
+    /// Start after this key (address or hex key).
     pub after: Option<String>,
     /// Page size (default and most: 1,000).
     pub limit: Option<usize>,
 }
 
+/// One page of the versioned rows under `prefix` (keys `prefix ‖ 32-byte key`) as of the
+/// query's height: `(height, [(key, value)], next)`, `next` being the last key when the page
+/// is full.
+type RowPage = (u64, Vec<(PublicKey, Vec<u8>)>, Option<PublicKey>);
+
+fn scan_page(node: &NodeState, prefix: &[u8], q: &PageQuery) -> Result<RowPage, Rejection> {
+    let after = q.after.as_deref().map(parse_key).transpose()?;
+    let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
+    let height = read_height(node, q.height)?;
+    let after_key = after.map(|k| [prefix, &k.0].concat());
+    let rows = node
+        .db
+        .scan_at(prefix, height, after_key.as_deref(), limit)
+        .map_err(internal)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, v) in rows {
+        let key: [u8; 32] = k[prefix.len()..].try_into().map_err(internal)?;
+        out.push((PublicKey(key), v));
+    }
+    let next = (out.len() == limit)
+        .then(|| out.last().map(|(k, _)| *k))
+        .flatten();
+    Ok((height, out, next))
+}
+
 /// The device registry as of a height, one page at a time (oracles read an epoch's registry
 /// at its last block).
-#[utoipa::path(get, path = "/v1/devices", params(DevicesQuery),
+#[utoipa::path(get, path = "/v1/devices", params(PageQuery),
     responses((status = 200, body = DevicePage), (status = 400, body = ErrorBody)))]
 async fn devices_at(
     State(s): State<ApiState>,
-    Query(q): Query<DevicesQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<DevicePage>, Rejection> {
-    let after = q.after.as_deref().map(parse_key).transpose()?;
-    let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
     let node = s.node.clone();
     blocking(move || {
-        let height = read_height(&node, q.height)?;
-        let after_key = after.map(|k| devices::device_key(&k));
-        let rows = node
-            .db
-            .scan_at(devices::DEVICE_PREFIX, height, after_key.as_deref(), limit)
-            .map_err(internal)?;
-        let mut page = Vec::with_capacity(rows.len());
-        for (k, v) in rows {
-            let key = PublicKey(
-                k[devices::DEVICE_PREFIX.len()..]
-                    .try_into()
-                    .map_err(internal)?,
-            );
+        let (height, rows, next) = scan_page(&node, devices::DEVICE_PREFIX, &q)?;
+        let net = node.genesis.network;
+        let mut devices = Vec::with_capacity(rows.len());
+        for (key, v) in rows {
             let d: devices::Device = borsh::from_slice(&v).map_err(internal)?;
-            page.push(device_view(node.genesis.network, key, d));
+            devices.push(device_view(net, key, d));
         }
-        let next = (page.len() == limit)
-            .then(|| page.last().map(|d| d.address.clone()))
-            .flatten();
+        let next = next.map(|k| Address::new(net, k).to_string());
         Ok(Json(DevicePage {
             height,
-            devices: page,
+            devices,
             next,
         }))
     })
@@ -477,35 +489,24 @@ async fn devices_at(
 }
 
 /// Data-credit balances as of a height, one page at a time (oracles read payers' credits at
-/// an epoch's last block to charge usage). Query as `GET /v1/devices`.
-#[utoipa::path(get, path = "/v1/credits", params(DevicesQuery),
+/// an epoch's last block to charge usage).
+#[utoipa::path(get, path = "/v1/credits", params(PageQuery),
     responses((status = 200, body = CreditPage), (status = 400, body = ErrorBody)))]
 async fn credits_at(
     State(s): State<ApiState>,
-    Query(q): Query<DevicesQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<CreditPage>, Rejection> {
-    let after = q.after.as_deref().map(parse_key).transpose()?;
-    let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
     let node = s.node.clone();
     blocking(move || {
-        let height = read_height(&node, q.height)?;
-        let after_key = after.map(|k| credits::balance_key(&k));
-        let rows = node
-            .db
-            .scan_at(credits::BALANCE_PREFIX, height, after_key.as_deref(), limit)
-            .map_err(internal)?;
+        let (height, rows, next) = scan_page(&node, credits::BALANCE_PREFIX, &q)?;
+        let net = node.genesis.network;
         let mut balances = Vec::with_capacity(rows.len());
-        for (k, v) in rows {
-            let raw: [u8; 32] = k[credits::BALANCE_PREFIX.len()..]
-                .try_into()
-                .map_err(internal)?;
+        for (key, v) in rows {
             let credits: u64 = borsh::from_slice(&v).map_err(internal)?;
-            let address = Address::new(node.genesis.network, PublicKey(raw)).to_string();
+            let address = Address::new(net, key).to_string();
             balances.push(CreditBalanceView { address, credits });
         }
-        let next = (balances.len() == limit)
-            .then(|| balances.last().map(|b| b.address.clone()))
-            .flatten();
+        let next = next.map(|k| Address::new(net, k).to_string());
         Ok(Json(CreditPage {
             height,
             balances,

@@ -287,6 +287,15 @@ async fn manifest(
     Path(epoch): Path<u64>,
 ) -> Result<Response, ApiError> {
     let bytes = s.published.manifest_bytes(epoch).map_err(internal)?;
+    settled_file(epoch, bytes, "application/json")
+}
+
+/// A published file of `epoch` as the response, or 404 `not_found` when it is not settled.
+fn settled_file(
+    epoch: u64,
+    bytes: Option<Vec<u8>>,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
     let bytes = bytes.ok_or_else(|| {
         err(
             StatusCode::NOT_FOUND,
@@ -294,7 +303,7 @@ async fn manifest(
             format!("epoch {epoch} is not settled"),
         )
     })?;
-    Ok(([("content-type", "application/json")], bytes).into_response())
+    Ok(([("content-type", content_type)], bytes).into_response())
 }
 
 /// A settled epoch's inputs (`inputs.bin`, borsh), for `depin rewards verify`.
@@ -302,14 +311,7 @@ async fn manifest(
     responses((status = 200, description = "inputs.bin", content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
 async fn inputs(State(s): State<OracleApi>, Path(epoch): Path<u64>) -> Result<Response, ApiError> {
     let bytes = s.published.inputs_bytes(epoch).map_err(internal)?;
-    let bytes = bytes.ok_or_else(|| {
-        err(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("epoch {epoch} is not settled"),
-        )
-    })?;
-    Ok(([("content-type", "application/octet-stream")], bytes).into_response())
+    settled_file(epoch, bytes, "application/octet-stream")
 }
 
 /// Serves the API on `listen` in a background task until the process ends (benchmarks and

@@ -221,9 +221,9 @@ struct ModuleResult {
 fn verify_modules(
     inputs: &EpochInputs,
     modules: &[Arc<dyn ResourceModule>],
+    pools: &BTreeMap<&str, u128>,
     verdicts: &mut [Verdict],
 ) -> Result<BTreeMap<String, ModuleResult>, SettleError> {
-    let pools = module_pools(inputs)?;
     let mut by_module: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in inputs.reports.iter().enumerate() {
         by_module
@@ -297,10 +297,10 @@ struct Split {
 
 fn split(
     inputs: &EpochInputs,
+    pool_of: &BTreeMap<&str, u128>,
     results: &BTreeMap<String, ModuleResult>,
 ) -> Result<Split, SettleError> {
     let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
-    let pool_of = module_pools(inputs)?;
     let (mut pools, mut devices) = (Vec::new(), Vec::new());
     let mut owed: BTreeMap<PublicKey, u128> = BTreeMap::new();
     let mut paid_total = 0u128;
@@ -388,7 +388,8 @@ pub fn settle(
     modules: &[Arc<dyn ResourceModule>],
 ) -> Result<Settlement, SettleError> {
     let mut verdicts = vec![Verdict::Invalid(UNKNOWN_MODULE.to_string()); inputs.reports.len()];
-    let mut results = verify_modules(inputs, modules, &mut verdicts)?;
+    let pools = module_pools(inputs)?;
+    let mut results = verify_modules(inputs, modules, &pools, &mut verdicts)?;
     let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
     let emission = inputs.emission.0;
     let Split {
@@ -396,7 +397,7 @@ pub fn settle(
         devices,
         mut owed,
         paid_total,
-    } = split(inputs, &results)?;
+    } = split(inputs, &pools, &results)?;
     let remainder = emission - paid_total;
     *owed.entry(inputs.remainder_account).or_insert(0) += remainder;
     let payouts: Vec<(PublicKey, Amount)> = owed

@@ -17,12 +17,7 @@ use std::sync::Arc;
 /// Every resource module with default parameters, in a fixed order (for `node init`, which
 /// asks them for their classes and genesis parameters, and for benches).
 pub fn registry() -> Vec<Arc<dyn ResourceModule>> {
-    let coverage = CoverageModule::new(CoverageParams::default(), RegionCatalog::default())
-        .expect("default coverage parameters are valid");
-    vec![
-        Arc::new(depin_module_heartbeat::Heartbeat),
-        Arc::new(coverage),
-    ]
+    configured(&[], None, None).expect("default module parameters are valid")
 }
 
 /// The modules as configured by `weights` (genesis or published inputs), with the region

@@ -3,7 +3,7 @@
 
 use crate::reward_share::{PoolSplit, SplitError};
 use crate::units::UnitParams;
-use depin_types::{Address, PublicKey};
+use depin_types::Address;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -142,18 +142,6 @@ impl CoverageParams {
             decay: self.reward_decay,
             cap: self.reward_unit_cap,
         }
-    }
-
-    /// Whether `key` is denylisted.
-    pub fn denied(&self, key: &PublicKey) -> bool {
-        self.denylist.iter().any(|a| a.key == *key)
-    }
-
-    /// Whether the edge `a`–`b` is denylisted (either direction).
-    pub fn denied_edge(&self, a: &PublicKey, b: &PublicKey) -> bool {
-        self.denied_edges
-            .iter()
-            .any(|(x, y)| (x.key == *a && y.key == *b) || (x.key == *b && y.key == *a))
     }
 
     /// Credits a packet of `bytes` costs: `⌈bytes / bytes_per_credit⌉`, at least 1.

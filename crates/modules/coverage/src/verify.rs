@@ -43,7 +43,6 @@ type Check<T> = Result<T, &'static str>;
 pub(crate) struct Verifier<'a> {
     m: &'a CoverageModule,
     input: &'a EpochInput<'a>,
-    payloads: Vec<Option<CoveragePayload>>,
     scales: HexScales,
     state: Reciprocity,
     verdicts: Vec<Verdict>,
@@ -60,26 +59,12 @@ fn invalid(code: &str) -> Verdict {
 
 impl<'a> Verifier<'a> {
     pub(crate) fn new(m: &'a CoverageModule, input: &'a EpochInput<'a>) -> Verifier<'a> {
-        let payloads: Vec<Option<CoveragePayload>> = input
-            .reports
-            .iter()
-            .map(|r| CoveragePayload::decode(&r.payload).ok())
-            .collect();
-        let verdicts = payloads
-            .iter()
-            .map(|p| match p {
-                None => invalid(reason::MALFORMED_PAYLOAD),
-                // A witness stays `invalid_packet` unless its payload matches a beacon.
-                Some(_) => invalid(reason::INVALID_PACKET),
-            })
-            .collect();
         Verifier {
             m,
             input,
-            payloads,
             scales: m.hex_scales(input.snapshot),
             state: Reciprocity::decode(input.carry),
-            verdicts,
+            verdicts: Vec::with_capacity(input.reports.len()),
             shares: BTreeMap::new(),
             buckets: BTreeSet::new(),
             credits_left: BTreeMap::new(),
@@ -90,7 +75,21 @@ impl<'a> Verifier<'a> {
 
     /// Runs the epoch.
     pub(crate) fn run(mut self) -> EpochOutcome {
-        let payloads = std::mem::take(&mut self.payloads);
+        let payloads: Vec<Option<CoveragePayload>> = self
+            .input
+            .reports
+            .iter()
+            .map(|r| CoveragePayload::decode(&r.payload).ok())
+            .collect();
+        // Every report is overwritten below but a witness, which stays `invalid_packet`
+        // unless its payload matches a beacon.
+        self.verdicts = payloads
+            .iter()
+            .map(|p| match p {
+                None => invalid(reason::MALFORMED_PAYLOAD),
+                Some(_) => invalid(reason::INVALID_PACKET),
+            })
+            .collect();
         let mut groups: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
         for (i, p) in payloads.iter().enumerate() {
             if let Some(CoveragePayload::Witness(w)) = p {
@@ -110,8 +109,9 @@ impl<'a> Verifier<'a> {
         self.finish()
     }
 
-    fn hotspot(&self, key: &PublicKey) -> Check<Hotspot<'a>> {
-        let d: &DeviceInfo = self
+    /// A registered, active hotspot (any location).
+    fn device(&self, key: &PublicKey) -> Check<&'a DeviceInfo> {
+        let d = self
             .input
             .snapshot
             .devices
@@ -123,6 +123,12 @@ impl<'a> Verifier<'a> {
         if !d.active {
             return Err(reason::INACTIVE_DEVICE);
         }
+        Ok(d)
+    }
+
+    /// A registered, active hotspot with an asserted location and antenna.
+    fn hotspot(&self, key: &PublicKey) -> Check<Hotspot<'a>> {
+        let d = self.device(key)?;
         let (Some(location), Some(antenna)) = (d.location, d.antenna) else {
             return Err(reason::NOT_ASSERTED);
         };
@@ -324,18 +330,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn check_packet(&mut self, r: &Report, pk: &PacketReport) -> Check<u64> {
-        let d = self
-            .input
-            .snapshot
-            .devices
-            .get(&r.device)
-            .ok_or(reason::GATEWAY_NOT_FOUND)?;
-        if d.class != CLASS {
-            return Err(reason::WRONG_DEVICE_CLASS);
-        }
-        if !d.active {
-            return Err(reason::INACTIVE_DEVICE);
-        }
+        self.device(&r.device)?;
         if !self.packets_seen.insert(pk.packet_hash.0) {
             return Err(reason::DUPLICATE_PACKET);
         }
