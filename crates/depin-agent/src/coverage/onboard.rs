@@ -1,0 +1,317 @@
+//! Hotspots files and fleet onboarding. A hotspots file is Helium explorer JSON
+//! (`{"data": [{"address", "name", "location", …}]}`); each entry becomes one device whose
+//! key is derived from the fleet seed and the entry, so a restarted fleet finds its devices
+//! again. Onboarding simulates each entry's transaction first: an entry the ledger refuses
+//! (no location: `location_required`) is reported with the ledger's reason code and not
+//! sent; the rest go in batches with consecutive nonces of the owner.
+
+use super::FleetError;
+use depin_client::{ClientError, NodeClient};
+use depin_types::tx::{Action, DeviceAction, OnboardDevice, Transaction};
+use depin_types::{Address, Amount, Antenna, Hash32, Location, PublicKey, SecretKey};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+/// Largest hotspots file read, bytes.
+pub const MAX_HOTSPOTS_FILE_BYTES: u64 = 1 << 30;
+/// Most entries of a hotspots file.
+pub const MAX_HOTSPOTS: usize = 2_000_000;
+/// Onboarding transactions per batch submission.
+pub const ONBOARD_BATCH_TXS: usize = 1_000;
+/// Longest wait for the last onboarding to commit.
+pub const ONBOARD_COMMIT_WAIT: Duration = Duration::from_secs(120);
+/// Domain tag of fleet device keys.
+const DOMAIN_FLEET_KEY: &[u8] = b"depin/agent/fleet-key/v1";
+/// Reason code of an entry whose location is not an H3 res-12 cell.
+pub const INVALID_LOCATION: &str = "invalid_location";
+
+/// One entry of a hotspots file.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct HotspotEntry {
+    /// The hotspot's address in its source network (names the entry; keys derive from it).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Asserted res-12 cell (hex), if any.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HotspotsFile {
+    data: Vec<HotspotEntry>,
+}
+
+/// Parses a hotspots file's text.
+///
+/// Errors: [`FleetError::Malformed`] when it is not the explorer's JSON shape or holds more
+/// than [`MAX_HOTSPOTS`] entries.
+pub fn parse_hotspots(text: &str) -> Result<Vec<HotspotEntry>, FleetError> {
+    let f: HotspotsFile = serde_json::from_str(text).map_err(|e| FleetError::Malformed {
+        reason: e.to_string(),
+    })?;
+    if f.data.len() > MAX_HOTSPOTS {
+        return Err(FleetError::Malformed {
+            reason: format!("{} entries, limit {MAX_HOTSPOTS}", f.data.len()),
+        });
+    }
+    Ok(f.data)
+}
+
+/// Reads a hotspots file.
+///
+/// Errors: [`FleetError::Io`] unreadable or over [`MAX_HOTSPOTS_FILE_BYTES`];
+/// [`FleetError::Malformed`] as [`parse_hotspots`].
+pub fn read_hotspots(path: &Path) -> Result<Vec<HotspotEntry>, FleetError> {
+    let io = |reason: String| FleetError::Io {
+        path: path.display().to_string(),
+        reason,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| io(e.to_string()))?
+        .len();
+    if len > MAX_HOTSPOTS_FILE_BYTES {
+        return Err(io(format!("{len} bytes, over {MAX_HOTSPOTS_FILE_BYTES}")));
+    }
+    parse_hotspots(&std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?)
+}
+
+impl HotspotEntry {
+    /// The asserted location, `None` when the entry has none.
+    ///
+    /// Errors: the reason, when the location is not an H3 res-12 cell.
+    pub fn location(&self) -> Result<Option<Location>, String> {
+        self.location
+            .as_deref()
+            .map(|l| Location::parse(l).map_err(|e| e.to_string()))
+            .transpose()
+    }
+}
+
+/// The device key of entry `index` of a fleet: `SHA-256(domain ‖ seed ‖ index ‖ address)`.
+pub fn device_key(fleet_seed: &[u8; 32], index: usize, entry: &HotspotEntry) -> SecretKey {
+    let seed: [u8; 32] = Sha256::new()
+        .chain_update(DOMAIN_FLEET_KEY)
+        .chain_update(fleet_seed)
+        .chain_update((index as u64).to_be_bytes())
+        .chain_update(entry.address.as_deref().unwrap_or_default())
+        .finalize()
+        .into();
+    SecretKey::from_seed(seed)
+}
+
+/// Who pays and approves a fleet's onboarding.
+pub struct Onboarder<'a> {
+    /// The node.
+    pub node: &'a NodeClient,
+    /// The owner account (pays fees; owns the devices).
+    pub owner: &'a SecretKey,
+    /// The maker approving the devices (one of genesis `makers`).
+    pub maker: &'a SecretKey,
+    /// Device class (`hotspot`).
+    pub class: &'a str,
+    /// Antenna asserted for every device.
+    pub antenna: Antenna,
+}
+
+/// What onboarding did, by entry index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OnboardOutcome {
+    /// Entries onboarded now.
+    pub onboarded: BTreeSet<usize>,
+    /// Entries already on the ledger.
+    pub existing: BTreeSet<usize>,
+    /// Entries refused, by reason code.
+    pub refused: BTreeMap<String, BTreeSet<usize>>,
+}
+
+impl OnboardOutcome {
+    /// Entries that are devices now (onboarded or existing).
+    pub fn devices(&self) -> BTreeSet<usize> {
+        self.onboarded.union(&self.existing).copied().collect()
+    }
+
+    fn refuse(&mut self, index: usize, code: &str) {
+        self.refused
+            .entry(code.to_string())
+            .or_default()
+            .insert(index);
+    }
+}
+
+fn refusal_code(e: &ClientError) -> Option<String> {
+    match e {
+        ClientError::Rejected { code, .. } => Some(code.clone()),
+        _ => None,
+    }
+}
+
+impl Onboarder<'_> {
+    fn tx(
+        &self,
+        chain_id: &str,
+        fee: Amount,
+        nonce: u64,
+        device: &SecretKey,
+        location: Option<Location>,
+    ) -> depin_types::SignedTransaction {
+        let mut o = OnboardDevice::signed_by(
+            chain_id,
+            device,
+            &self.owner.public(),
+            self.maker,
+            self.class,
+            location,
+        );
+        o.antenna = location.map(|_| self.antenna);
+        Transaction {
+            chain_id: chain_id.to_string(),
+            signer: self.owner.public(),
+            nonce,
+            fee,
+            action: Action::Devices(DeviceAction::Onboard(o)),
+        }
+        .sign(self.owner)
+    }
+
+    async fn existing(&self) -> Result<BTreeSet<PublicKey>, FleetError> {
+        let (_, views) = self.node.all_devices(None).await?;
+        let mut out = BTreeSet::new();
+        for v in views {
+            if let Ok(a) = v.address.parse::<Address>() {
+                out.insert(a.key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Onboards `members` (entry index, device key, entry) not yet on the ledger; calls
+    /// `progress(done, total)` as entries are checked.
+    ///
+    /// Errors: [`FleetError::Client`] when the node cannot be reached or refuses a checked
+    /// transaction at submission; [`FleetError::Onboarding`] when one does not commit.
+    pub async fn onboard(
+        &self,
+        members: &[(usize, SecretKey, &HotspotEntry)],
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<OnboardOutcome, FleetError> {
+        let chain = self.node.chain().await?;
+        let fee = Amount(
+            chain
+                .min_fee_bones
+                .parse()
+                .map_err(|_| FleetError::Malformed {
+                    reason: format!("min fee {:?}", chain.min_fee_bones),
+                })?,
+        );
+        let next = self
+            .node
+            .account(&self.owner.public().to_hex())
+            .await?
+            .next_nonce;
+        let existing = self.existing().await?;
+        let mut out = OnboardOutcome::default();
+        let mut ready = Vec::new();
+        for (done, (index, key, entry)) in members.iter().enumerate() {
+            progress(done, members.len());
+            if existing.contains(&key.public()) {
+                out.existing.insert(*index);
+                continue;
+            }
+            let location = match entry.location() {
+                Ok(l) => l,
+                Err(_) => {
+                    out.refuse(*index, INVALID_LOCATION);
+                    continue;
+                }
+            };
+            match self
+                .node
+                .simulate(&self.tx(&chain.chain_id, fee, next, key, location))
+                .await
+            {
+                Ok(_) => ready.push((*index, key, location)),
+                Err(e) => out.refuse(*index, &refusal_code(&e).ok_or(FleetError::Client(e))?),
+            }
+        }
+        progress(members.len(), members.len());
+        self.submit(&chain.chain_id, fee, next, &ready, &mut out)
+            .await?;
+        Ok(out)
+    }
+
+    async fn submit(
+        &self,
+        chain_id: &str,
+        fee: Amount,
+        first_nonce: u64,
+        ready: &[(usize, &SecretKey, Option<Location>)],
+        out: &mut OnboardOutcome,
+    ) -> Result<(), FleetError> {
+        let mut last: Option<Hash32> = None;
+        for (chunk_no, chunk) in ready.chunks(ONBOARD_BATCH_TXS).enumerate() {
+            let base = first_nonce + (chunk_no * ONBOARD_BATCH_TXS) as u64;
+            let txs: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, key, loc))| self.tx(chain_id, fee, base + i as u64, key, *loc))
+                .collect();
+            let reply = self.node.submit_batch(&txs).await?;
+            for ((index, ..), item) in chunk.iter().zip(&reply.results) {
+                if let Some(e) = &item.error {
+                    return Err(FleetError::Onboarding {
+                        index: *index,
+                        reason: format!("{}: {}", e.code, e.message),
+                    });
+                }
+                out.onboarded.insert(*index);
+            }
+            last = txs.last().map(depin_types::SignedTransaction::id);
+        }
+        if let Some(id) = last {
+            self.node
+                .wait_committed(&id, ONBOARD_COMMIT_WAIT)
+                .await
+                .map_err(|e| FleetError::Onboarding {
+                    index: ready.last().map_or(0, |r| r.0),
+                    reason: e.to_string(),
+                })?;
+        }
+        self.settle_failures(chain_id, fee, first_nonce, ready, out)
+            .await
+    }
+
+    /// Moves entries whose committed onboarding failed in execution to `refused`, with the
+    /// receipt's code.
+    async fn settle_failures(
+        &self,
+        chain_id: &str,
+        fee: Amount,
+        first_nonce: u64,
+        ready: &[(usize, &SecretKey, Option<Location>)],
+        out: &mut OnboardOutcome,
+    ) -> Result<(), FleetError> {
+        let now = self.existing().await?;
+        for (i, (index, key, loc)) in ready.iter().enumerate() {
+            if now.contains(&key.public()) {
+                continue;
+            }
+            let id = self
+                .tx(chain_id, fee, first_nonce + i as u64, key, *loc)
+                .id();
+            let status = self.node.tx_status(&id).await?;
+            let code = status
+                .receipt
+                .and_then(|r| r.code)
+                .unwrap_or_else(|| status.status.clone());
+            out.onboarded.remove(index);
+            out.refuse(*index, &code);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! A fleet on the real 2020-06 Helium hotspot locations, its interval planned through the
+//! radio simulator and verified by the coverage module itself: the simulated air must give
+//! witness sets the oracle's checks accept, refused only for physical reasons.
+
+use depin_agent::coverage::fleet::{IntervalPlan, Schedule};
+use depin_agent::coverage::onboard::device_key;
+use depin_agent::coverage::{read_hotspots, Fleet, HotspotAgent, RadioParams, DEFAULT_ANTENNA};
+use depin_module::{verdict_counts, DeviceInfo, EpochInput, LedgerSnapshot, ResourceModule};
+use depin_module_coverage::payload::CoveragePayload;
+use depin_module_coverage::state::Reciprocity;
+use depin_module_coverage::{reason, CoverageModule, CoverageParams, RegionCatalog, CLASS};
+use depin_types::{Amount, Hash32, PublicKey, Report};
+use std::collections::BTreeMap;
+
+const HOTSPOTS: &str = "data/helium_hotspots_2020/hotspots_2020-06_h384053.json";
+const REGIONS: &str = "data/helium_lorawan_regions";
+const GENESIS_MS: u64 = 1_700_000_000_000;
+const EPOCH_MS: u64 = 3_600_000;
+
+fn agents(catalog: &RegionCatalog) -> Vec<HotspotAgent> {
+    let Some(path) = depin_testkit::shared_path(HOTSPOTS) else {
+        return Vec::new();
+    };
+    let entries = read_hotspots(&path).expect("hotspots file");
+    assert_eq!(entries.len(), 4_296);
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(location) = e.location().expect("valid cells") else {
+            continue;
+        };
+        let plan = catalog
+            .region_of(location.index())
+            .and_then(|r| catalog.plan(r))
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        out.push(HotspotAgent {
+            device: device_key(&[7; 32], i, e),
+            chain_id: "t".into(),
+            location,
+            antenna: DEFAULT_ANTENNA,
+            plan,
+        });
+    }
+    out
+}
+
+fn snapshot(agents: &[HotspotAgent]) -> LedgerSnapshot {
+    let devices = agents
+        .iter()
+        .map(|a| {
+            let d = DeviceInfo {
+                device: a.device.public(),
+                owner: PublicKey([1; 32]),
+                class: CLASS.into(),
+                location: Some(a.location),
+                antenna: Some(a.antenna),
+                active: true,
+            };
+            (d.device, d)
+        })
+        .collect();
+    LedgerSnapshot {
+        height: 10,
+        devices,
+        credits: BTreeMap::new(),
+        credit_price_bones: Amount(1),
+    }
+}
+
+/// Verifies `plan` with the coverage module (every hotspot with a fresh reciprocity
+/// history) and returns the verdict counts of all reports and of the witnesses.
+fn verify(
+    fleet: &Fleet,
+    catalog: RegionCatalog,
+    plan: &IntervalPlan,
+    entropy: Hash32,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut history = Reciprocity::default();
+    for a in fleet.agents() {
+        history.witnessed(a.device.public(), GENESIS_MS - 1);
+        history.beaconed(a.device.public(), GENESIS_MS - 1);
+    }
+    let params = CoverageParams {
+        beacon_interval_ms: EPOCH_MS,
+        ..CoverageParams::default()
+    };
+    let module = CoverageModule::new(params, catalog).expect("module");
+    let reports: Vec<&Report> = plan.reports.iter().map(|r| &r.report).collect();
+    let carry = history.encode();
+    let out = module.verify_epoch(&EpochInput {
+        epoch: 0,
+        start_ms: GENESIS_MS,
+        end_ms: GENESIS_MS + EPOCH_MS,
+        entropy,
+        reports: &reports,
+        snapshot: &snapshot(fleet.agents()),
+        pool_bones: Amount(1_000_000_000_000),
+        carry: &carry,
+    });
+    let witnesses = plan.reports.iter().zip(&out.verdicts).filter(|(r, _)| {
+        matches!(
+            CoveragePayload::decode(&r.report.payload),
+            Ok(CoveragePayload::Witness(_))
+        )
+    });
+    (
+        verdict_counts(&out.verdicts),
+        verdict_counts(witnesses.map(|(_, v)| v)),
+    )
+}
+
+#[test]
+fn the_simulated_air_over_real_hotspots_gives_witnesses_the_oracle_accepts() {
+    let Some(dir) = depin_testkit::shared_path(REGIONS) else {
+        return;
+    };
+    let catalog = RegionCatalog::load(&dir).expect("region catalog");
+    let agents = agents(&catalog);
+    assert_eq!(agents.len(), 4_179, "entries with a location");
+    let schedule = Schedule {
+        genesis_time_ms: GENESIS_MS,
+        epoch_length_ms: EPOCH_MS,
+        beacon_interval_ms: EPOCH_MS,
+    };
+    let fleet = Fleet::new(agents, RadioParams::default()).expect("fleet");
+    let entropy = Hash32([5; 32]);
+    let plan = fleet.plan(&schedule, &entropy, 0, 0);
+    assert_eq!(plan.beacons + plan.silent, 4_179);
+    assert!(
+        plan.silent < 50,
+        "{} hotspots without a region",
+        plan.silent
+    );
+    assert!(
+        plan.witnesses > plan.beacons,
+        "{} witnesses",
+        plan.witnesses
+    );
+    let (all, witnesses) = verify(&fleet, catalog, &plan, entropy);
+    eprintln!(
+        "beacons {}, witnesses {}: {witnesses:?}",
+        plan.beacons, plan.witnesses
+    );
+    let physical = [
+        "valid",
+        reason::BELOW_MIN_DISTANCE,
+        reason::BAD_RSSI,
+        reason::MAX_DISTANCE_EXCEEDED,
+        reason::WITNESS_NOT_SELECTED,
+        reason::INVALID_REGION,
+    ];
+    for code in witnesses.keys() {
+        assert!(
+            physical.contains(&code.as_str()),
+            "unexpected refusal {code}"
+        );
+    }
+    let count = |c: &str| witnesses.get(c).copied().unwrap_or(0);
+    let passed = count("valid") + count(reason::WITNESS_NOT_SELECTED);
+    assert!(
+        passed * 10 > plan.witnesses * 8,
+        "{passed} of {} witnesses pass the physical checks",
+        plan.witnesses
+    );
+    let valid_beacons = all["valid"] - count("valid");
+    assert!(
+        valid_beacons * 10 > plan.beacons * 8,
+        "{valid_beacons} valid beacons"
+    );
+    assert_eq!(
+        valid_beacons + all.get(reason::NO_VALID_WITNESSES).copied().unwrap_or(0),
+        plan.beacons,
+        "beacons are valid, or nobody (validly) heard them"
+    );
+}

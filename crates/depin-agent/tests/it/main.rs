@@ -1,0 +1,3 @@
+//! Integration tests of the device agents.
+
+mod fleet;
