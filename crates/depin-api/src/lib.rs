@@ -178,6 +178,8 @@ pub struct AttestationView {
     pub root: String,
     /// Attested total, bones.
     pub total_bones: String,
+    /// Digest of the attested usage list (hex).
+    pub usage_digest: String,
 }
 
 /// The settlement state of one epoch's rewards.
@@ -193,6 +195,10 @@ pub struct EpochRewardsView {
     pub claimed_bones: String,
     /// Height at which the root took effect.
     pub effective_height: Option<u64>,
+    /// Data credits debited from payers for the epoch's usage, once effective.
+    pub credits_debited: Option<u64>,
+    /// Attested credits the payers no longer held, once effective.
+    pub credits_unpaid: Option<u64>,
     /// Attestations so far, by oracle.
     pub attestations: Vec<AttestationView>,
     /// Bones paid to `owner` for this epoch, when the request named one.

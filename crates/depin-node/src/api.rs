@@ -558,13 +558,14 @@ async fn epoch_rewards(
             .map(|r| r.oracles.clone())
             .unwrap_or_default();
         for o in oracles {
-            if let Some((root, total)) =
+            if let Some((root, total, usage)) =
                 rewards::attestation(&snap, epoch, &o.key).map_err(internal)?
             {
                 attestations.push(AttestationView {
                     oracle: Address::new(net, o.key).to_string(),
                     root: root.to_hex(),
                     total_bones: total.0.to_string(),
+                    usage_digest: usage.to_hex(),
                 });
             }
         }
@@ -578,6 +579,8 @@ async fn epoch_rewards(
             total_bones: er.as_ref().map(|e| e.total.0.to_string()),
             claimed_bones: er.as_ref().map_or(0, |e| e.claimed.0).to_string(),
             effective_height: er.as_ref().map(|e| e.effective_height),
+            credits_debited: er.as_ref().map(|e| e.credits_debited),
+            credits_unpaid: er.as_ref().map(|e| e.credits_unpaid),
             attestations,
             owner_claimed_bones,
             height: snap.height(),

@@ -10,7 +10,7 @@ use crate::settle::{settle, EpochInputs, SettleError};
 use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
-use depin_types::tx::RewardsAction;
+use depin_types::tx::{usage_debits, RewardsAction, UsageDebit, MAX_USAGE_DEBITS};
 use depin_types::{Action, Amount, Genesis, Hash32, RewardsParams, SecretKey, Transaction};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -254,7 +254,13 @@ impl Runner {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(epoch, now_ms);
-            self.submit_attestation(key, epoch, root, total).await?;
+            let usage = usage_debits(m.usage.iter().map(|u| (u.payer, u.credits)))
+                .filter(|u| u.len() <= MAX_USAGE_DEBITS)
+                .ok_or(VerifyError::Inputs {
+                    reason: format!("epoch {epoch}'s usage overflows or has too many payers"),
+                })?;
+            self.submit_attestation(key, epoch, (root, total), usage)
+                .await?;
         }
         Ok(())
     }
@@ -263,8 +269,8 @@ impl Runner {
         &self,
         key: &SecretKey,
         epoch: u64,
-        root: Hash32,
-        total: Amount,
+        (root, total): (Hash32, Amount),
+        usage: Vec<UsageDebit>,
     ) -> Result<(), RunnerError> {
         let acct = self.node.account(&key.public().to_hex()).await?;
         let chain = self.node.chain().await?;
@@ -274,7 +280,12 @@ impl Runner {
             signer: key.public(),
             nonce: acct.next_nonce,
             fee,
-            action: Action::Rewards(RewardsAction::AttestRoot { epoch, root, total }),
+            action: Action::Rewards(RewardsAction::AttestRoot {
+                epoch,
+                root,
+                total,
+                usage,
+            }),
         };
         let id = self.node.submit(&tx.sign(key)).await?;
         tracing::info!(epoch, %root, tx = %id, "attestation submitted");

@@ -265,13 +265,54 @@ pub enum CreditsAction {
     },
 }
 
+/// Most payers one attestation debits.
+pub const MAX_USAGE_DEBITS: usize = 10_000;
+/// Domain of [`usage_digest`].
+pub const DOMAIN_USAGE: &[u8] = b"depin/usage/v1\0";
+
+/// Data credits a payer used in an epoch (Helium: the DC burned for the packets a router's
+/// payer key paid for), debited from its credit balance when the epoch's root takes effect.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct UsageDebit {
+    /// The payer key.
+    pub payer: PublicKey,
+    /// Credits used.
+    pub credits: u64,
+}
+
+/// Sums `(payer, credits)` charges per payer, sorted by payer, dropping zero sums; `None` if
+/// a sum overflows `u64`.
+pub fn usage_debits(
+    charges: impl IntoIterator<Item = (PublicKey, u64)>,
+) -> Option<Vec<UsageDebit>> {
+    let mut sums: std::collections::BTreeMap<PublicKey, u64> = std::collections::BTreeMap::new();
+    for (payer, credits) in charges {
+        let e = sums.entry(payer).or_insert(0);
+        *e = e.checked_add(credits)?;
+    }
+    Some(
+        sums.into_iter()
+            .filter(|(_, c)| *c > 0)
+            .map(|(payer, credits)| UsageDebit { payer, credits })
+            .collect(),
+    )
+}
+
+/// Digest of a usage list: `SHA-256(DOMAIN_USAGE ‖ borsh(debits))`. Attestations agree when
+/// their roots, totals and usage digests are equal.
+pub fn usage_digest(debits: &[UsageDebit]) -> Hash32 {
+    let bytes = borsh::to_vec(debits).expect("writing to a Vec cannot fail");
+    Hash32::digest_with_domain(DOMAIN_USAGE, &bytes)
+}
+
 /// Actions of the `rewards` component.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RewardsAction {
-    /// A registered oracle attests the reward root of a closed epoch. When `attest_threshold`
-    /// of the genesis oracles have attested the same `(root, total)`, the root takes effect and
-    /// `total` bones are minted into the unclaimed-rewards pool.
+    /// A registered oracle attests the reward root of a closed epoch and the data credits its
+    /// payers used. When `attest_threshold` of the genesis oracles have attested the same
+    /// `(root, total, usage)`, the root takes effect, `total` bones are minted into the
+    /// unclaimed-rewards pool and each payer's credits are debited.
     AttestRoot {
         /// The epoch.
         epoch: u64,
@@ -279,6 +320,9 @@ pub enum RewardsAction {
         root: Hash32,
         /// Sum of all leaves, in bones: exactly the epoch's emission.
         total: Amount,
+        /// Credits used per payer (see [`usage_debits`]): sorted by payer, no payer twice,
+        /// every amount positive, at most [`MAX_USAGE_DEBITS`].
+        usage: Vec<UsageDebit>,
     },
     /// Pays `owner` its reward of `epoch` once, given the leaf's Merkle proof. Anyone may
     /// submit it (the signer pays the fee); the reward always goes to `owner`.

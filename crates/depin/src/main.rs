@@ -83,7 +83,7 @@ enum Command {
     Oracle(cmd::oracle::OracleCmd),
     /// Device agents.
     #[command(subcommand)]
-    Agent(cmd::oracle::AgentCmd),
+    Agent(cmd::agent::AgentCmd),
     /// Epoch rewards: show, claim, verify.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(c) => cmd::query::account(&ctx, c).await,
         Command::Chain(c) => cmd::query::chain(&ctx, c).await,
         Command::Oracle(c) => cmd::oracle::oracle(&ctx, c).await,
-        Command::Agent(c) => cmd::oracle::agent(&ctx, c).await,
+        Command::Agent(c) => cmd::agent::run(&ctx, c).await,
         Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
         Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
         Command::Device(c) => cmd::tx::device(&ctx, c).await,

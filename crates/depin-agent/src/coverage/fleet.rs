@@ -12,6 +12,8 @@ use depin_types::{Hash32, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Most threads planning an interval.
+pub const MAX_PLAN_THREADS: usize = 64;
 /// Reports per batch sent to the oracle.
 pub const DELIVERY_BATCH_REPORTS: usize = 4_096;
 /// Most submission rounds of one interval's delivery.
@@ -128,11 +130,49 @@ impl Fleet {
     }
 
     /// Every report of `interval` of `epoch` under `entropy`: each hotspot's beacon at its
-    /// moment and the witnesses of everyone who heard it.
+    /// moment and the witnesses of everyone who heard it, computed on all cores.
     pub fn plan(&self, s: &Schedule, entropy: &Hash32, epoch: u64, interval: u64) -> IntervalPlan {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_PLAN_THREADS);
+        let chunk = self.agents.len().div_ceil(threads).max(1);
+        let parts: Vec<IntervalPlan> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.agents.len())
+                .step_by(chunk)
+                .map(|from| {
+                    let to = (from + chunk).min(self.agents.len());
+                    scope.spawn(move || self.plan_range(s, entropy, (epoch, interval), from..to))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a planning thread does not panic"))
+                .collect()
+        });
+        let mut plan = IntervalPlan::default();
+        for p in parts {
+            plan.reports.extend(p.reports);
+            plan.beacons += p.beacons;
+            plan.witnesses += p.witnesses;
+            plan.silent += p.silent;
+        }
+        plan.reports
+            .sort_by_key(|r| (r.report.timestamp_ms, r.report.device));
+        plan
+    }
+
+    /// The beacons of agents `range` and their witnesses.
+    fn plan_range(
+        &self,
+        s: &Schedule,
+        entropy: &Hash32,
+        (epoch, interval): (u64, u64),
+        range: std::ops::Range<usize>,
+    ) -> IntervalPlan {
         let start_ms = s.epoch_start_ms(epoch) + interval * s.beacon_interval_ms;
         let mut plan = IntervalPlan::default();
-        for (i, agent) in self.agents.iter().enumerate() {
+        for i in range {
+            let agent = &self.agents[i];
             let at_ms =
                 start_ms + agent.beacon_offset_ms(entropy, s.beacon_interval_ms, s.margin_ms());
             let Ok((beacon, report)) = agent.beacon(entropy, interval, at_ms) else {
@@ -154,7 +194,6 @@ impl Fleet {
                 plan.witnesses += 1;
             }
         }
-        plan.reports.sort_by_key(|r| r.report.timestamp_ms);
         plan
     }
 }

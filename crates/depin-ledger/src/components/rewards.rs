@@ -3,21 +3,23 @@
 //! Oracles registered in genesis attest `(epoch, root, total)` once the epoch is over (block
 //! time at or past its end). When `attest_threshold` of them attest the same root and total,
 //! the root takes effect: `total` (which must equal the epoch's scheduled emission) is minted
-//! into the unclaimed-rewards pool. An owner's reward is paid once, by a claim that carries the
+//! into the unclaimed-rewards pool, and the data credits the attestation says each payer used
+//! are debited (all of them, or the payer's whole balance if it moved credits away after the
+//! oracle's snapshot: the shortfall is recorded as unpaid). An owner's reward is paid once, by a claim that carries the
 //! leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
 //! on the right-hand side of the supply equation.
 //!
 //! Keys: `rewards/config` → [`RewardsConfig`]; `rewards/att/<epoch BE>/<oracle>` →
-//! `(root, total)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
+//! `(root, total, usage digest)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
 //! `rewards/claimed/<epoch BE>/<owner>` → `u128` bones; `rewards/unclaimed` → `u128` bones.
 
-use crate::components::{bank, TxContext};
+use crate::components::{bank, credits, TxContext};
 use crate::error::{ReasonCode, StateError};
 use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::rewards::{emission_for_epoch, reward_leaf};
-use depin_types::tx::RewardsAction;
+use depin_types::tx::{usage_digest, RewardsAction, UsageDebit, MAX_USAGE_DEBITS};
 use depin_types::{merkle, Amount, Hash32, PublicKey, RewardsParams};
 use serde::Serialize;
 
@@ -52,6 +54,10 @@ pub struct EpochRoot {
     pub claimed: Amount,
     /// Height of the block in which the root took effect.
     pub effective_height: u64,
+    /// Data credits debited from payers for the epoch's usage.
+    pub credits_debited: u64,
+    /// Data credits attested but not held by their payers any more.
+    pub credits_unpaid: u64,
 }
 
 /// Errors of the `rewards` component.
@@ -113,6 +119,12 @@ pub enum RewardsError {
         /// The epoch.
         epoch: u64,
     },
+    /// The attested usage list is malformed.
+    #[error("invalid usage list: {reason}")]
+    InvalidUsage {
+        /// Why.
+        reason: &'static str,
+    },
     /// Paying the claim would exceed the epoch's total.
     #[error("claim exceeds epoch {epoch}'s remaining total")]
     ExceedsTotal {
@@ -134,6 +146,7 @@ impl ReasonCode for RewardsError {
             RewardsError::InvalidProof { .. } => "invalid_reward_proof",
             RewardsError::AlreadyClaimed { .. } => "reward_already_claimed",
             RewardsError::ExceedsTotal { .. } => "claim_exceeds_total",
+            RewardsError::InvalidUsage { .. } => "invalid_usage",
         }
     }
 }
@@ -167,12 +180,12 @@ pub fn unclaimed(s: &impl StateRead) -> Result<u128, StateError> {
     Ok(get(s, UNCLAIMED_KEY)?.unwrap_or(0))
 }
 
-/// The attestation `oracle` made for `epoch`, if any: `(root, total)`.
+/// The attestation `oracle` made for `epoch`, if any: `(root, total, usage digest)`.
 pub fn attestation(
     s: &impl StateRead,
     epoch: u64,
     oracle: &PublicKey,
-) -> Result<Option<(Hash32, Amount)>, StateError> {
+) -> Result<Option<(Hash32, Amount, Hash32)>, StateError> {
     get(s, &epoch_key(ATTESTATION_PREFIX, epoch, Some(oracle)))
 }
 
@@ -184,7 +197,13 @@ pub fn check(
 ) -> Result<(), TxError> {
     let cfg = config(s)?.ok_or(RewardsError::Disabled)?;
     match action {
-        RewardsAction::AttestRoot { epoch, total, .. } => {
+        RewardsAction::AttestRoot {
+            epoch,
+            total,
+            usage,
+            ..
+        } => {
+            check_usage(usage)?;
             check_attest(s, ctx, &cfg, *epoch, *total)
         }
         RewardsAction::Claim {
@@ -212,6 +231,21 @@ pub fn check(
             Ok(())
         }
     }
+}
+
+/// A usage list must be sorted by payer with no payer twice, positive and bounded.
+fn check_usage(usage: &[UsageDebit]) -> Result<(), RewardsError> {
+    let bad = |reason| Err(RewardsError::InvalidUsage { reason });
+    if usage.len() > MAX_USAGE_DEBITS {
+        return bad("more payers than MAX_USAGE_DEBITS");
+    }
+    if usage.iter().any(|u| u.credits == 0) {
+        return bad("a zero debit");
+    }
+    if usage.windows(2).any(|w| w[0].payer >= w[1].payer) {
+        return bad("payers not strictly ascending");
+    }
+    Ok(())
 }
 
 fn check_attest(
@@ -261,7 +295,12 @@ pub fn execute(
     action: &RewardsAction,
 ) -> Result<(), TxError> {
     match action {
-        RewardsAction::AttestRoot { epoch, root, total } => attest(s, ctx, *epoch, *root, *total),
+        RewardsAction::AttestRoot {
+            epoch,
+            root,
+            total,
+            usage,
+        } => attest(s, ctx, *epoch, (*root, *total), usage),
         RewardsAction::Claim {
             epoch,
             owner,
@@ -292,28 +331,32 @@ fn attest(
     s: &mut Overlay<'_>,
     ctx: &TxContext<'_>,
     epoch: u64,
-    root: Hash32,
-    total: Amount,
+    (root, total): (Hash32, Amount),
+    usage: &[UsageDebit],
 ) -> Result<(), TxError> {
     let cfg = config(s)?.ok_or(RewardsError::Disabled)?;
+    let attested = (root, total, usage_digest(usage));
     s.put(
         epoch_key(ATTESTATION_PREFIX, epoch, Some(&ctx.signer)),
-        &(root, total),
+        &attested,
     );
     let mut agreeing = 0u32;
     for o in &cfg.params.oracles {
-        if attestation(s, epoch, &o.key)? == Some((root, total)) {
+        if attestation(s, epoch, &o.key)? == Some(attested) {
             agreeing += 1;
         }
     }
     if agreeing < cfg.params.attest_threshold {
         return Ok(());
     }
+    let (credits_debited, credits_unpaid) = debit_usage(s, usage)?;
     let er = EpochRoot {
         root,
         total,
         claimed: Amount::ZERO,
         effective_height: ctx.height,
+        credits_debited,
+        credits_unpaid,
     };
     s.put(epoch_key(EPOCH_PREFIX, epoch, None), &er);
     let pool = unclaimed(s)?
@@ -321,4 +364,17 @@ fn attest(
         .ok_or(RewardsError::ExceedsTotal { epoch })?;
     s.put(UNCLAIMED_KEY.to_vec(), &pool);
     bank::record_mint(s, total)
+}
+
+/// Debits each payer's used credits, at most its balance: `(debited, unpaid)`.
+fn debit_usage(s: &mut Overlay<'_>, usage: &[UsageDebit]) -> Result<(u64, u64), TxError> {
+    let (mut debited, mut unpaid) = (0u64, 0u64);
+    for u in usage {
+        let have = credits::balance(s, &u.payer)?;
+        let take = have.min(u.credits);
+        credits::debit(s, &u.payer, take)?;
+        debited = debited.saturating_add(take);
+        unpaid = unpaid.saturating_add(u.credits - take);
+    }
+    Ok((debited, unpaid))
 }

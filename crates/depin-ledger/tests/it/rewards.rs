@@ -2,10 +2,10 @@
 //! unclaimed rewards.
 
 use crate::harness::{addr, genesis, key, Chain};
-use depin_ledger::components::{bank, rewards};
+use depin_ledger::components::{bank, credits, rewards};
 use depin_types::genesis::{ModuleWeight, RewardsParams};
 use depin_types::rewards::reward_leaf;
-use depin_types::tx::{Action, RewardsAction};
+use depin_types::tx::{usage_debits, Action, CreditsAction, RewardsAction, UsageDebit};
 use depin_types::{
     merkle, Amount, ChainParams, Hash32, PublicKey, SecretKey, SignedTransaction, Transaction,
 };
@@ -52,6 +52,16 @@ fn payouts() -> Vec<(PublicKey, Amount)> {
 }
 
 fn attest(oracle: u8, nonce: u64, root: Hash32, total: u128) -> SignedTransaction {
+    attest_usage(oracle, nonce, root, total, vec![])
+}
+
+fn attest_usage(
+    oracle: u8,
+    nonce: u64,
+    root: Hash32,
+    total: u128,
+    usage: Vec<UsageDebit>,
+) -> SignedTransaction {
     tx(
         &key(oracle),
         nonce,
@@ -59,6 +69,7 @@ fn attest(oracle: u8, nonce: u64, root: Hash32, total: u128) -> SignedTransactio
             epoch: 0,
             root,
             total: Amount(total),
+            usage,
         },
     )
 }
@@ -161,4 +172,64 @@ fn claims_on_an_epoch_without_a_root_or_on_a_chain_without_rewards_fail() {
     );
     let (_, v) = plain.block(vec![claim(3, 0, 0, 600_000)]);
     assert_eq!(codes(&v), ["rewards_disabled"]);
+}
+
+fn burn(who: u8, nonce: u64, credits: u64) -> SignedTransaction {
+    let t = Transaction {
+        chain_id: crate::harness::CHAIN.into(),
+        signer: key(who).public(),
+        nonce,
+        fee: Amount(10),
+        action: Action::Credits(CreditsAction::Burn { credits }),
+    };
+    t.sign(&key(who))
+}
+
+#[test]
+fn attested_usage_debits_each_payers_credits_when_the_root_takes_effect() {
+    let mut c = chain();
+    let (_, v) = c.block(vec![burn(5, 0, 100), burn(6, 0, 10)]);
+    assert_eq!(codes(&v), ["success", "success"]);
+    while c.height < 5 {
+        c.block(vec![]);
+    }
+    let root = depin_types::rewards::reward_root(0, &payouts());
+    let (p5, p6) = (key(5).public(), key(6).public());
+    let usage = usage_debits([(p5, 20), (p6, 25), (p5, 10)]).unwrap();
+    let other = usage_debits([(p5, 30)]).unwrap();
+    let mut unsorted = usage.clone();
+    unsorted.reverse();
+    let zero = vec![UsageDebit {
+        payer: p5,
+        credits: 0,
+    }];
+    let (_, v) = c.block(vec![
+        attest_usage(10, 0, root, EMISSION, usage.clone()),
+        attest_usage(11, 0, root, EMISSION, other),
+        attest_usage(12, 0, root, EMISSION, unsorted),
+        attest_usage(12, 1, root, EMISSION, zero),
+    ]);
+    assert_eq!(
+        codes(&v),
+        ["success", "success", "invalid_usage", "invalid_usage"]
+    );
+    assert!(
+        rewards::epoch_root(&c.state, 0).unwrap().is_none(),
+        "10 and 11 agree on the root but not on the usage"
+    );
+    assert_eq!(
+        credits::balance(&c.state, &p5).unwrap(),
+        100,
+        "nothing debited before the root"
+    );
+    let (_, v) = c.block(vec![attest_usage(12, 2, root, EMISSION, usage)]);
+    assert_eq!(codes(&v), ["success"]);
+    let er = rewards::epoch_root(&c.state, 0).unwrap().unwrap();
+    assert_eq!((er.credits_debited, er.credits_unpaid), (40, 15));
+    assert_eq!(credits::balance(&c.state, &p5).unwrap(), 70);
+    assert_eq!(
+        credits::balance(&c.state, &p6).unwrap(),
+        0,
+        "a payer is debited at most what it holds"
+    );
 }

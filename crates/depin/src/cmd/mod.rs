@@ -1,5 +1,6 @@
 //! Command implementations, one module per noun.
 
+pub mod agent;
 pub mod coverage;
 pub mod node;
 pub mod oracle;

@@ -1,16 +1,11 @@
-//! `depin oracle start` and `depin agent heartbeat`.
+//! `depin oracle start`.
 
 use super::wallet::open;
 use super::Ctx;
-use crate::output::print;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use depin_agent::HeartbeatAgent;
-use depin_client::OracleClient;
-use depin_oracle::run::wall_clock_ms;
 use depin_oracle::OracleConfig;
 use depin_types::Genesis;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -63,30 +58,6 @@ pub struct OracleStartArgs {
     pub regions: Option<PathBuf>,
 }
 
-/// Agent commands (device software).
-#[derive(Subcommand, Debug)]
-pub enum AgentCmd {
-    /// Send a signed heartbeat every interval with a device key (the wallet file given).
-    Heartbeat(HeartbeatArgs),
-}
-
-/// `agent heartbeat`
-#[derive(Args, Debug)]
-pub struct HeartbeatArgs {
-    /// The device's wallet file.
-    #[arg(long)]
-    pub device_wallet: PathBuf,
-    /// Oracle URL.
-    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
-    pub oracle: String,
-    /// Time between heartbeats, ms.
-    #[arg(long, default_value_t = 60_000)]
-    pub interval_ms: u64,
-    /// Stop after this many heartbeats.
-    #[arg(long, default_value_t = u64::MAX)]
-    pub count: u64,
-}
-
 /// Reads and validates a genesis file.
 pub fn read_genesis(path: &Path) -> Result<Genesis> {
     let text =
@@ -135,29 +106,4 @@ pub async fn oracle(ctx: &Ctx, cmd: OracleCmd) -> Result<()> {
     tokio::signal::ctrl_c().await?;
     h.stop().await;
     Ok(())
-}
-
-/// Runs an agent command.
-pub async fn agent(ctx: &Ctx, cmd: AgentCmd) -> Result<()> {
-    let AgentCmd::Heartbeat(a) = cmd;
-    let device = open(&a.device_wallet)?.key;
-    let chain = ctx.client().chain().await?;
-    let agent = HeartbeatAgent {
-        device,
-        chain_id: chain.chain_id,
-        interval_ms: a.interval_ms,
-    };
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let stats = agent
-        .run(
-            OracleClient::new(&a.oracle),
-            wall_clock_ms,
-            a.count,
-            stop_rx,
-        )
-        .await;
-    print(
-        ctx.format,
-        &json!({"acknowledged": stats.acknowledged, "failed": stats.failed}),
-    )
 }

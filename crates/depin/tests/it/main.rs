@@ -4,4 +4,5 @@
 mod crash;
 mod oracle_crash;
 mod process;
+mod real_run;
 mod rewards_verify;

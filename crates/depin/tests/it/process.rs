@@ -55,6 +55,7 @@ pub fn start_serving(args: &[&str], port: u16) -> Child {
     let mut child = Command::new(BIN)
         .args(args)
         .env("DEPIN_LOG_FILTER", "warn")
+        .env("DEPIN_WALLET_PASSWORD", "test")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,371 @@
+//! `depin agent …`: device software. `heartbeat` for the heartbeat module; `hotspot` and
+//! `fleet` for the coverage module (one hotspot, or one per entry of a hotspots file, on a
+//! simulated air).
+
+use super::oracle::read_genesis;
+use super::wallet::open;
+use super::Ctx;
+use crate::output::print;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use depin_agent::coverage::fleet::{self, IntervalRun, Schedule};
+use depin_agent::coverage::onboard::device_key;
+use depin_agent::coverage::{
+    read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, DEFAULT_ANTENNA,
+};
+use depin_agent::HeartbeatAgent;
+use depin_client::OracleClient;
+use depin_module_coverage::{CoverageParams, RegionCatalog, CLASS, NAME};
+use depin_oracle::run::wall_clock_ms;
+use depin_types::{Antenna, Genesis, Location, SecretKey};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Agent commands (device software).
+#[derive(Subcommand, Debug)]
+pub enum AgentCmd {
+    /// Send a signed heartbeat every interval with a device key (the wallet file given).
+    Heartbeat(HeartbeatArgs),
+    /// Run one onboarded hotspot: beacon once per beacon interval from the epoch's entropy.
+    /// Alone on its simulated air it hears nobody; run hotspots together with `agent fleet`.
+    Hotspot(HotspotArgs),
+    /// Onboard one hotspot per entry of a hotspots file (owned by the wallet, approved by the
+    /// maker) and run them all on one simulated air: beacons, and witnesses of whoever the
+    /// radio simulator says hears them.
+    Fleet(FleetArgs),
+}
+
+/// `agent heartbeat`
+#[derive(Args, Debug)]
+pub struct HeartbeatArgs {
+    /// The device's wallet file.
+    #[arg(long)]
+    pub device_wallet: PathBuf,
+    /// Oracle URL.
+    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
+    pub oracle: String,
+    /// Time between heartbeats, ms.
+    #[arg(long, default_value_t = 60_000)]
+    pub interval_ms: u64,
+    /// Stop after this many heartbeats.
+    #[arg(long, default_value_t = u64::MAX)]
+    pub count: u64,
+}
+
+/// What every coverage agent needs: where the oracle is, the chain's timing and the regions.
+#[derive(Args, Debug)]
+pub struct CoverageAgentArgs {
+    /// Oracle URL.
+    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
+    pub oracle: String,
+    /// The chain's genesis file (epoch length, the coverage module's beacon interval).
+    #[arg(long, default_value = ".depin/genesis.toml")]
+    pub genesis: PathBuf,
+    /// LoRaWAN region catalog (Helium `lorawan-h3` layout), as given to the oracle.
+    #[arg(long, env = "DEPIN_COVERAGE_REGIONS")]
+    pub regions: PathBuf,
+    /// Epochs to run (from the next epoch start).
+    #[arg(long, default_value_t = u64::MAX)]
+    pub epochs: u64,
+    /// Seed of the radio simulator.
+    #[arg(long, default_value_t = 0)]
+    pub radio_seed: u64,
+}
+
+/// `agent hotspot`
+#[derive(Args, Debug)]
+pub struct HotspotArgs {
+    /// The hotspot's device wallet file (onboarded with a location).
+    #[arg(long)]
+    pub device_wallet: PathBuf,
+    /// Oracle, genesis, regions, epochs.
+    #[command(flatten)]
+    pub common: CoverageAgentArgs,
+}
+
+/// `agent fleet`
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    /// Hotspots file (Helium explorer JSON), e.g.
+    /// ../shared/data/helium_hotspots_2020/hotspots_2020-06_h384053.json.
+    #[arg(long)]
+    pub hotspots: PathBuf,
+    /// The maker wallet approving the hotspots (one of genesis `makers`).
+    #[arg(long)]
+    pub maker_wallet: PathBuf,
+    /// Fleet seed (any text): device keys derive from it and each entry.
+    #[arg(long, default_value = "depin-fleet")]
+    pub seed: String,
+    /// Use only the first N entries.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Antenna gain of every hotspot, dBi × 10 (the file has none).
+    #[arg(long, default_value_t = DEFAULT_ANTENNA.gain_ddbi)]
+    pub gain_ddbi: i32,
+    /// Antenna elevation of every hotspot, m.
+    #[arg(long, default_value_t = DEFAULT_ANTENNA.elevation_m)]
+    pub elevation_m: i32,
+    /// Oracle, genesis, regions, epochs.
+    #[command(flatten)]
+    pub common: CoverageAgentArgs,
+}
+
+/// Runs an agent command.
+pub async fn run(ctx: &Ctx, cmd: AgentCmd) -> Result<()> {
+    match cmd {
+        AgentCmd::Heartbeat(a) => heartbeat(ctx, a).await,
+        AgentCmd::Hotspot(a) => hotspot(ctx, a).await,
+        AgentCmd::Fleet(a) => fleet(ctx, a).await,
+    }
+}
+
+async fn heartbeat(ctx: &Ctx, a: HeartbeatArgs) -> Result<()> {
+    let device = open(&a.device_wallet)?.key;
+    let chain = ctx.client().chain().await?;
+    let agent = HeartbeatAgent {
+        device,
+        chain_id: chain.chain_id,
+        interval_ms: a.interval_ms,
+    };
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let stats = agent
+        .run(
+            OracleClient::new(&a.oracle),
+            wall_clock_ms,
+            a.count,
+            stop_rx,
+        )
+        .await;
+    print(
+        ctx.format,
+        &json!({"acknowledged": stats.acknowledged, "failed": stats.failed}),
+    )
+}
+
+/// The chain's timing from genesis: epoch length and the coverage beacon interval.
+///
+/// Errors: a genesis without rewards or without the coverage module.
+pub fn schedule(genesis: &Genesis) -> Result<Schedule> {
+    let Some(r) = &genesis.rewards else {
+        bail!("genesis has no rewards section: no epochs to beacon in");
+    };
+    let Some(w) = r.module_weights.iter().find(|w| w.module == NAME) else {
+        bail!("genesis does not weigh the {NAME} module");
+    };
+    let params = CoverageParams::from_json(&w.params.0)?;
+    Ok(Schedule {
+        genesis_time_ms: genesis.genesis_time_ms,
+        epoch_length_ms: r.epoch_length_ms,
+        beacon_interval_ms: params.beacon_interval_ms,
+    })
+}
+
+fn region_plan(
+    catalog: &RegionCatalog,
+    location: Location,
+) -> Vec<depin_module_coverage::region::Channel> {
+    catalog
+        .region_of(location.index())
+        .and_then(|r| catalog.plan(r))
+        .map(<[_]>::to_vec)
+        .unwrap_or_default()
+}
+
+struct Running {
+    chain_id: String,
+    schedule: Schedule,
+    catalog: RegionCatalog,
+}
+
+async fn prepare(ctx: &Ctx, a: &CoverageAgentArgs) -> Result<Running> {
+    let genesis = read_genesis(&a.genesis)?;
+    let chain = ctx.client().chain().await?;
+    if chain.chain_id != genesis.chain_id {
+        bail!(
+            "the node runs {} but {} is {}",
+            chain.chain_id,
+            a.genesis.display(),
+            genesis.chain_id
+        );
+    }
+    Ok(Running {
+        chain_id: genesis.chain_id.clone(),
+        schedule: schedule(&genesis)?,
+        catalog: RegionCatalog::load(&a.regions)
+            .with_context(|| format!("loading regions from {}", a.regions.display()))?,
+    })
+}
+
+/// Runs `fleet` from the next epoch, printing one line per interval; returns the totals.
+async fn drive(
+    ctx: &Ctx,
+    fleet: &Fleet,
+    run: &Running,
+    a: &CoverageAgentArgs,
+) -> Result<serde_json::Value> {
+    let first = run.schedule.epoch_at(wall_clock_ms()) + 1;
+    eprintln!(
+        "{} hotspots from epoch {first} (starts in {} s)",
+        fleet.agents().len(),
+        run.schedule
+            .epoch_start_ms(first)
+            .saturating_sub(wall_clock_ms())
+            / 1000
+    );
+    let mut totals = json!({"beacons": 0, "witnesses": 0, "acknowledged": 0, "undelivered": 0});
+    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    let mut each = |r: &IntervalRun| {
+        eprintln!(
+            "epoch {} interval {}: {} beacons, {} witnesses, {} acknowledged, refused {:?}, {} undelivered",
+            r.epoch, r.interval, r.beacons, r.witnesses, r.delivery.acknowledged,
+            r.delivery.refused, r.delivery.undelivered
+        );
+        for (k, v) in [
+            ("beacons", r.beacons),
+            ("witnesses", r.witnesses),
+            ("acknowledged", r.delivery.acknowledged),
+            ("undelivered", r.delivery.undelivered),
+        ] {
+            totals[k] = json!(totals[k].as_u64().unwrap_or(0) + v);
+        }
+        for (code, n) in &r.delivery.refused {
+            *refused.entry(code.clone()).or_default() += n;
+        }
+    };
+    let oracle = OracleClient::new(&a.oracle);
+    fleet::run(
+        fleet,
+        &ctx.client(),
+        &oracle,
+        &run.schedule,
+        (first, a.epochs),
+        wall_clock_ms,
+        &mut each,
+    )
+    .await?;
+    totals["first_epoch"] = json!(first);
+    totals["refused"] = json!(refused);
+    Ok(totals)
+}
+
+async fn hotspot(ctx: &Ctx, a: HotspotArgs) -> Result<()> {
+    let run = prepare(ctx, &a.common).await?;
+    let device = open(&a.device_wallet)?.key;
+    let view = ctx.client().device(&device.public().to_hex()).await?;
+    let Some(cell) = view.location.as_deref() else {
+        bail!("the device has no asserted location: assert one with `device assert-location`");
+    };
+    let location = Location::parse(cell)?;
+    let antenna =
+        view.gain_ddbi
+            .zip(view.elevation_m)
+            .map_or(DEFAULT_ANTENNA, |(gain_ddbi, elevation_m)| Antenna {
+                gain_ddbi,
+                elevation_m,
+            });
+    let agent = HotspotAgent {
+        device,
+        chain_id: run.chain_id.clone(),
+        location,
+        antenna,
+        plan: region_plan(&run.catalog, location),
+    };
+    if agent.plan.is_empty() {
+        bail!("no LoRaWAN region covers {cell}: this hotspot cannot beacon");
+    }
+    let radio = RadioParams {
+        seed: a.common.radio_seed,
+        ..RadioParams::default()
+    };
+    let fleet = Fleet::new(vec![agent], radio)?;
+    let totals = drive(ctx, &fleet, &run, &a.common).await?;
+    print(ctx.format, &totals)
+}
+
+fn fleet_seed(text: &str) -> [u8; 32] {
+    depin_types::Hash32::digest(text.as_bytes()).0
+}
+
+async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
+    let run = prepare(ctx, &a.common).await?;
+    let owner = open(&ctx.wallet)?.key;
+    let maker = open(&a.maker_wallet)?.key;
+    let mut entries = read_hotspots(&a.hotspots)?;
+    entries.truncate(a.limit.unwrap_or(usize::MAX));
+    let antenna = Antenna {
+        gain_ddbi: a.gain_ddbi,
+        elevation_m: a.elevation_m,
+    };
+    let seed = fleet_seed(&a.seed);
+    let members: Vec<(usize, SecretKey, _)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, device_key(&seed, i, e), e))
+        .collect();
+    let bar = crate::bench::bar(members.len() as u64, "onboarding");
+    let onboarder = Onboarder {
+        node: &ctx.client(),
+        owner: &owner,
+        maker: &maker,
+        class: CLASS,
+        antenna,
+    };
+    let outcome = onboarder
+        .onboard(&members, &|done, _| bar.set_position(done as u64))
+        .await?;
+    bar.finish_and_clear();
+    let onboarding = onboarding_summary(&outcome, entries.len());
+    eprintln!("onboarding: {onboarding}");
+    let mut agents = Vec::new();
+    for i in outcome.devices() {
+        let Some(location) = entries[i].location().ok().flatten() else {
+            continue;
+        };
+        agents.push(HotspotAgent {
+            device: members[i].1.clone(),
+            chain_id: run.chain_id.clone(),
+            location,
+            antenna,
+            plan: region_plan(&run.catalog, location),
+        });
+    }
+    let radio = RadioParams {
+        seed: a.common.radio_seed,
+        ..RadioParams::default()
+    };
+    let fleet = Fleet::new(agents, radio)?;
+    let mut totals = drive(ctx, &fleet, &run, &a.common).await?;
+    totals["onboarding"] = onboarding;
+    print(ctx.format, &totals)
+}
+
+fn onboarding_summary(
+    o: &depin_agent::coverage::onboard::OnboardOutcome,
+    entries: usize,
+) -> serde_json::Value {
+    let refused: BTreeMap<&str, usize> = o
+        .refused
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.len()))
+        .collect();
+    json!({"entries": entries, "onboarded": o.onboarded.len(), "existing": o.existing.len(),
+           "refused": refused})
+}
+
+/// The hotspots file's entry locations, for `coverage hex-scales`.
+///
+/// Errors: unreadable file, or a location that is not an H3 res-12 cell.
+pub fn hotspot_cells(path: &Path) -> Result<(usize, Vec<h3o::CellIndex>)> {
+    let entries = read_hotspots(path)?;
+    let mut cells = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let loc = e
+            .location()
+            .map_err(|reason| anyhow::anyhow!("entry {i}: {reason}"))?;
+        if let Some(l) = loc {
+            cells.push(h3o::CellIndex::try_from(l.index())?);
+        }
+    }
+    Ok((entries.len(), cells))
+}
