@@ -15,6 +15,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::{Amount, Antenna, DeviceClassParams, Hash32, Location, PublicKey, Report};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Verdict reason code for a report whose module is not registered.
@@ -82,8 +83,16 @@ pub struct EpochInput<'a> {
 pub enum Verdict {
     /// Counted towards its device's share.
     Valid,
-    /// Refused, with a stable reason code (e.g. `duplicate_interval`).
-    Invalid(String),
+    /// Refused, with a stable reason code (e.g. `duplicate_interval`). A static code costs
+    /// no allocation: an epoch holds millions of verdicts.
+    Invalid(Cow<'static, str>),
+}
+
+impl Verdict {
+    /// An invalid verdict with a static reason code.
+    pub const fn invalid(code: &'static str) -> Verdict {
+        Verdict::Invalid(Cow::Borrowed(code))
+    }
 }
 
 /// Usage to be charged: `credits` data credits from `payer`, credited as usage to `provider`
@@ -173,7 +182,7 @@ pub fn verdict_counts<'a>(
     for v in verdicts {
         let code = match v {
             Verdict::Valid => "valid",
-            Verdict::Invalid(c) => c.as_str(),
+            Verdict::Invalid(c) => c.as_ref(),
         };
         *out.entry(code.to_string()).or_insert(0) += 1;
     }

@@ -236,7 +236,7 @@ async fn report_status(
         ReportStatus::Settled {
             epoch,
             verdict: Verdict::Invalid(c),
-        } => (epoch, "invalid", Some(c)),
+        } => (epoch, "invalid", Some(c.into_owned())),
     };
     Ok(Json(ReportStatusView {
         id: h.to_hex(),

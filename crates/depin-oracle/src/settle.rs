@@ -387,7 +387,7 @@ pub fn settle(
     inputs: &EpochInputs,
     modules: &[Arc<dyn ResourceModule>],
 ) -> Result<Settlement, SettleError> {
-    let mut verdicts = vec![Verdict::Invalid(UNKNOWN_MODULE.to_string()); inputs.reports.len()];
+    let mut verdicts = vec![Verdict::invalid(UNKNOWN_MODULE); inputs.reports.len()];
     let pools = module_pools(inputs)?;
     let mut results = verify_modules(inputs, modules, &pools, &mut verdicts)?;
     let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
@@ -425,7 +425,7 @@ pub fn settle(
         end_ms: inputs.end_ms,
         entropy: inputs.entropy.to_hex(),
         snapshot_height: inputs.snapshot.height,
-        inputs_digest: Hash32::digest(&inputs.to_bytes()).to_hex(),
+        inputs_digest: Hash32::digest_borsh(b"", inputs).to_hex(),
         reports: inputs.reports.len() as u64,
         emission_bones: emission.to_string(),
         remainder_bones: remainder.to_string(),

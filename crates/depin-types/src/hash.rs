@@ -30,6 +30,17 @@ impl Hash32 {
         Hash32(Sha256::digest(data).into())
     }
 
+    /// SHA-256 of `domain || borsh(value)`, streamed into the hasher (no buffer of the
+    /// encoding, which for an epoch's inputs is hundreds of megabytes).
+    pub fn digest_borsh<T: BorshSerialize + ?Sized>(domain: &[u8], value: &T) -> Hash32 {
+        let mut h = Sha256::new();
+        h.update(domain);
+        value
+            .serialize(&mut h)
+            .expect("writing into a hasher cannot fail");
+        Hash32(h.finalize().into())
+    }
+
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

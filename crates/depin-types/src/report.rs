@@ -52,7 +52,7 @@ impl Report {
     /// The report id: SHA-256 of [`Report::signing_bytes`] (not of the signature, which
     /// ZIP-215 lets a third party re-encode).
     pub fn id(&self) -> Hash32 {
-        Hash32::digest(&self.signing_bytes())
+        Hash32::digest_borsh(DOMAIN_REPORT, self)
     }
 
     /// Signs with the device key.

@@ -179,7 +179,7 @@ fn world(a: &CoverageArgs) -> Result<World> {
         witnesses += poc(&locs, b, &entropy, a.witnesses - witnesses, &mut reports)?;
         b += 1;
     }
-    reports.sort_by_key(|r| (r.report.timestamp_ms, r.id()));
+    reports.sort_by_cached_key(|r| (r.report.timestamp_ms, r.id()));
     let params = CoverageParams {
         beacon_interval_ms: EPOCH_MS,
         ..CoverageParams::default()

@@ -39,12 +39,27 @@ pub fn distance_and_signal(
     witness: Radio,
     heard: &WitnessReport,
 ) -> Result<(), &'static str> {
-    let (b, w) = (beaconer.location, witness.location);
-    let cells = geo::cell_distance(b, w).map_err(|_| reason::BELOW_MIN_DISTANCE)?;
+    let b = geo::Site::new(beaconer.location).map_err(|_| reason::BELOW_MIN_DISTANCE)?;
+    let w = geo::Site::new(witness.location).map_err(|_| reason::BELOW_MIN_DISTANCE)?;
+    let beaconer = (&b, beaconer.gain_ddbi);
+    distance_and_signal_at(p, beaconer, tx_power_dbm, (&w, witness.gain_ddbi), heard)
+}
+
+/// [`distance_and_signal`] between precomputed sites `(site, gain dBi × 10)`.
+///
+/// Errors: the reason code.
+pub fn distance_and_signal_at(
+    p: &CoverageParams,
+    (b, b_gain_ddbi): (&geo::Site, i32),
+    tx_power_dbm: i32,
+    (w, w_gain_ddbi): (&geo::Site, i32),
+    heard: &WitnessReport,
+) -> Result<(), &'static str> {
+    let cells = b.cell_distance(w).map_err(|_| reason::BELOW_MIN_DISTANCE)?;
     if cells < p.min_cell_distance {
         return Err(reason::BELOW_MIN_DISTANCE);
     }
-    let distance_m = geo::distance_m(b, w).map_err(|_| reason::MAX_DISTANCE_EXCEEDED)?;
+    let distance_m = b.distance_m(w);
     if distance_m / 1000 > p.max_distance_km {
         return Err(reason::MAX_DISTANCE_EXCEEDED);
     }
@@ -52,8 +67,8 @@ pub fn distance_and_signal(
         tx_power_dbm,
         heard.frequency_hz,
         distance_m,
-        beaconer.gain_ddbi,
-        witness.gain_ddbi,
+        b_gain_ddbi,
+        w_gain_ddbi,
     );
     if f64::from(heard.signal_ddbm) / 10.0 > bound {
         return Err(reason::BAD_RSSI);

@@ -45,30 +45,67 @@ fn cell(index: u64) -> Result<CellIndex, GeoError> {
     CellIndex::try_from(index).map_err(|_| GeoError::InvalidCell { index })
 }
 
+/// An asserted place with what the checks derive from it computed once: the cell centre and
+/// the res-11 parent (an epoch checks each hotspot against many others).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Site {
+    /// The H3 cell.
+    pub location: u64,
+    /// Its centre.
+    pub centre: LatLng,
+    /// Its res-11 parent (`None` for cells coarser than res 11).
+    pub parent: Option<CellIndex>,
+}
+
+impl Site {
+    /// The site of `location`.
+    ///
+    /// Errors: [`GeoError::InvalidCell`].
+    pub fn new(location: u64) -> Result<Site, GeoError> {
+        let c = cell(location)?;
+        Ok(Site {
+            location,
+            centre: LatLng::from(c),
+            parent: c.parent(CELL_DISTANCE_RES),
+        })
+    }
+
+    /// Great-circle distance between the centres, metres, rounded to the nearest.
+    pub fn distance_m(&self, other: &Site) -> u32 {
+        // A distance on Earth (< 20,040 km) always fits in u32 metres.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let d = self.centre.distance_m(other.centre).round() as u32;
+        d
+    }
+
+    /// Grid distance between the res-11 parents.
+    ///
+    /// Errors: [`GeoError`] for a cell coarser than res 11 or an uncomputable distance.
+    pub fn cell_distance(&self, other: &Site) -> Result<u32, GeoError> {
+        let parent = |s: &Site| s.parent.ok_or(GeoError::NoParent { index: s.location });
+        let d =
+            parent(self)?
+                .grid_distance(parent(other)?)
+                .map_err(|_| GeoError::NoGridDistance {
+                    from: self.location,
+                    to: other.location,
+                })?;
+        Ok(d.unsigned_abs())
+    }
+}
+
 /// Great-circle distance between the centres of two cells, metres, rounded to the nearest.
 ///
 /// Errors: [`GeoError::InvalidCell`].
 pub fn distance_m(a: u64, b: u64) -> Result<u32, GeoError> {
-    let (a, b) = (LatLng::from(cell(a)?), LatLng::from(cell(b)?));
-    // A distance on Earth (< 20,040 km) always fits in u32 metres.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Ok(a.distance_m(b).round() as u32)
+    Ok(Site::new(a)?.distance_m(&Site::new(b)?))
 }
 
 /// Grid distance between the res-11 parents of two cells.
 ///
 /// Errors: [`GeoError`] for invalid cells or an uncomputable distance.
 pub fn cell_distance(a: u64, b: u64) -> Result<u32, GeoError> {
-    let parent = |i: u64| {
-        cell(i)?
-            .parent(CELL_DISTANCE_RES)
-            .ok_or(GeoError::NoParent { index: i })
-    };
-    let (pa, pb) = (parent(a)?, parent(b)?);
-    let d = pa
-        .grid_distance(pb)
-        .map_err(|_| GeoError::NoGridDistance { from: a, to: b })?;
-    Ok(d.unsigned_abs())
+    Site::new(a)?.cell_distance(&Site::new(b)?)
 }
 
 /// Free-space path loss in dB: `20 log10(4π d f / c)`.

@@ -99,9 +99,13 @@ impl PayloadError {
 }
 
 impl CoveragePayload {
-    /// Encodes to borsh.
+    /// Encodes to borsh, in a buffer of exactly its size (`borsh::to_vec` reserves 1 KiB,
+    /// which a report would keep for its lifetime).
     pub fn to_bytes(&self) -> Vec<u8> {
-        borsh::to_vec(self).expect("writing to a Vec cannot fail")
+        let len = borsh::object_length(self).expect("a payload's length is countable");
+        let mut out = Vec::with_capacity(len);
+        BorshSerialize::serialize(self, &mut out).expect("writing to a Vec cannot fail");
+        out
     }
 
     /// Decodes and checks sizes.

@@ -10,6 +10,7 @@
 
 use crate::beacon;
 use crate::checks;
+use crate::geo;
 use crate::hex_density::HexScales;
 use crate::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
 use crate::reason;
@@ -20,12 +21,14 @@ use depin_module::{DeviceInfo, EpochInput, EpochOutcome, UsageCharge, Verdict};
 use depin_types::{PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A registered, active, asserted hotspot.
+#[derive(Clone, Copy)]
 struct Hotspot<'a> {
     key: PublicKey,
     location: u64,
+    site: geo::Site,
     gain_ddbi: i32,
     region: Option<&'a str>,
 }
@@ -39,11 +42,64 @@ struct Beaconed<'a> {
 
 type Check<T> = Result<T, &'static str>;
 
+/// Most threads checking beacons and witnesses.
+pub const MAX_CHECK_THREADS: usize = 16;
+
+/// What the order-free checks found for one beacon and its witnesses. Only the beacon
+/// interval (one beacon per hotspot per interval) depends on the order of beacons; it sits
+/// between `pre` and `post`, as in the checks' order.
+struct PocCheck<'a> {
+    /// Registered, asserted, not denied, current entropy: the beaconer.
+    pre: Check<Hotspot<'a>>,
+    /// The beacon interval of its timestamp.
+    interval: u64,
+    /// Region, channel plan and the rebuilt beacon match.
+    post: Check<()>,
+    /// Each witness of the group, in group order (empty unless `pre` and `post` passed).
+    witnesses: Vec<Check<()>>,
+}
+
+/// Every device of the snapshot as a hotspot (or why it is not one), computed once per
+/// epoch: the checks look each hotspot up for every witness.
+fn hotspot_table<'a>(
+    m: &'a CoverageModule,
+    input: &'a EpochInput<'a>,
+) -> HashMap<PublicKey, Check<Hotspot<'a>>> {
+    // Lookups only, never iterated: its order cannot reach the outcome.
+    let mut table = HashMap::with_capacity(input.snapshot.devices.len());
+    for (key, d) in &input.snapshot.devices {
+        table.insert(*key, as_hotspot(m, d));
+    }
+    table
+}
+
+fn as_hotspot<'a>(m: &'a CoverageModule, d: &DeviceInfo) -> Check<Hotspot<'a>> {
+    if d.class != CLASS {
+        return Err(reason::WRONG_DEVICE_CLASS);
+    }
+    if !d.active {
+        return Err(reason::INACTIVE_DEVICE);
+    }
+    let (Some(location), Some(antenna)) = (d.location, d.antenna) else {
+        return Err(reason::NOT_ASSERTED);
+    };
+    let location = location.index();
+    let site = geo::Site::new(location).map_err(|_| reason::NOT_ASSERTED)?;
+    Ok(Hotspot {
+        key: d.device,
+        location,
+        site,
+        gain_ddbi: antenna.gain_ddbi,
+        region: m.regions.region_of(location),
+    })
+}
+
 /// Verification of one epoch.
 pub(crate) struct Verifier<'a> {
     m: &'a CoverageModule,
     input: &'a EpochInput<'a>,
     scales: HexScales,
+    table: HashMap<PublicKey, Check<Hotspot<'a>>>,
     state: Reciprocity,
     verdicts: Vec<Verdict>,
     shares: BTreeMap<PublicKey, HotspotShares>,
@@ -53,8 +109,26 @@ pub(crate) struct Verifier<'a> {
     usage: BTreeMap<(PublicKey, PublicKey), u64>,
 }
 
-fn invalid(code: &str) -> Verdict {
-    Verdict::Invalid(code.to_string())
+fn invalid(code: &'static str) -> Verdict {
+    Verdict::invalid(code)
+}
+
+/// Each beacon (by report index, in order) with the witnesses whose heard payload is its
+/// payload, in order; a payload is matched to its first beacon only.
+fn pocs(payloads: &[Option<CoveragePayload>]) -> Vec<(usize, Vec<usize>)> {
+    let mut groups: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
+    for (i, p) in payloads.iter().enumerate() {
+        if let Some(CoveragePayload::Witness(w)) = p {
+            groups.entry(w.data.as_slice()).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        if let Some(CoveragePayload::Beacon(b)) = p {
+            out.push((i, groups.remove(b.data.as_slice()).unwrap_or_default()));
+        }
+    }
+    out
 }
 
 impl<'a> Verifier<'a> {
@@ -63,6 +137,7 @@ impl<'a> Verifier<'a> {
             m,
             input,
             scales: m.hex_scales(input.snapshot),
+            table: hotspot_table(m, input),
             state: Reciprocity::decode(input.carry),
             verdicts: Vec::with_capacity(input.reports.len()),
             shares: BTreeMap::new(),
@@ -90,61 +165,105 @@ impl<'a> Verifier<'a> {
                 Some(_) => invalid(reason::INVALID_PACKET),
             })
             .collect();
-        let mut groups: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
-        for (i, p) in payloads.iter().enumerate() {
-            if let Some(CoveragePayload::Witness(w)) = p {
-                groups.entry(w.data.as_slice()).or_default().push(i);
-            }
-        }
+        let pocs = pocs(&payloads);
+        let checked = self.check_pocs(&pocs, &payloads);
+        let mut checked = pocs.iter().zip(checked);
         for (i, p) in payloads.iter().enumerate() {
             match p {
                 Some(CoveragePayload::Beacon(b)) => {
-                    let witnesses = groups.remove(b.data.as_slice()).unwrap_or_default();
-                    self.poc(i, b, &witnesses, &payloads);
+                    let ((at, witnesses), check) = checked.next().expect("one check per beacon");
+                    assert_eq!(*at, i, "checks follow the beacons' order");
+                    self.poc(i, b, witnesses, check);
                 }
                 Some(CoveragePayload::Packet(pk)) => self.packet(i, pk),
                 _ => {}
             }
         }
+        assert!(checked.next().is_none(), "every beacon's check was used");
         self.finish()
     }
 
     /// A registered, active hotspot (any location).
-    fn device(&self, key: &PublicKey) -> Check<&'a DeviceInfo> {
-        let d = self
-            .input
-            .snapshot
-            .devices
-            .get(key)
-            .ok_or(reason::GATEWAY_NOT_FOUND)?;
-        if d.class != CLASS {
-            return Err(reason::WRONG_DEVICE_CLASS);
+    fn device(&self, key: &PublicKey) -> Check<()> {
+        match self.table.get(key) {
+            None => Err(reason::GATEWAY_NOT_FOUND),
+            Some(Err(code)) if *code == reason::NOT_ASSERTED => Ok(()),
+            Some(h) => h.map(|_| ()),
         }
-        if !d.active {
-            return Err(reason::INACTIVE_DEVICE);
-        }
-        Ok(d)
     }
 
     /// A registered, active hotspot with an asserted location and antenna.
     fn hotspot(&self, key: &PublicKey) -> Check<Hotspot<'a>> {
-        let d = self.device(key)?;
-        let (Some(location), Some(antenna)) = (d.location, d.antenna) else {
-            return Err(reason::NOT_ASSERTED);
-        };
-        let location = location.index();
-        Ok(Hotspot {
-            key: *key,
-            location,
-            gain_ddbi: antenna.gain_ddbi,
-            region: self.m.regions.region_of(location),
+        *self
+            .table
+            .get(key)
+            .unwrap_or(&Err(reason::GATEWAY_NOT_FOUND))
+    }
+
+    /// The order-free checks of every beacon and its witnesses, on all cores.
+    fn check_pocs(
+        &self,
+        pocs: &[(usize, Vec<usize>)],
+        payloads: &[Option<CoveragePayload>],
+    ) -> Vec<PocCheck<'a>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_CHECK_THREADS);
+        let chunk = pocs.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pocs
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(i, group)| self.check_poc(*i, group, payloads))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a check thread does not panic"))
+                .collect()
         })
     }
 
-    fn check_beacon<'b>(&mut self, r: &'b Report, b: &'b BeaconReport) -> Check<Beaconed<'b>>
-    where
-        'a: 'b,
-    {
+    fn check_poc(
+        &self,
+        i: usize,
+        group: &[usize],
+        payloads: &[Option<CoveragePayload>],
+    ) -> PocCheck<'a> {
+        let r: &'a Report = self.input.reports[i];
+        let Some(CoveragePayload::Beacon(b)) = &payloads[i] else {
+            unreachable!("pocs start at beacons");
+        };
+        let interval =
+            r.timestamp_ms.saturating_sub(self.input.start_ms) / self.m.params.beacon_interval_ms;
+        let pre = self.check_beacon_pre(r, b);
+        let post = match &pre {
+            Ok(h) => self.check_beacon_post(r, b, h, interval),
+            Err(_) => Ok(()),
+        };
+        let mut witnesses = Vec::new();
+        if let (Ok(hotspot), Ok(())) = (&pre, &post) {
+            let on = Beaconed {
+                hotspot: *hotspot,
+                report: r,
+                beacon: b,
+            };
+            witnesses = self.check_group(&on, group, payloads);
+        }
+        PocCheck {
+            pre,
+            interval,
+            post,
+            witnesses,
+        }
+    }
+
+    /// The beacon checks before its interval's.
+    fn check_beacon_pre(&self, r: &Report, b: &BeaconReport) -> Check<Hotspot<'a>> {
         let hotspot = self.hotspot(&r.device)?;
         if self.m.denied(&r.device) {
             return Err(reason::DENIED);
@@ -152,11 +271,17 @@ impl<'a> Verifier<'a> {
         if b.entropy != self.input.entropy {
             return Err(reason::ENTROPY_EXPIRED);
         }
-        let interval =
-            r.timestamp_ms.saturating_sub(self.input.start_ms) / self.m.params.beacon_interval_ms;
-        if !self.buckets.insert((r.device, interval)) {
-            return Err(reason::IRREGULAR_BEACON_INTERVAL);
-        }
+        Ok(hotspot)
+    }
+
+    /// The beacon checks after its interval's: region, plan, and the beacon rebuilt.
+    fn check_beacon_post(
+        &self,
+        r: &Report,
+        b: &BeaconReport,
+        hotspot: &Hotspot<'_>,
+        interval: u64,
+    ) -> Check<()> {
         let plan = hotspot
             .region
             .and_then(|name| self.m.regions.plan(name))
@@ -170,11 +295,37 @@ impl<'a> Verifier<'a> {
         if !same {
             return Err(reason::INVALID_PACKET);
         }
-        Ok(Beaconed {
-            hotspot,
-            report: r,
-            beacon: b,
-        })
+        Ok(())
+    }
+
+    /// Each witness of a beacon's group, in order: the first from a hotspot is checked, any
+    /// further one is `duplicate_witness`.
+    fn check_group(
+        &self,
+        on: &Beaconed<'_>,
+        group: &[usize],
+        payloads: &[Option<CoveragePayload>],
+    ) -> Vec<Check<()>> {
+        let first_ms = group
+            .iter()
+            .map(|&w| self.input.reports[w].timestamp_ms)
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut seen: BTreeSet<PublicKey> = BTreeSet::new();
+        group
+            .iter()
+            .map(|&wi| {
+                let wr: &Report = self.input.reports[wi];
+                let Some(CoveragePayload::Witness(w)) = &payloads[wi] else {
+                    unreachable!("groups hold witnesses only");
+                };
+                if seen.insert(wr.device) {
+                    self.check_witness(on, wr, w, first_ms)
+                } else {
+                    Err(reason::DUPLICATE_WITNESS)
+                }
+            })
+            .collect()
     }
 
     fn check_witness(
@@ -208,28 +359,23 @@ impl<'a> Verifier<'a> {
         if me.region.is_none() || me.region != on.hotspot.region {
             return Err(reason::INVALID_REGION);
         }
-        let beaconer = checks::Radio {
-            location: on.hotspot.location,
-            gain_ddbi: on.hotspot.gain_ddbi,
-        };
-        let witness = checks::Radio {
-            location: me.location,
-            gain_ddbi: me.gain_ddbi,
-        };
-        checks::distance_and_signal(p, beaconer, on.beacon.tx_power_dbm, witness, w)
+        let beaconer = (&on.hotspot.site, on.hotspot.gain_ddbi);
+        let witness = (&me.site, me.gain_ddbi);
+        checks::distance_and_signal_at(p, beaconer, on.beacon.tx_power_dbm, witness, w)
     }
 
-    /// Verifies one beacon and its witnesses, and credits the shares.
-    fn poc(
-        &mut self,
-        i: usize,
-        b: &BeaconReport,
-        witnesses: &[usize],
-        payloads: &[Option<CoveragePayload>],
-    ) {
+    /// Applies one beacon's checks in the epoch's order: its interval, its witnesses'
+    /// verdicts, then reciprocity, selection and shares.
+    fn poc(&mut self, i: usize, b: &BeaconReport, witnesses: &[usize], check: PocCheck<'a>) {
         let r: &Report = self.input.reports[i];
-        let on = match self.check_beacon(r, b) {
-            Ok(on) => on,
+        let verdict = check.pre.and_then(|hotspot| {
+            if !self.buckets.insert((r.device, check.interval)) {
+                return Err(reason::IRREGULAR_BEACON_INTERVAL);
+            }
+            check.post.map(|()| hotspot)
+        });
+        let hotspot = match verdict {
+            Ok(h) => h,
             Err(code) => {
                 self.verdicts[i] = invalid(code);
                 for &w in witnesses {
@@ -238,25 +384,21 @@ impl<'a> Verifier<'a> {
                 return;
             }
         };
-        let first_ms = witnesses
-            .iter()
-            .map(|&w| self.input.reports[w].timestamp_ms)
-            .min()
-            .unwrap_or(u64::MAX);
-        let mut seen: BTreeSet<PublicKey> = BTreeSet::new();
+        let on = Beaconed {
+            hotspot,
+            report: r,
+            beacon: b,
+        };
+        assert_eq!(
+            check.witnesses.len(),
+            witnesses.len(),
+            "one check per witness"
+        );
         let mut valid: Vec<usize> = Vec::new();
-        for &wi in witnesses {
-            let wr: &Report = self.input.reports[wi];
-            let Some(CoveragePayload::Witness(w)) = &payloads[wi] else {
-                unreachable!("groups hold witnesses only");
-            };
-            let verdict = if seen.insert(wr.device) {
-                self.check_witness(&on, wr, w, first_ms)
-            } else {
-                Err(reason::DUPLICATE_WITNESS)
-            };
-            match verdict {
+        for (&wi, result) in witnesses.iter().zip(check.witnesses) {
+            match result {
                 Ok(()) => {
+                    let wr: &Report = self.input.reports[wi];
                     self.state.witnessed(wr.device, wr.timestamp_ms);
                     valid.push(wi);
                 }

@@ -42,7 +42,7 @@ impl Heartbeat {
         r: &Report,
         seen: &mut BTreeSet<([u8; 32], u64)>,
     ) -> Verdict {
-        let invalid = |c: &str| Verdict::Invalid(c.to_string());
+        let invalid = Verdict::invalid;
         let Some(dev) = input.snapshot.devices.get(&r.device) else {
             return invalid("unregistered_device");
         };
@@ -174,7 +174,7 @@ mod tests {
             .iter()
             .map(|v| match v {
                 Verdict::Valid => "valid".into(),
-                Verdict::Invalid(c) => c.clone(),
+                Verdict::Invalid(c) => c.to_string(),
             })
             .collect();
         let expected = [

@@ -174,7 +174,7 @@ impl World {
 fn code(out: &EpochOutcome, i: usize) -> &str {
     match &out.verdicts[i] {
         Verdict::Valid => "valid",
-        Verdict::Invalid(c) => c,
+        Verdict::Invalid(c) => c.as_ref(),
     }
 }
 
