@@ -380,6 +380,34 @@ fn gather(results: &mut BTreeMap<String, ModuleResult>) -> Gathered {
     (usage, penalties, carry)
 }
 
+/// Most threads hashing report ids.
+pub const MAX_HASH_THREADS: usize = 16;
+
+/// Every report's id, and the SHA-256 of `inputs.bin` (streamed, never buffered), hashed
+/// on all cores: pure functions of the inputs, so the threads cannot change the result.
+fn ids_and_digest(inputs: &EpochInputs) -> (Vec<Hash32>, Hash32) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_HASH_THREADS);
+    let chunk = inputs.reports.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| Hash32::digest_borsh(b"", inputs));
+        let parts: Vec<_> = inputs
+            .reports
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(SignedReport::id).collect::<Vec<_>>()))
+            .collect();
+        let ids = parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a hashing thread does not panic"))
+            .collect();
+        (
+            ids,
+            digest.join().expect("the digest thread does not panic"),
+        )
+    })
+}
+
 /// Settles one epoch.
 ///
 /// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
@@ -416,7 +444,7 @@ pub fn settle(
         .iter()
         .map(|(m, c)| (m.clone(), Hash32::digest(c).to_hex()))
         .collect();
-    let ids: Vec<Hash32> = inputs.reports.iter().map(SignedReport::id).collect();
+    let (ids, inputs_digest) = ids_and_digest(inputs);
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         chain_id: inputs.chain_id.clone(),
@@ -425,7 +453,7 @@ pub fn settle(
         end_ms: inputs.end_ms,
         entropy: inputs.entropy.to_hex(),
         snapshot_height: inputs.snapshot.height,
-        inputs_digest: Hash32::digest_borsh(b"", inputs).to_hex(),
+        inputs_digest: inputs_digest.to_hex(),
         reports: inputs.reports.len() as u64,
         emission_bones: emission.to_string(),
         remainder_bones: remainder.to_string(),

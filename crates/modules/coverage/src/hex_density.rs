@@ -114,9 +114,8 @@ impl HexScales {
         }
         asserted.sort_unstable();
         asserted.dedup();
-        let scales = asserted
+        let scales = scales_of(&asserted, &unclipped, &clipped)
             .into_iter()
-            .map(|cell| (u64::from(cell), scale_of(cell, &unclipped, &clipped)))
             .collect();
         HexScales { scales }
     }
@@ -182,6 +181,33 @@ fn density_limit(config: &ResConfig, occupied: u64) -> u64 {
         .min(config.target.saturating_mul(over.saturating_add(1)))
 }
 
+/// Most threads computing scales.
+pub const MAX_SCALE_THREADS: usize = 16;
+
+/// The scale of each of `cells` (sorted), on all cores: a pure function per cell.
+fn scales_of(cells: &[CellIndex], unclipped: &Counts, clipped: &Counts) -> Vec<(u64, Decimal)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_SCALE_THREADS);
+    let chunk = cells.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = cells
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|c| (u64::from(*c), scale_of(*c, unclipped, clipped)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a scale thread does not panic"))
+            .collect()
+    })
+}
+
 fn scale_of(cell: CellIndex, unclipped: &Counts, clipped: &Counts) -> Decimal {
     let mut scale = Decimal::new(10, 1);
     for res in SCALING_RES {
@@ -189,6 +215,9 @@ fn scale_of(cell: CellIndex, unclipped: &Counts, clipped: &Counts) -> Decimal {
             continue;
         };
         if let (Some(u), Some(c)) = (unclipped.get(&parent), clipped.get(&parent)) {
+            if u == c {
+                continue; // a ratio of exactly one
+            }
             let (u, c) = (to_i64(*u), to_i64(*c));
             scale *= Decimal::new(c, SCALE_DECIMALS) / Decimal::new(u, SCALE_DECIMALS);
         }

@@ -6,15 +6,21 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::PublicKey;
-use std::collections::BTreeMap;
+
+/// A hash map: an epoch updates it once per witness. Only looked up, retained (order-free)
+/// and encoded (borsh sorts a map's entries by key), so its order never reaches the bytes.
+#[allow(clippy::disallowed_types)]
+type Lookup<K, V> = std::collections::HashMap<K, V>;
 
 /// Format version of the carried bytes.
 const VERSION: u8 = 1;
 
 /// Per hotspot: `(last valid witness ms, last witnessed valid beacon ms)`, 0 for never.
+/// A hash map (an epoch updates it once per witness); borsh encodes it sorted by key, so the
+/// carried bytes do not depend on its iteration order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Reciprocity {
-    last: BTreeMap<PublicKey, (u64, u64)>,
+    last: Lookup<PublicKey, (u64, u64)>,
 }
 
 impl Reciprocity {
@@ -96,5 +102,25 @@ mod tests {
         assert_eq!(back, s);
         assert!(back.pruned(1_000, 100).is_empty());
         assert_eq!(Reciprocity::decode(b"garbage"), Reciprocity::default());
+    }
+
+    #[test]
+    fn the_carried_bytes_are_sorted_by_key_whatever_the_insertion_order() {
+        let keys: Vec<PublicKey> = (0..200u8)
+            .map(|i| PublicKey([i.wrapping_mul(37); 32]))
+            .collect();
+        let (mut a, mut b) = (Reciprocity::default(), Reciprocity::default());
+        let mut sorted = std::collections::BTreeMap::new();
+        for (n, k) in keys.iter().enumerate() {
+            a.witnessed(*k, n as u64 + 1);
+            sorted.insert(*k, (n as u64 + 1, 0u64));
+        }
+        for (n, k) in keys.iter().enumerate().rev() {
+            b.witnessed(*k, n as u64 + 1);
+        }
+        assert_eq!(a.encode(), b.encode());
+        let mut expected = vec![VERSION];
+        BorshSerialize::serialize(&sorted, &mut expected).expect("vec");
+        assert_eq!(a.encode(), expected, "the same bytes as a sorted map");
     }
 }

@@ -12,7 +12,7 @@ use crate::beacon;
 use crate::checks;
 use crate::geo;
 use crate::hex_density::HexScales;
-use crate::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
+use crate::payload::{frame_of, BeaconReport, CoveragePayload, Kind, PacketReport, WitnessReport};
 use crate::reason;
 use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
 use crate::state::Reciprocity;
@@ -21,7 +21,12 @@ use depin_module::{DeviceInfo, EpochInput, EpochOutcome, UsageCharge, Verdict};
 use depin_types::{PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A hash map for the epoch's hot lookups. Only looked up, removed from, or drained into a
+/// `BTreeMap`: its iteration order never reaches the outcome.
+#[allow(clippy::disallowed_types)]
+type Lookup<K, V> = std::collections::HashMap<K, V>;
 
 /// A registered, active, asserted hotspot.
 #[derive(Clone, Copy)]
@@ -64,9 +69,9 @@ struct PocCheck<'a> {
 fn hotspot_table<'a>(
     m: &'a CoverageModule,
     input: &'a EpochInput<'a>,
-) -> HashMap<PublicKey, Check<Hotspot<'a>>> {
+) -> Lookup<PublicKey, Check<Hotspot<'a>>> {
     // Lookups only, never iterated: its order cannot reach the outcome.
-    let mut table = HashMap::with_capacity(input.snapshot.devices.len());
+    let mut table = Lookup::with_capacity(input.snapshot.devices.len());
     for (key, d) in &input.snapshot.devices {
         table.insert(*key, as_hotspot(m, d));
     }
@@ -99,10 +104,11 @@ pub(crate) struct Verifier<'a> {
     m: &'a CoverageModule,
     input: &'a EpochInput<'a>,
     scales: HexScales,
-    table: HashMap<PublicKey, Check<Hotspot<'a>>>,
+    table: Lookup<PublicKey, Check<Hotspot<'a>>>,
     state: Reciprocity,
     verdicts: Vec<Verdict>,
-    shares: BTreeMap<PublicKey, HotspotShares>,
+    /// Lookups only while the epoch runs; sorted into a `BTreeMap` before it is split.
+    shares: Lookup<PublicKey, HotspotShares>,
     buckets: BTreeSet<(PublicKey, u64)>,
     credits_left: BTreeMap<PublicKey, u64>,
     packets_seen: BTreeSet<[u8; 32]>,
@@ -113,22 +119,54 @@ fn invalid(code: &'static str) -> Verdict {
     Verdict::invalid(code)
 }
 
-/// Each beacon (by report index, in order) with the witnesses whose heard payload is its
-/// payload, in order; a payload is matched to its first beacon only.
-fn pocs(payloads: &[Option<CoveragePayload>]) -> Vec<(usize, Vec<usize>)> {
-    let mut groups: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
-    for (i, p) in payloads.iter().enumerate() {
-        if let Some(CoveragePayload::Witness(w)) = p {
-            groups.entry(w.data.as_slice()).or_default().push(i);
+/// Each beacon (by report index, in order) with the witnesses whose heard frame is its
+/// frame, in order; a frame is matched to its first beacon only.
+fn pocs(reports: &[&Report], kinds: &[Option<Kind>]) -> Vec<(usize, Vec<usize>)> {
+    // Lookups and removals only, never iterated: its order cannot reach the outcome.
+    let mut groups: Lookup<&[u8], Vec<usize>> = Lookup::new();
+    for (i, k) in kinds.iter().enumerate() {
+        if *k == Some(Kind::Witness) {
+            let frame = frame_of(&reports[i].payload).expect("a decoded witness has a frame");
+            groups.entry(frame).or_default().push(i);
         }
     }
     let mut out = Vec::new();
-    for (i, p) in payloads.iter().enumerate() {
-        if let Some(CoveragePayload::Beacon(b)) = p {
-            out.push((i, groups.remove(b.data.as_slice()).unwrap_or_default()));
+    for (i, k) in kinds.iter().enumerate() {
+        if *k == Some(Kind::Beacon) {
+            let frame = frame_of(&reports[i].payload).expect("a decoded beacon has a frame");
+            out.push((i, groups.remove(frame).unwrap_or_default()));
         }
     }
     out
+}
+
+/// The kind of each report's payload, `None` when it does not decode; on all cores.
+fn kinds(reports: &[&Report]) -> Vec<Option<Kind>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_CHECK_THREADS);
+    let chunk = reports.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = reports
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| CoveragePayload::decode(&r.payload).ok().map(|p| p.kind()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a decoding thread does not panic"))
+            .collect()
+    })
+}
+
+/// Decodes a payload whose kind is known: it decoded once already.
+fn decoded(r: &Report) -> CoveragePayload {
+    CoveragePayload::decode(&r.payload).expect("the payload decoded when its kind was read")
 }
 
 impl<'a> Verifier<'a> {
@@ -140,7 +178,7 @@ impl<'a> Verifier<'a> {
             table: hotspot_table(m, input),
             state: Reciprocity::decode(input.carry),
             verdicts: Vec::with_capacity(input.reports.len()),
-            shares: BTreeMap::new(),
+            shares: Lookup::new(),
             buckets: BTreeSet::new(),
             credits_left: BTreeMap::new(),
             packets_seen: BTreeSet::new(),
@@ -150,32 +188,32 @@ impl<'a> Verifier<'a> {
 
     /// Runs the epoch.
     pub(crate) fn run(mut self) -> EpochOutcome {
-        let payloads: Vec<Option<CoveragePayload>> = self
-            .input
-            .reports
-            .iter()
-            .map(|r| CoveragePayload::decode(&r.payload).ok())
-            .collect();
+        let kinds = kinds(self.input.reports);
         // Every report is overwritten below but a witness, which stays `invalid_packet`
-        // unless its payload matches a beacon.
-        self.verdicts = payloads
+        // unless its frame matches a beacon.
+        self.verdicts = kinds
             .iter()
-            .map(|p| match p {
+            .map(|k| match k {
                 None => invalid(reason::MALFORMED_PAYLOAD),
                 Some(_) => invalid(reason::INVALID_PACKET),
             })
             .collect();
-        let pocs = pocs(&payloads);
-        let checked = self.check_pocs(&pocs, &payloads);
+        let pocs = pocs(self.input.reports, &kinds);
+        let checked = self.check_pocs(&pocs);
         let mut checked = pocs.iter().zip(checked);
-        for (i, p) in payloads.iter().enumerate() {
-            match p {
-                Some(CoveragePayload::Beacon(b)) => {
+        for (i, k) in kinds.iter().enumerate() {
+            match k {
+                Some(Kind::Beacon) => {
                     let ((at, witnesses), check) = checked.next().expect("one check per beacon");
                     assert_eq!(*at, i, "checks follow the beacons' order");
-                    self.poc(i, b, witnesses, check);
+                    self.poc(i, witnesses, check);
                 }
-                Some(CoveragePayload::Packet(pk)) => self.packet(i, pk),
+                Some(Kind::Packet) => {
+                    let CoveragePayload::Packet(pk) = decoded(self.input.reports[i]) else {
+                        unreachable!("the kind is packet");
+                    };
+                    self.packet(i, &pk);
+                }
                 _ => {}
             }
         }
@@ -201,11 +239,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// The order-free checks of every beacon and its witnesses, on all cores.
-    fn check_pocs(
-        &self,
-        pocs: &[(usize, Vec<usize>)],
-        payloads: &[Option<CoveragePayload>],
-    ) -> Vec<PocCheck<'a>> {
+    fn check_pocs(&self, pocs: &[(usize, Vec<usize>)]) -> Vec<PocCheck<'a>> {
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
             .clamp(1, MAX_CHECK_THREADS);
@@ -216,7 +250,7 @@ impl<'a> Verifier<'a> {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|(i, group)| self.check_poc(*i, group, payloads))
+                            .map(|(i, group)| self.check_poc(*i, group))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -228,14 +262,9 @@ impl<'a> Verifier<'a> {
         })
     }
 
-    fn check_poc(
-        &self,
-        i: usize,
-        group: &[usize],
-        payloads: &[Option<CoveragePayload>],
-    ) -> PocCheck<'a> {
+    fn check_poc(&self, i: usize, group: &[usize]) -> PocCheck<'a> {
         let r: &'a Report = self.input.reports[i];
-        let Some(CoveragePayload::Beacon(b)) = &payloads[i] else {
+        let CoveragePayload::Beacon(b) = &decoded(r) else {
             unreachable!("pocs start at beacons");
         };
         let interval =
@@ -252,7 +281,7 @@ impl<'a> Verifier<'a> {
                 report: r,
                 beacon: b,
             };
-            witnesses = self.check_group(&on, group, payloads);
+            witnesses = self.check_group(&on, group);
         }
         PocCheck {
             pre,
@@ -300,12 +329,7 @@ impl<'a> Verifier<'a> {
 
     /// Each witness of a beacon's group, in order: the first from a hotspot is checked, any
     /// further one is `duplicate_witness`.
-    fn check_group(
-        &self,
-        on: &Beaconed<'_>,
-        group: &[usize],
-        payloads: &[Option<CoveragePayload>],
-    ) -> Vec<Check<()>> {
+    fn check_group(&self, on: &Beaconed<'_>, group: &[usize]) -> Vec<Check<()>> {
         let first_ms = group
             .iter()
             .map(|&w| self.input.reports[w].timestamp_ms)
@@ -316,7 +340,7 @@ impl<'a> Verifier<'a> {
             .iter()
             .map(|&wi| {
                 let wr: &Report = self.input.reports[wi];
-                let Some(CoveragePayload::Witness(w)) = &payloads[wi] else {
+                let CoveragePayload::Witness(w) = &decoded(wr) else {
                     unreachable!("groups hold witnesses only");
                 };
                 if seen.insert(wr.device) {
@@ -366,7 +390,7 @@ impl<'a> Verifier<'a> {
 
     /// Applies one beacon's checks in the epoch's order: its interval, its witnesses'
     /// verdicts, then reciprocity, selection and shares.
-    fn poc(&mut self, i: usize, b: &BeaconReport, witnesses: &[usize], check: PocCheck<'a>) {
+    fn poc(&mut self, i: usize, witnesses: &[usize], check: PocCheck<'a>) {
         let r: &Report = self.input.reports[i];
         let verdict = check.pre.and_then(|hotspot| {
             if !self.buckets.insert((r.device, check.interval)) {
@@ -383,11 +407,6 @@ impl<'a> Verifier<'a> {
                 }
                 return;
             }
-        };
-        let on = Beaconed {
-            hotspot,
-            report: r,
-            beacon: b,
         };
         assert_eq!(
             check.witnesses.len(),
@@ -406,16 +425,16 @@ impl<'a> Verifier<'a> {
             }
         }
         if !witnesses.is_empty() {
-            self.state.beaconed(on.hotspot.key, r.timestamp_ms);
+            self.state.beaconed(hotspot.key, r.timestamp_ms);
         }
-        self.settle_poc(i, &on, valid);
+        self.settle_poc(i, &hotspot, valid);
     }
 
     /// Reciprocity (HIP-106), selection (HIP-83) and shares (HIP-15 × HIP-17).
-    fn settle_poc(&mut self, i: usize, on: &Beaconed<'_>, valid: Vec<usize>) {
+    fn settle_poc(&mut self, i: usize, beaconer: &Hotspot<'_>, valid: Vec<usize>) {
         let window = self.m.params.reciprocity_window_ms;
-        let t = on.report.timestamp_ms;
-        if !self.state.has_witnessed_since(&on.hotspot.key, t, window) {
+        let t = self.input.reports[i].timestamp_ms;
+        if !self.state.has_witnessed_since(&beaconer.key, t, window) {
             self.verdicts[i] = invalid(reason::NO_VALID_WITNESSES);
             for w in valid {
                 self.verdicts[w] = invalid(reason::INVALID_BEACON);
@@ -443,16 +462,17 @@ impl<'a> Verifier<'a> {
         }
         let n = u32::try_from(selected).expect("at most max_witnesses_per_poc");
         let units = self.m.params.units();
-        let scale = self.scales.scale(on.hotspot.location);
+        let scale = self.scales.scale(beaconer.location);
         let (unit_b, unit_w) = (units.beaconer_unit(n), units.witness_unit(n));
         if scale > Decimal::ZERO && unit_b > Decimal::ZERO {
-            self.shares.entry(on.hotspot.key).or_default().beacon += scale * unit_b;
+            self.shares.entry(beaconer.key).or_default().beacon += scale * unit_b;
         }
+        let witness_share = scale * unit_w;
         for &w in &kept[..selected] {
             self.verdicts[w] = Verdict::Valid;
-            if scale > Decimal::ZERO && unit_w > Decimal::ZERO {
+            if witness_share > Decimal::ZERO {
                 let key = self.input.reports[w].device;
-                self.shares.entry(key).or_default().witness += scale * unit_w;
+                self.shares.entry(key).or_default().witness += witness_share;
             }
         }
     }
@@ -496,7 +516,8 @@ impl<'a> Verifier<'a> {
             numerator: Decimal::from_u128(price).unwrap_or(Decimal::MAX),
             denominator: Decimal::ONE,
         };
-        let split = split_rewards(pool, &self.shares, &self.m.params.pools, &credit);
+        let shares: BTreeMap<PublicKey, HotspotShares> = self.shares.into_iter().collect();
+        let split = split_rewards(pool, &shares, &self.m.params.pools, &credit);
         let shares: BTreeMap<PublicKey, u128> = split
             .rewards
             .iter()
