@@ -300,7 +300,6 @@ fn split(
     pool_of: &BTreeMap<&str, u128>,
     results: &BTreeMap<String, ModuleResult>,
 ) -> Result<Split, SettleError> {
-    let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
     let (mut pools, mut devices) = (Vec::new(), Vec::new());
     let mut owed: BTreeMap<PublicKey, u128> = BTreeMap::new();
     let mut paid_total = 0u128;
@@ -326,7 +325,18 @@ fn split(
             return Err(SettleError::OverPool { module, paid, pool });
         }
         let mut paid = 0u128;
-        for (device, share) in &shares {
+        let keys: Vec<PublicKey> = shares.keys().copied().collect();
+        let owners: Vec<PublicKey> = keys
+            .iter()
+            .map(|d| inputs.snapshot.devices[d].owner)
+            .collect();
+        let (device_addrs, owner_addrs) = (
+            addresses(inputs.network, &keys),
+            addresses(inputs.network, &owners),
+        );
+        for (((device, share), device_addr), owner_addr) in
+            shares.iter().zip(device_addrs).zip(owner_addrs)
+        {
             let reward = if exact {
                 *share
             } else {
@@ -336,8 +346,8 @@ fn split(
             *owed.entry(owner).or_insert(0) += reward;
             paid += reward;
             devices.push(DeviceEntry {
-                device: addr(device),
-                owner: addr(&owner),
+                device: device_addr,
+                owner: owner_addr,
                 module: w.module.clone(),
                 share: share.to_string(),
                 reward_bones: reward.to_string(),
@@ -380,7 +390,32 @@ fn gather(results: &mut BTreeMap<String, ModuleResult>) -> Gathered {
     (usage, penalties, carry)
 }
 
-/// Most threads hashing report ids.
+/// Base58check addresses of `keys`, in order, encoded on all cores (the encoding is the
+/// costly part of a manifest with a million devices).
+fn addresses(network: Network, keys: &[PublicKey]) -> Vec<String> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_HASH_THREADS);
+    let chunk = keys.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = keys
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|k| Address::new(network, *k).to_string())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("an encoding thread does not panic"))
+            .collect()
+    })
+}
+
+/// Most threads hashing report ids or encoding addresses.
 pub const MAX_HASH_THREADS: usize = 16;
 
 /// Every report's id, and the SHA-256 of `inputs.bin` (streamed, never buffered), hashed
@@ -391,7 +426,7 @@ fn ids_and_digest(inputs: &EpochInputs) -> (Vec<Hash32>, Hash32) {
         .clamp(1, MAX_HASH_THREADS);
     let chunk = inputs.reports.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| Hash32::digest_borsh(b"", inputs));
+        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
         let parts: Vec<_> = inputs
             .reports
             .chunks(chunk)

@@ -167,10 +167,16 @@ fn roll_up(
 
 /// Hexes of `hex`'s 1-ring (itself included) whose clipped count reaches `target`.
 fn occupied_count(clipped: &Counts, hex: CellIndex, target: u64) -> u64 {
-    hex.grid_disk::<Vec<_>>(1)
-        .into_iter()
-        .filter(|c| clipped.get(c).is_some_and(|n| *n >= target))
-        .count() as u64
+    let occupied = |c: &CellIndex| clipped.get(c).is_some_and(|n| *n >= target);
+    // The fast walk yields `None` near pentagons; then the safe one counts instead.
+    let mut n = 0u64;
+    for c in hex.grid_disk_fast(1) {
+        match c {
+            Some(c) => n += u64::from(occupied(&c)),
+            None => return hex.grid_disk_safe(1).filter(occupied).count() as u64,
+        }
+    }
+    n
 }
 
 /// `min(max, target × (max(occupied − neighbors, 0) + 1))`.
