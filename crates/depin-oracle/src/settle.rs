@@ -22,7 +22,7 @@ use depin_module::{
 };
 use depin_types::genesis::ModuleWeight;
 use depin_types::rewards::reward_root;
-use depin_types::{Address, Amount, Hash32, Network, PublicKey, Report, SignedReport};
+use depin_types::{par, Address, Amount, Hash32, Network, PublicKey, Report, SignedReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -393,49 +393,15 @@ fn gather(results: &mut BTreeMap<String, ModuleResult>) -> Gathered {
 /// Base58check addresses of `keys`, in order, encoded on all cores (the encoding is the
 /// costly part of a manifest with a million devices).
 fn addresses(network: Network, keys: &[PublicKey]) -> Vec<String> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_HASH_THREADS);
-    let chunk = keys.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = keys
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|k| Address::new(network, *k).to_string())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("an encoding thread does not panic"))
-            .collect()
-    })
+    par::map(keys, |k| Address::new(network, *k).to_string())
 }
-
-/// Most threads hashing report ids or encoding addresses.
-pub const MAX_HASH_THREADS: usize = 16;
 
 /// Every report's id, and the SHA-256 of `inputs.bin` (streamed, never buffered), hashed
 /// on all cores: pure functions of the inputs, so the threads cannot change the result.
 fn ids_and_digest(inputs: &EpochInputs) -> (Vec<Hash32>, Hash32) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_HASH_THREADS);
-    let chunk = inputs.reports.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
-        let parts: Vec<_> = inputs
-            .reports
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(SignedReport::id).collect::<Vec<_>>()))
-            .collect();
-        let ids = parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("a hashing thread does not panic"))
-            .collect();
+        let ids = par::map(&inputs.reports, SignedReport::id);
         (
             ids,
             digest.join().expect("the digest thread does not panic"),

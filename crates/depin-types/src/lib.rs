@@ -12,6 +12,7 @@ pub mod genesis;
 pub mod hash;
 pub mod location;
 pub mod merkle;
+pub mod par;
 pub mod report;
 pub mod rewards;
 pub mod tx;

@@ -8,12 +8,10 @@ use super::hotspot::{spreading_factor, HotspotAgent};
 use super::radio::{RadioParams, RadioSim, Site, Transmission};
 use super::FleetError;
 use depin_client::{NodeClient, OracleClient};
-use depin_types::{Hash32, SignedReport};
+use depin_types::{par, Hash32, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Most threads planning an interval.
-pub const MAX_PLAN_THREADS: usize = 64;
 /// Reports per batch sent to the oracle.
 pub const DELIVERY_BATCH_REPORTS: usize = 4_096;
 /// Most submission rounds of one interval's delivery.
@@ -132,69 +130,50 @@ impl Fleet {
     /// Every report of `interval` of `epoch` under `entropy`: each hotspot's beacon at its
     /// moment and the witnesses of everyone who heard it, computed on all cores.
     pub fn plan(&self, s: &Schedule, entropy: &Hash32, epoch: u64, interval: u64) -> IntervalPlan {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, MAX_PLAN_THREADS);
-        let chunk = self.agents.len().div_ceil(threads).max(1);
-        let parts: Vec<IntervalPlan> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..self.agents.len())
-                .step_by(chunk)
-                .map(|from| {
-                    let to = (from + chunk).min(self.agents.len());
-                    scope.spawn(move || self.plan_range(s, entropy, (epoch, interval), from..to))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a planning thread does not panic"))
-                .collect()
+        let indices: Vec<usize> = (0..self.agents.len()).collect();
+        let parts = par::map(&indices, |&i| {
+            self.plan_one(s, entropy, (epoch, interval), i)
         });
         let mut plan = IntervalPlan::default();
-        for p in parts {
-            plan.reports.extend(p.reports);
-            plan.beacons += p.beacons;
-            plan.witnesses += p.witnesses;
-            plan.silent += p.silent;
+        for part in parts {
+            let Some(reports) = part else {
+                plan.silent += 1;
+                continue;
+            };
+            plan.beacons += 1;
+            plan.witnesses += reports.len() as u64 - 1;
+            plan.reports.extend(reports);
         }
         plan.reports
             .sort_by_key(|r| (r.report.timestamp_ms, r.report.device));
         plan
     }
 
-    /// The beacons of agents `range` and their witnesses.
-    fn plan_range(
+    /// Agent `i`'s beacon and the witnesses of it, or `None` when it cannot beacon (no
+    /// channel plan for its location).
+    fn plan_one(
         &self,
         s: &Schedule,
         entropy: &Hash32,
         (epoch, interval): (u64, u64),
-        range: std::ops::Range<usize>,
-    ) -> IntervalPlan {
+        i: usize,
+    ) -> Option<Vec<SignedReport>> {
         let start_ms = s.epoch_start_ms(epoch) + interval * s.beacon_interval_ms;
-        let mut plan = IntervalPlan::default();
-        for i in range {
-            let agent = &self.agents[i];
-            let at_ms =
-                start_ms + agent.beacon_offset_ms(entropy, s.beacon_interval_ms, s.margin_ms());
-            let Ok((beacon, report)) = agent.beacon(entropy, interval, at_ms) else {
-                plan.silent += 1;
-                continue;
-            };
-            plan.reports.push(report);
-            plan.beacons += 1;
-            let tx = Transmission {
-                from: i,
-                frequency_hz: beacon.frequency_hz,
-                spreading_factor: spreading_factor(&beacon.spreading),
-                tx_power_dbm: beacon.tx_power_dbm,
-                at_ms,
-            };
-            for heard in self.sim.hear(&tx) {
-                plan.reports
-                    .push(self.agents[heard.site].witness(&beacon.data, &heard));
-                plan.witnesses += 1;
-            }
+        let agent = &self.agents[i];
+        let at_ms = start_ms + agent.beacon_offset_ms(entropy, s.beacon_interval_ms, s.margin_ms());
+        let (beacon, report) = agent.beacon(entropy, interval, at_ms).ok()?;
+        let tx = Transmission {
+            from: i,
+            frequency_hz: beacon.frequency_hz,
+            spreading_factor: spreading_factor(&beacon.spreading),
+            tx_power_dbm: beacon.tx_power_dbm,
+            at_ms,
+        };
+        let mut out = vec![report];
+        for heard in self.sim.hear(&tx) {
+            out.push(self.agents[heard.site].witness(&beacon.data, &heard));
         }
-        plan
+        Some(out)
     }
 }
 

@@ -105,6 +105,15 @@ pub fn device_key(fleet_seed: &[u8; 32], index: usize, entry: &HotspotEntry) -> 
     SecretKey::from_seed(seed)
 }
 
+/// Onboardings that passed simulation, sent with consecutive nonces from `first_nonce`.
+struct Ready<'k> {
+    chain_id: &'k str,
+    fee: Amount,
+    first_nonce: u64,
+    /// `(entry index, device key, location)`.
+    entries: Vec<(usize, &'k SecretKey, Option<Location>)>,
+}
+
 /// Who pays and approves a fleet's onboarding.
 pub struct Onboarder<'a> {
     /// The node.
@@ -240,71 +249,62 @@ impl Onboarder<'_> {
             }
         }
         progress(members.len(), members.len());
-        self.submit(&chain.chain_id, fee, next, &ready, &mut out)
-            .await?;
+        let batch = Ready {
+            chain_id: &chain.chain_id,
+            fee,
+            first_nonce: next,
+            entries: ready,
+        };
+        self.submit(&batch, &mut out).await?;
         Ok(out)
     }
 
-    async fn submit(
-        &self,
-        chain_id: &str,
-        fee: Amount,
-        first_nonce: u64,
-        ready: &[(usize, &SecretKey, Option<Location>)],
-        out: &mut OnboardOutcome,
-    ) -> Result<(), FleetError> {
+    /// The onboarding of `batch`'s entry `i`, with its nonce.
+    fn ready_tx(&self, batch: &Ready<'_>, i: usize) -> depin_types::SignedTransaction {
+        let (_, key, location) = batch.entries[i];
+        let nonce = batch.first_nonce + i as u64;
+        self.tx(batch.chain_id, batch.fee, nonce, key, location)
+    }
+
+    async fn submit(&self, batch: &Ready<'_>, out: &mut OnboardOutcome) -> Result<(), FleetError> {
         let mut last: Option<Hash32> = None;
-        for (chunk_no, chunk) in ready.chunks(ONBOARD_BATCH_TXS).enumerate() {
-            let base = first_nonce + (chunk_no * ONBOARD_BATCH_TXS) as u64;
-            let txs: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, (_, key, loc))| self.tx(chain_id, fee, base + i as u64, key, *loc))
-                .collect();
+        let all: Vec<usize> = (0..batch.entries.len()).collect();
+        for chunk in all.chunks(ONBOARD_BATCH_TXS) {
+            let txs: Vec<_> = chunk.iter().map(|&i| self.ready_tx(batch, i)).collect();
             let reply = self.node.submit_batch(&txs).await?;
-            for ((index, ..), item) in chunk.iter().zip(&reply.results) {
+            for (&i, item) in chunk.iter().zip(&reply.results) {
+                let index = batch.entries[i].0;
                 if let Some(e) = &item.error {
-                    return Err(FleetError::Onboarding {
-                        index: *index,
-                        reason: format!("{}: {}", e.code, e.message),
-                    });
+                    let reason = format!("{}: {}", e.code, e.message);
+                    return Err(FleetError::Onboarding { index, reason });
                 }
-                out.onboarded.insert(*index);
+                out.onboarded.insert(index);
             }
             last = txs.last().map(depin_types::SignedTransaction::id);
         }
         if let Some(id) = last {
-            self.node
-                .wait_committed(&id, ONBOARD_COMMIT_WAIT)
-                .await
-                .map_err(|e| FleetError::Onboarding {
-                    index: ready.last().map_or(0, |r| r.0),
-                    reason: e.to_string(),
-                })?;
+            let wait = self.node.wait_committed(&id, ONBOARD_COMMIT_WAIT).await;
+            wait.map_err(|e| FleetError::Onboarding {
+                index: batch.entries.last().map_or(0, |r| r.0),
+                reason: e.to_string(),
+            })?;
         }
-        self.settle_failures(chain_id, fee, first_nonce, ready, out)
-            .await
+        self.settle_failures(batch, out).await
     }
 
     /// Moves entries whose committed onboarding failed in execution to `refused`, with the
     /// receipt's code.
     async fn settle_failures(
         &self,
-        chain_id: &str,
-        fee: Amount,
-        first_nonce: u64,
-        ready: &[(usize, &SecretKey, Option<Location>)],
+        batch: &Ready<'_>,
         out: &mut OnboardOutcome,
     ) -> Result<(), FleetError> {
         let now = self.existing().await?;
-        for (i, (index, key, loc)) in ready.iter().enumerate() {
+        for (i, (index, key, _)) in batch.entries.iter().enumerate() {
             if now.contains(&key.public()) {
                 continue;
             }
-            let id = self
-                .tx(chain_id, fee, first_nonce + i as u64, key, *loc)
-                .id();
-            let status = self.node.tx_status(&id).await?;
+            let status = self.node.tx_status(&self.ready_tx(batch, i).id()).await?;
             let code = status
                 .receipt
                 .and_then(|r| r.code)

@@ -125,6 +125,24 @@ pub fn start_oracle(
     port: u16,
     max_skew_ms: &str,
 ) -> std::process::Child {
+    start_oracle_with(
+        home,
+        node_home,
+        node_url,
+        port,
+        &["--max-skew-ms", max_skew_ms],
+    )
+}
+
+/// `depin oracle start` on `home` for the chain of `node_home`, with per-device limits no
+/// test reaches, and `extra` flags.
+pub fn start_oracle_with(
+    home: &Path,
+    node_home: &Path,
+    node_url: &str,
+    port: u16,
+    extra: &[&str],
+) -> std::process::Child {
     let genesis = node_home.join("genesis.toml");
     let listen = format!("127.0.0.1:{port}");
     let args = [
@@ -144,10 +162,8 @@ pub fn start_oracle(
         "100000",
         "--rate-per-minute",
         "10000000",
-        "--max-skew-ms",
-        max_skew_ms,
     ];
-    start_serving(&[&args[..], &rest[..]].concat(), port)
+    start_serving(&[&args[..], &rest[..], extra].concat(), port)
 }
 
 #[test]

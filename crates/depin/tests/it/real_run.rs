@@ -6,7 +6,8 @@
 //! its cell in the same file. Needs ../shared (skipped without it unless
 //! `DEPIN_REQUIRE_SHARED=1`); about five minutes.
 
-use crate::process::{free_port, run, run_json, start_node, start_serving};
+use crate::oracle_crash::start_oracle_with;
+use crate::process::{free_port, run, run_json, start_node};
 use depin_client::OracleClient;
 use depin_module::{ResourceModule, Verdict};
 use depin_module_coverage::payload::CoveragePayload;
@@ -24,6 +25,9 @@ const HOTSPOTS: &str = "data/helium_hotspots_2020/hotspots_2020-06_h384053.json"
 const REGIONS: &str = "data/helium_lorawan_regions";
 const EPOCHS: u64 = 3;
 
+/// The oracle with the dev oracle key and the coverage regions. One beacon interval per
+/// minute instead of six hours is 360 times Helium's report rate per hotspot: the shared
+/// helper's per-device limits allow it.
 fn start_oracle(
     home: &Path,
     node_home: &Path,
@@ -31,31 +35,14 @@ fn start_oracle(
     regions: &Path,
     port: u16,
 ) -> std::process::Child {
-    let (genesis, listen) = (node_home.join("genesis.toml"), format!("127.0.0.1:{port}"));
     let key = node_home.join("dev-oracle.json");
-    let args = [
-        "oracle",
-        "start",
-        "--home",
-        home.to_str().unwrap(),
-        "--genesis",
-        genesis.to_str().unwrap(),
-        "--node",
-        node_url,
+    let extra = [
         "--key",
         key.to_str().unwrap(),
         "--regions",
         regions.to_str().unwrap(),
-        "--api.listen",
-        &listen,
-        // One beacon interval per minute instead of six hours: 360 times Helium's report
-        // rate per hotspot, so the per-device limits are raised accordingly.
-        "--rate-burst",
-        "100000",
-        "--rate-per-minute",
-        "10000000",
     ];
-    start_serving(&args, port)
+    start_oracle_with(home, node_home, node_url, port, &extra)
 }
 
 async fn wait_settled(o: &OracleClient, epoch: u64) {

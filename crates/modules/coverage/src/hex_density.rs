@@ -187,31 +187,9 @@ fn density_limit(config: &ResConfig, occupied: u64) -> u64 {
         .min(config.target.saturating_mul(over.saturating_add(1)))
 }
 
-/// Most threads computing scales.
-pub const MAX_SCALE_THREADS: usize = 16;
-
 /// The scale of each of `cells` (sorted), on all cores: a pure function per cell.
 fn scales_of(cells: &[CellIndex], unclipped: &Counts, clipped: &Counts) -> Vec<(u64, Decimal)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_SCALE_THREADS);
-    let chunk = cells.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = cells
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|c| (u64::from(*c), scale_of(*c, unclipped, clipped)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("a scale thread does not panic"))
-            .collect()
-    })
+    depin_types::par::map(cells, |c| (u64::from(*c), scale_of(*c, unclipped, clipped)))
 }
 
 fn scale_of(cell: CellIndex, unclipped: &Counts, clipped: &Counts) -> Decimal {

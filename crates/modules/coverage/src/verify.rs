@@ -18,7 +18,7 @@ use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
 use crate::state::Reciprocity;
 use crate::{CoverageModule, CLASS};
 use depin_module::{DeviceInfo, EpochInput, EpochOutcome, UsageCharge, Verdict};
-use depin_types::{PublicKey, Report};
+use depin_types::{par, PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,9 +46,6 @@ struct Beaconed<'a> {
 }
 
 type Check<T> = Result<T, &'static str>;
-
-/// Most threads checking beacons and witnesses.
-pub const MAX_CHECK_THREADS: usize = 16;
 
 /// What the order-free checks found for one beacon and its witnesses. Only the beacon
 /// interval (one beacon per hotspot per interval) depends on the order of beacons; it sits
@@ -142,25 +139,8 @@ fn pocs(reports: &[&Report], kinds: &[Option<Kind>]) -> Vec<(usize, Vec<usize>)>
 
 /// The kind of each report's payload, `None` when it does not decode; on all cores.
 fn kinds(reports: &[&Report]) -> Vec<Option<Kind>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_CHECK_THREADS);
-    let chunk = reports.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = reports
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|r| CoveragePayload::decode(&r.payload).ok().map(|p| p.kind()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a decoding thread does not panic"))
-            .collect()
+    par::map(reports, |r| {
+        CoveragePayload::decode(&r.payload).ok().map(|p| p.kind())
     })
 }
 
@@ -240,26 +220,7 @@ impl<'a> Verifier<'a> {
 
     /// The order-free checks of every beacon and its witnesses, on all cores.
     fn check_pocs(&self, pocs: &[(usize, Vec<usize>)]) -> Vec<PocCheck<'a>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, MAX_CHECK_THREADS);
-        let chunk = pocs.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pocs
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|(i, group)| self.check_poc(*i, group))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("a check thread does not panic"))
-                .collect()
-        })
+        par::map(pocs, |(i, group)| self.check_poc(*i, group))
     }
 
     fn check_poc(&self, i: usize, group: &[usize]) -> PocCheck<'a> {
