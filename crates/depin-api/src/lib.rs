@@ -182,6 +182,40 @@ pub struct AttestationView {
     pub usage_digest: String,
 }
 
+/// One payee of an escrow account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EscrowPayeeView {
+    /// Payee address.
+    pub payee: String,
+    /// Bones per epoch.
+    pub rate_bones_per_epoch: String,
+}
+
+/// An escrow account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EscrowView {
+    /// Account id (hex).
+    pub id: String,
+    /// Owner address.
+    pub owner: String,
+    /// Bones held.
+    pub balance_bones: String,
+    /// First epoch of the term.
+    pub start_epoch: u64,
+    /// Epochs in the term.
+    pub term_epochs: u64,
+    /// Epochs before this one are paid.
+    pub paid_through_epoch: u64,
+    /// `open`, `overdrawn` or `closed`.
+    pub state: String,
+    /// Bones paid to payees so far.
+    pub paid_bones: String,
+    /// Payees and rates.
+    pub payees: Vec<EscrowPayeeView>,
+    /// Height of the state read.
+    pub height: u64,
+}
+
 /// The settlement state of one epoch's rewards.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct EpochRewardsView {
@@ -270,6 +304,8 @@ pub struct SupplyView {
     pub unbonding_bones: String,
     /// Rewards minted by effective epoch roots and not yet claimed.
     pub unclaimed_rewards_bones: String,
+    /// Σ escrow account balances, bones.
+    pub escrowed_bones: String,
     /// The supply equation holds.
     pub ok: bool,
 }

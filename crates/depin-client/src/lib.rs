@@ -357,6 +357,11 @@ impl NodeClient {
         self.get(&format!("/v1/rewards/{epoch}{q}")).await
     }
 
+    /// An escrow account.
+    pub async fn escrow(&self, id: &Hash32) -> Result<EscrowView, ClientError> {
+        self.get(&format!("/v1/escrow/{id}")).await
+    }
+
     /// The first block whose time is at or after `time_ms`, by binary search over heights;
     /// `None` if the chain has not reached that time.
     pub async fn first_block_at_or_after(

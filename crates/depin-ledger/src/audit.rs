@@ -1,8 +1,8 @@
 //! The supply audit: recomputes every sum from the raw state entries and checks
-//! `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding + unclaimed rewards`.
-//! (Escrow joins the right-hand side when that component exists.)
+//! `genesis + minted − burned = Σ balances + Σ bonded + Σ unbonding + unclaimed rewards
+//! + Σ escrow balances`.
 
-use crate::components::{bank, rewards, staking};
+use crate::components::{bank, escrow, rewards, staking};
 use crate::error::StateError;
 use serde::Serialize;
 
@@ -19,6 +19,8 @@ pub struct SupplyAudit {
     pub unbonding: u128,
     /// Rewards minted by effective epoch roots and not yet claimed.
     pub unclaimed_rewards: u128,
+    /// Σ escrow account balances.
+    pub escrowed: u128,
     /// Whether both sides are equal.
     pub ok: bool,
 }
@@ -42,7 +44,7 @@ pub fn audit_supply<'a>(
     entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Result<SupplyAudit, StateError> {
     let (mut balances, mut bonded, mut unbonding) = (0u128, 0u128, 0u128);
-    let mut unclaimed_rewards = 0u128;
+    let (mut unclaimed_rewards, mut escrowed) = (0u128, 0u128);
     let mut supply = bank::Supply::default();
     for (k, v) in entries {
         if k.starts_with(bank::ACCOUNT_PREFIX) {
@@ -51,6 +53,9 @@ pub fn audit_supply<'a>(
             let st: staking::Stake = decode(k, v)?;
             bonded = add(bonded, st.bonded.bones())?;
             unbonding = add(unbonding, st.unbonding.bones())?;
+        } else if k.starts_with(escrow::ACCOUNT_PREFIX) {
+            let a: escrow::EscrowAccount = decode(k, v)?;
+            escrowed = add(escrowed, a.balance.bones())?;
         } else if k == rewards::UNCLAIMED_KEY {
             unclaimed_rewards = decode(k, v)?;
         } else if k == bank::SUPPLY_KEY {
@@ -59,12 +64,14 @@ pub fn audit_supply<'a>(
     }
     let outstanding = supply.outstanding()?.bones();
     let held = add(add(add(balances, bonded)?, unbonding)?, unclaimed_rewards)?;
+    let held = add(held, escrowed)?;
     Ok(SupplyAudit {
         outstanding,
         balances,
         bonded,
         unbonding,
         unclaimed_rewards,
+        escrowed,
         ok: outstanding == held,
     })
 }

@@ -1,6 +1,7 @@
 //! Errors with stable reason codes. A reason code is part of the API: clients match on it, so
 //! a code, once released, never changes meaning.
 
+use crate::components::escrow::EscrowError;
 use crate::components::rewards::RewardsError;
 use crate::components::staking::StakingError;
 use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
@@ -107,6 +108,9 @@ pub enum TxError {
     /// Failed in the `rewards` component.
     #[error(transparent)]
     Rewards(#[from] RewardsError),
+    /// Failed in the `escrow` component.
+    #[error(transparent)]
+    Escrow(#[from] EscrowError),
     /// Storage failed; not the transaction's fault.
     #[error(transparent)]
     State(#[from] StateError),
@@ -121,6 +125,7 @@ impl ReasonCode for TxError {
             TxError::Staking(e) => e.code(),
             TxError::Credits(e) => e.code(),
             TxError::Rewards(e) => e.code(),
+            TxError::Escrow(e) => e.code(),
             TxError::State(_) => "internal_storage_error",
         }
     }

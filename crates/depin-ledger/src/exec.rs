@@ -8,13 +8,13 @@
 //! 3. Stateful check and execution by the owning component. A failure here rolls the action
 //!    back but keeps the fee and nonce, and the receipt records the reason code.
 
-use crate::components::{bank, credits, devices, rewards, staking, TxContext};
+use crate::components::{bank, credits, devices, escrow, rewards, staking, TxContext};
 use crate::error::{ReasonCode, StateError, StatelessError, TxError};
 use crate::state::{get, Overlay, StateRead, WriteSet};
 use depin_types::block::{Receipt, TxStatus};
 use depin_types::tx::{
-    device_pop_bytes, maker_approval_bytes, Action, BankAction, DeviceAction, StakingAction,
-    MAX_CLASS_NAME_BYTES,
+    device_pop_bytes, maker_approval_bytes, Action, BankAction, DeviceAction, EscrowAction,
+    StakingAction, MAX_CLASS_NAME_BYTES,
 };
 use depin_types::{Amount, BatchVerifier, ChainParams, Hash32, PublicKey, SignedTransaction};
 
@@ -107,9 +107,8 @@ pub fn check_stateless(
     }
     let amount = match &tx.action {
         Action::Bank(BankAction::Transfer { amount, .. })
-        | Action::Staking(StakingAction::Bond { amount } | StakingAction::Unbond { amount }) => {
-            Some(*amount)
-        }
+        | Action::Staking(StakingAction::Bond { amount } | StakingAction::Unbond { amount })
+        | Action::Escrow(EscrowAction::Deposit { amount, .. }) => Some(*amount),
         _ => None,
     };
     if let Some(a) = amount {
@@ -444,6 +443,7 @@ fn check_and_execute(
         Action::Staking(a) => staking::execute(s, ctx, a),
         Action::Credits(a) => credits::execute(s, ctx, a),
         Action::Rewards(a) => rewards::execute(s, ctx, a),
+        Action::Escrow(a) => escrow::execute(s, ctx, a),
     }
 }
 
@@ -455,6 +455,7 @@ fn check_action(s: &impl StateRead, ctx: &TxContext<'_>, action: &Action) -> Res
         Action::Staking(a) => staking::check(s, ctx, a),
         Action::Credits(a) => credits::check(s, ctx, a),
         Action::Rewards(a) => rewards::check(s, ctx, a),
+        Action::Escrow(a) => escrow::check(s, ctx, a),
     }
 }
 

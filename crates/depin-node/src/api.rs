@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use depin_api::*;
-use depin_ledger::components::{bank, credits, devices, rewards, staking};
+use depin_ledger::components::{bank, credits, devices, escrow, rewards, staking};
 use depin_types::block::TxStatus;
 use depin_types::tx::DeviceStatus;
 use depin_types::{Address, Block, Hash32, PublicKey, Receipt};
@@ -48,6 +48,7 @@ pub struct ApiState {
         devices_at,
         credits_at,
         epoch_rewards,
+        escrow_account,
         block,
         chain,
         supply
@@ -67,6 +68,8 @@ pub struct ApiState {
         CreditBalanceView,
         AttestationView,
         EpochRewardsView,
+        EscrowView,
+        EscrowPayeeView,
         BlockView,
         ChainInfo,
         SupplyView
@@ -91,6 +94,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/credits", get(credits_at))
         .route("/v1/devices/{address}", get(device))
         .route("/v1/rewards/{epoch}", get(epoch_rewards))
+        .route("/v1/escrow/{id}", get(escrow_account))
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/chain", get(chain))
         .route("/v1/supply", get(supply))
@@ -670,6 +674,50 @@ async fn chain(State(s): State<ApiState>) -> Result<Json<ChainInfo>, Rejection> 
     .await?
 }
 
+/// An escrow account.
+#[utoipa::path(get, path = "/v1/escrow/{id}", params(("id" = String, Path, description = "account id (hex)")),
+    responses((status = 200, body = EscrowView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn escrow_account(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<EscrowView>, Rejection> {
+    let id: Hash32 = id
+        .parse()
+        .map_err(|_| bad_request("invalid_id", format!("{id:?} is not 64 hex digits")))?;
+    let node = s.node.clone();
+    blocking(move || {
+        let snap = node.db.snapshot().map_err(internal)?;
+        let a = escrow::account(&snap, &id)
+            .map_err(internal)?
+            .ok_or_else(|| not_found("escrow account"))?;
+        let net = node.genesis.network;
+        let payees = a
+            .payees
+            .iter()
+            .map(|p| EscrowPayeeView {
+                payee: Address::new(net, p.payee).to_string(),
+                rate_bones_per_epoch: p.rate_bones_per_epoch.0.to_string(),
+            })
+            .collect();
+        Ok(Json(EscrowView {
+            id: id.to_hex(),
+            owner: Address::new(net, a.owner).to_string(),
+            balance_bones: a.balance.0.to_string(),
+            start_epoch: a.start_epoch,
+            term_epochs: a.term_epochs,
+            paid_through_epoch: a.paid_through_epoch,
+            state: serde_json::to_value(a.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            paid_bones: a.paid.0.to_string(),
+            payees,
+            height: snap.height(),
+        }))
+    })
+    .await?
+}
+
 /// The supply audit over the whole state (O(state size)).
 #[utoipa::path(get, path = "/v1/supply", responses((status = 200, body = SupplyView)))]
 async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection> {
@@ -687,6 +735,7 @@ async fn supply(State(s): State<ApiState>) -> Result<Json<SupplyView>, Rejection
             bonded_bones: a.bonded.to_string(),
             unbonding_bones: a.unbonding.to_string(),
             unclaimed_rewards_bones: a.unclaimed_rewards.to_string(),
+            escrowed_bones: a.escrowed.to_string(),
             ok: a.ok,
         }))
     })

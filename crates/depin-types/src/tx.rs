@@ -98,6 +98,58 @@ pub enum Action {
     Credits(CreditsAction),
     /// Epoch reward roots and claims.
     Rewards(RewardsAction),
+    /// Escrow accounts paying providers per epoch.
+    Escrow(EscrowAction),
+}
+
+/// Most payees of one escrow account (a storage deal's providers).
+pub const MAX_ESCROW_PAYEES: usize = 64;
+
+/// One payee of an escrow account and its rate.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EscrowPayee {
+    /// The account paid.
+    pub payee: PublicKey,
+    /// Bones per epoch.
+    pub rate_bones_per_epoch: Amount,
+}
+
+/// Actions of the `escrow` component: funds locked for a term and paid to payees per epoch,
+/// settled lazily as Akash settles leases (on any touch, for the whole epochs elapsed).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowAction {
+    /// Opens escrow account `id` owned by the signer: `deposit` bones move from the signer's
+    /// balance into it, and each payee accrues its rate for every epoch of the term, from
+    /// the epoch of opening (inclusive) for `term_epochs` epochs.
+    Open {
+        /// Account id chosen by the opener (e.g. a deal id); must be new.
+        id: Hash32,
+        /// Bones locked now.
+        deposit: Amount,
+        /// Epochs paid.
+        term_epochs: u64,
+        /// Payees and rates, at most [`MAX_ESCROW_PAYEES`], no payee twice.
+        payees: Vec<EscrowPayee>,
+    },
+    /// Adds `amount` bones from the signer to an open account.
+    Deposit {
+        /// The account.
+        id: Hash32,
+        /// Bones added.
+        amount: Amount,
+    },
+    /// Pays what the elapsed epochs owe (anyone may ask; the signer pays the fee).
+    Settle {
+        /// The account.
+        id: Hash32,
+    },
+    /// The owner ends the account: the elapsed epochs and the epoch in progress are paid,
+    /// the rest is refunded to the owner.
+    Close {
+        /// The account.
+        id: Hash32,
+    },
 }
 
 /// Actions of the `bank` component.

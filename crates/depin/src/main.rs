@@ -84,6 +84,9 @@ enum Command {
     /// Device agents.
     #[command(subcommand)]
     Agent(cmd::agent::AgentCmd),
+    /// Escrow accounts paying providers per epoch.
+    #[command(subcommand)]
+    Escrow(cmd::escrow::EscrowCmd),
     /// Epoch rewards: show, claim, verify.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
@@ -150,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Oracle(c) => cmd::oracle::oracle(&ctx, c).await,
         Command::Agent(c) => cmd::agent::run(&ctx, c).await,
         Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
+        Command::Escrow(c) => cmd::escrow::run(&ctx, c).await,
         Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
         Command::Device(c) => cmd::tx::device(&ctx, c).await,
         Command::Stake(c) => cmd::tx::stake(&ctx, c).await,

@@ -5,6 +5,7 @@
 pub mod bank;
 pub mod credits;
 pub mod devices;
+pub mod escrow;
 pub mod rewards;
 pub mod staking;
 

@@ -2,6 +2,7 @@
 //! scenarios named as sentences.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
+mod escrow;
 mod harness;
 mod model;
 mod property;

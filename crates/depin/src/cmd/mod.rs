@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod coverage;
+pub mod escrow;
 pub mod node;
 pub mod oracle;
 pub mod query;
