@@ -1,0 +1,18 @@
+//! The `storage` resource module's core, pure and I/O-free: how a stored object becomes
+//! erasure-coded shards, and how a provider proves each epoch that it still holds them.
+//!
+//! - [`erasure`]: an object is cut into segments of `k × shard_bytes`; each segment is
+//!   Reed-Solomon coded (reed-solomon-simd, GF(2^16) Leopard codes) into `k` data and `n − k`
+//!   parity shards, any `k` of which rebuild it byte for byte.
+//! - [`proof`]: each shard's root is its BLAKE3 hash, a Merkle tree over 1 KiB chunks
+//!   (bao-tree, 16 KiB chunk groups). Each epoch a seed derived from the epoch's entropy, the
+//!   deal and the provider picks `c` chunk groups per shard; the provider answers with the
+//!   groups and their Merkle paths, which anyone can check against the root. A provider that
+//!   lost a fraction `f` of a shard passes one challenge with probability `(1 − f)^c`
+//!   ([`proof::epochs_to_detect`]).
+//!
+//! Deals, escrow (the ledger's `escrow` component), the provider agent and repair build on
+//! these.
+
+pub mod erasure;
+pub mod proof;
