@@ -155,6 +155,10 @@ fn existing(s: &impl StateRead, id: &Hash32) -> Result<EscrowAccount, TxError> {
     account(s, id)?.ok_or_else(|| EscrowError::NotFound { id: *id }.into())
 }
 
+fn not_open(id: &Hash32, state: EscrowState) -> TxError {
+    EscrowError::NotOpen { id: *id, state }.into()
+}
+
 /// The epoch of the block being executed.
 fn current_epoch(s: &impl StateRead, ctx: &TxContext<'_>) -> Result<u64, TxError> {
     let cfg = rewards::config(s)?.ok_or(EscrowError::Disabled)?;
@@ -209,11 +213,7 @@ pub fn check(
         EscrowAction::Deposit { id, amount } => {
             let a = existing(s, id)?;
             if a.state != EscrowState::Open {
-                return Err(EscrowError::NotOpen {
-                    id: *id,
-                    state: a.state,
-                }
-                .into());
+                return Err(not_open(id, a.state));
             }
             bank::check_transfer(s, ctx, *amount)
         }
@@ -224,11 +224,7 @@ pub fn check(
                 return Err(EscrowError::NotOwner { id: *id }.into());
             }
             if a.state == EscrowState::Closed {
-                return Err(EscrowError::NotOpen {
-                    id: *id,
-                    state: a.state,
-                }
-                .into());
+                return Err(not_open(id, a.state));
             }
             Ok(())
         }
