@@ -319,16 +319,21 @@ pub struct ReportAck {
     pub epoch: u64,
 }
 
-/// One item of a report batch's reply: an acknowledgement or a refusal.
+/// One item of a report batch's reply: an acknowledgement (`id`, `epoch`) or a refusal
+/// (`code`, `message`); absent fields are omitted (a batch reply has one item per report).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct ReportBatchItem {
     /// Receipt id when acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Epoch when acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<u64>,
     /// Reason code when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Detail when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 

@@ -102,7 +102,8 @@ pub enum LogRecord {
 impl LogRecord {
     /// The borsh encoding of `LogRecord::Report { epoch, report }` without cloning the report.
     pub fn encode_report(epoch: u64, report: &SignedReport) -> Vec<u8> {
-        let mut out = vec![0u8];
+        let mut out = Vec::with_capacity(1 + 8 + report.encoded_len());
+        out.push(0u8);
         BorshSerialize::serialize(&epoch, &mut out).expect("writing to a Vec cannot fail");
         BorshSerialize::serialize(report, &mut out).expect("writing to a Vec cannot fail");
         out

@@ -65,7 +65,26 @@ impl Report {
     }
 }
 
+/// Bytes of a borsh length prefix (`u32`).
+const LEN_PREFIX_BYTES: usize = 4;
+
+impl Report {
+    /// Length of `borsh(self)`, bytes, computed from the fields (no encoding).
+    pub fn encoded_len(&self) -> usize {
+        LEN_PREFIX_BYTES + self.chain_id.len()
+            + LEN_PREFIX_BYTES + self.module.len()
+            + 32 // device
+            + 8 // timestamp_ms
+            + LEN_PREFIX_BYTES + self.payload.len()
+    }
+}
+
 impl SignedReport {
+    /// Length of [`SignedReport::to_bytes`], bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.report.encoded_len() + 64
+    }
+
     /// The report id (see [`Report::id`]).
     pub fn id(&self) -> Hash32 {
         self.report.id()
@@ -73,12 +92,38 @@ impl SignedReport {
 
     /// Canonical borsh encoding, as sent to the oracle.
     pub fn to_bytes(&self) -> Vec<u8> {
-        borsh::to_vec(self).expect("writing to a Vec cannot fail")
+        // Exact capacity: `borsh::to_vec` would reserve 1 KiB for a ~200-byte report.
+        let mut out = Vec::with_capacity(self.encoded_len());
+        BorshSerialize::serialize(self, &mut out).expect("writing to a Vec cannot fail");
+        debug_assert_eq!(
+            out.len(),
+            self.encoded_len(),
+            "encoded_len follows the layout"
+        );
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_encoded_length_is_the_length_of_the_encoding() {
+        let k = SecretKey::from_seed([4; 32]);
+        for payload_len in [0usize, 1, 70, 4_000] {
+            let r = Report {
+                chain_id: "depin-devnet".into(),
+                module: "coverage".into(),
+                device: k.public(),
+                timestamp_ms: 7,
+                payload: vec![9; payload_len],
+            }
+            .sign(&k);
+            assert_eq!(r.to_bytes().len(), r.encoded_len());
+            assert_eq!(borsh::to_vec(&r).expect("vec"), r.to_bytes());
+        }
+    }
+
     use super::*;
 
     #[test]
