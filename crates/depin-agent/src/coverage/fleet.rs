@@ -4,10 +4,11 @@
 //! and delivers the signed beacons and witnesses to the oracle in real time (a report is
 //! sent once its timestamp has passed), in batches.
 
-use super::hotspot::{spreading_factor, HotspotAgent};
+use super::hotspot::HotspotAgent;
 use super::radio::{RadioParams, RadioSim, Site, Transmission};
 use super::FleetError;
 use depin_client::{NodeClient, OracleClient};
+use depin_module_coverage::beacon::spreading_factor;
 use depin_types::{par, Hash32, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -92,13 +92,6 @@ impl HotspotAgent {
     }
 }
 
-/// The spreading factor number of a data rate name (`SF9` → 9), 0 if it is not one.
-pub fn spreading_factor(name: &str) -> u32 {
-    name.strip_prefix("SF")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +131,5 @@ mod tests {
             let o = agent(seed).beacon_offset_ms(&Hash32([seed; 32]), 60_000, 5_000);
             assert!((5_000..55_000).contains(&o), "{o}");
         }
-        assert_eq!(spreading_factor("SF12"), 12);
-        assert_eq!(spreading_factor("LR"), 0);
     }
 }

@@ -110,8 +110,8 @@ struct Ready<'k> {
     chain_id: &'k str,
     fee: Amount,
     first_nonce: u64,
-    /// `(entry index, device key, location)`.
-    entries: Vec<(usize, &'k SecretKey, Option<Location>)>,
+    /// `(entry index, the signed onboarding)`.
+    entries: Vec<(usize, OnboardDevice)>,
 }
 
 /// Who pays and approves a fleet's onboarding.
@@ -161,29 +161,35 @@ fn refusal_code(e: &ClientError) -> Option<String> {
 }
 
 impl Onboarder<'_> {
+    /// The onboarding of `device` at `location`, with the device's and the maker's
+    /// signatures (made once; the owner's transaction around it is signed per nonce).
+    fn onboarding(
+        &self,
+        chain_id: &str,
+        device: &SecretKey,
+        location: Option<Location>,
+    ) -> OnboardDevice {
+        let owner = self.owner.public();
+        let mut o =
+            OnboardDevice::signed_by(chain_id, device, &owner, self.maker, self.class, location);
+        o.antenna = location.map(|_| self.antenna);
+        o
+    }
+
+    /// The owner's transaction carrying `onboarding` with `nonce`.
     fn tx(
         &self,
         chain_id: &str,
         fee: Amount,
         nonce: u64,
-        device: &SecretKey,
-        location: Option<Location>,
+        onboarding: OnboardDevice,
     ) -> depin_types::SignedTransaction {
-        let mut o = OnboardDevice::signed_by(
-            chain_id,
-            device,
-            &self.owner.public(),
-            self.maker,
-            self.class,
-            location,
-        );
-        o.antenna = location.map(|_| self.antenna);
         Transaction {
             chain_id: chain_id.to_string(),
             signer: self.owner.public(),
             nonce,
             fee,
-            action: Action::Devices(DeviceAction::Onboard(o)),
+            action: Action::Devices(DeviceAction::Onboard(onboarding)),
         }
         .sign(self.owner)
     }
@@ -239,12 +245,10 @@ impl Onboarder<'_> {
                     continue;
                 }
             };
-            match self
-                .node
-                .simulate(&self.tx(&chain.chain_id, fee, next, key, location))
-                .await
-            {
-                Ok(_) => ready.push((*index, key, location)),
+            let onboarding = self.onboarding(&chain.chain_id, key, location);
+            let simulated = self.tx(&chain.chain_id, fee, next, onboarding.clone());
+            match self.node.simulate(&simulated).await {
+                Ok(_) => ready.push((*index, onboarding)),
                 Err(e) => out.refuse(*index, &refusal_code(&e).ok_or(FleetError::Client(e))?),
             }
         }
@@ -261,16 +265,16 @@ impl Onboarder<'_> {
 
     /// The onboarding of `batch`'s entry `i`, with its nonce.
     fn ready_tx(&self, batch: &Ready<'_>, i: usize) -> depin_types::SignedTransaction {
-        let (_, key, location) = batch.entries[i];
         let nonce = batch.first_nonce + i as u64;
-        self.tx(batch.chain_id, batch.fee, nonce, key, location)
+        self.tx(batch.chain_id, batch.fee, nonce, batch.entries[i].1.clone())
     }
 
     async fn submit(&self, batch: &Ready<'_>, out: &mut OnboardOutcome) -> Result<(), FleetError> {
-        let mut last: Option<Hash32> = None;
+        let mut ids: Vec<Hash32> = Vec::with_capacity(batch.entries.len());
         let all: Vec<usize> = (0..batch.entries.len()).collect();
         for chunk in all.chunks(ONBOARD_BATCH_TXS) {
             let txs: Vec<_> = chunk.iter().map(|&i| self.ready_tx(batch, i)).collect();
+            ids.extend(txs.iter().map(depin_types::SignedTransaction::id));
             let reply = self.node.submit_batch(&txs).await?;
             for (&i, item) in chunk.iter().zip(&reply.results) {
                 let index = batch.entries[i].0;
@@ -280,31 +284,31 @@ impl Onboarder<'_> {
                 }
                 out.onboarded.insert(index);
             }
-            last = txs.last().map(depin_types::SignedTransaction::id);
         }
-        if let Some(id) = last {
-            let wait = self.node.wait_committed(&id, ONBOARD_COMMIT_WAIT).await;
+        if let Some(id) = ids.last() {
+            let wait = self.node.wait_committed(id, ONBOARD_COMMIT_WAIT).await;
             wait.map_err(|e| FleetError::Onboarding {
                 index: batch.entries.last().map_or(0, |r| r.0),
                 reason: e.to_string(),
             })?;
         }
-        self.settle_failures(batch, out).await
+        self.settle_failures(batch, &ids, out).await
     }
 
-    /// Moves entries whose committed onboarding failed in execution to `refused`, with the
-    /// receipt's code.
+    /// Moves entries whose committed onboarding (transaction `ids[i]` for entry `i`) failed
+    /// in execution to `refused`, with the receipt's code.
     async fn settle_failures(
         &self,
         batch: &Ready<'_>,
+        ids: &[Hash32],
         out: &mut OnboardOutcome,
     ) -> Result<(), FleetError> {
         let now = self.existing().await?;
-        for (i, (index, key, _)) in batch.entries.iter().enumerate() {
-            if now.contains(&key.public()) {
+        for ((index, onboarding), id) in batch.entries.iter().zip(ids) {
+            if now.contains(&onboarding.device) {
                 continue;
             }
-            let status = self.node.tx_status(&self.ready_tx(batch, i).id()).await?;
+            let status = self.node.tx_status(id).await?;
             let code = status
                 .receipt
                 .and_then(|r| r.code)

@@ -29,8 +29,7 @@ fn agents(catalog: &RegionCatalog) -> Vec<HotspotAgent> {
             continue;
         };
         let plan = catalog
-            .region_of(location.index())
-            .and_then(|r| catalog.plan(r))
+            .plan_at(location.index())
             .map(<[_]>::to_vec)
             .unwrap_or_default();
         out.push(HotspotAgent {

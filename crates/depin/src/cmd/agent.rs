@@ -161,13 +161,13 @@ pub fn schedule(genesis: &Genesis) -> Result<Schedule> {
     })
 }
 
-fn region_plan(
+/// The channel plan a hotspot at `location` beacons on (empty outside every region).
+fn plan_at(
     catalog: &RegionCatalog,
     location: Location,
 ) -> Vec<depin_module_coverage::region::Channel> {
     catalog
-        .region_of(location.index())
-        .and_then(|r| catalog.plan(r))
+        .plan_at(location.index())
         .map(<[_]>::to_vec)
         .unwrap_or_default()
 }
@@ -269,7 +269,7 @@ async fn hotspot(ctx: &Ctx, a: HotspotArgs) -> Result<()> {
         chain_id: run.chain_id.clone(),
         location,
         antenna,
-        plan: region_plan(&run.catalog, location),
+        plan: plan_at(&run.catalog, location),
     };
     if agent.plan.is_empty() {
         bail!("no LoRaWAN region covers {cell}: this hotspot cannot beacon");
@@ -327,7 +327,7 @@ async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
             chain_id: run.chain_id.clone(),
             location,
             antenna,
-            plan: region_plan(&run.catalog, location),
+            plan: plan_at(&run.catalog, location),
         });
     }
     let radio = RadioParams {

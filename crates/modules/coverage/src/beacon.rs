@@ -52,7 +52,8 @@ pub enum BeaconError {
     },
 }
 
-fn sf_number(sf: &str) -> u32 {
+/// The spreading factor of a data rate name (`SF9` → 9), 0 if it is not one.
+pub fn spreading_factor(sf: &str) -> u32 {
     sf.strip_prefix("SF")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
@@ -94,7 +95,7 @@ pub fn build(
         .spreading
         .iter()
         .filter(|(_, max)| usize::try_from(*max).is_ok_and(|m| m >= data.len()))
-        .max_by_key(|(sf, _)| sf_number(sf))
+        .max_by_key(|(sf, _)| spreading_factor(sf))
         .map(|(sf, _)| sf.clone())
         .ok_or(BeaconError::NoDataRate {
             frequency_hz: channel.frequency_hz,
@@ -132,6 +133,12 @@ mod tests {
             a.tx_power_dbm, 27,
             "36 dBm EIRP − 1.2 dBi is capped at 27 dBm"
         );
+    }
+
+    #[test]
+    fn data_rate_names_give_their_spreading_factor() {
+        assert_eq!(spreading_factor("SF12"), 12);
+        assert_eq!(spreading_factor("LR"), 0);
     }
 
     #[test]

@@ -265,6 +265,12 @@ impl RegionCatalog {
         self.plans.get(region).map(Vec::as_slice)
     }
 
+    /// The channel plan where `location` is (`None` outside every map or in a region without
+    /// a plan): [`RegionCatalog::region_of`] then [`RegionCatalog::plan`].
+    pub fn plan_at(&self, location: u64) -> Option<&[Channel]> {
+        self.region_of(location).and_then(|r| self.plan(r))
+    }
+
     /// Region names, sorted.
     pub fn regions(&self) -> &[String] {
         &self.names
