@@ -334,16 +334,16 @@ fn split(
             addresses(inputs.network, &keys),
             addresses(inputs.network, &owners),
         );
-        for (((device, share), device_addr), owner_addr) in
-            shares.iter().zip(device_addrs).zip(owner_addrs)
+        let addressed = device_addrs.into_iter().zip(owner_addrs);
+        for ((share, owner), (device_addr, owner_addr)) in
+            shares.values().zip(&owners).zip(addressed)
         {
             let reward = if exact {
                 *share
             } else {
                 mul_div_floor(pool, *share, shares_total).ok_or_else(overflow)?
             };
-            let owner = inputs.snapshot.devices[device].owner;
-            *owed.entry(owner).or_insert(0) += reward;
+            *owed.entry(*owner).or_insert(0) += reward;
             paid += reward;
             devices.push(DeviceEntry {
                 device: device_addr,
