@@ -32,7 +32,7 @@ type Lookup<K, V> = std::collections::HashMap<K, V>;
 #[derive(Clone, Copy)]
 struct Hotspot<'a> {
     key: PublicKey,
-    location: u64,
+    /// Asserted cell (`site.location`) with its centre and res-11 parent.
     site: geo::Site,
     gain_ddbi: i32,
     region: Option<&'a str>,
@@ -89,7 +89,6 @@ fn as_hotspot<'a>(m: &'a CoverageModule, d: &DeviceInfo) -> Check<Hotspot<'a>> {
     let site = geo::Site::new(location).map_err(|_| reason::NOT_ASSERTED)?;
     Ok(Hotspot {
         key: d.device,
-        location,
         site,
         gain_ddbi: antenna.gain_ddbi,
         region: m.regions.region_of(location),
@@ -423,7 +422,7 @@ impl<'a> Verifier<'a> {
         }
         let n = u32::try_from(selected).expect("at most max_witnesses_per_poc");
         let units = self.m.params.units();
-        let scale = self.scales.scale(beaconer.location);
+        let scale = self.scales.scale(beaconer.site.location);
         let (unit_b, unit_w) = (units.beaconer_unit(n), units.witness_unit(n));
         if scale > Decimal::ZERO && unit_b > Decimal::ZERO {
             self.shares.entry(beaconer.key).or_default().beacon += scale * unit_b;
