@@ -83,6 +83,17 @@ pub struct Delivery {
     pub undelivered: u64,
 }
 
+impl Delivery {
+    /// Adds `other`'s counts to these.
+    pub fn absorb(&mut self, other: &Delivery) {
+        self.acknowledged += other.acknowledged;
+        self.undelivered += other.undelivered;
+        for (code, n) in &other.refused {
+            *self.refused.entry(code.clone()).or_default() += n;
+        }
+    }
+}
+
 /// One interval of a fleet run.
 #[derive(Clone, Debug)]
 pub struct IntervalRun {

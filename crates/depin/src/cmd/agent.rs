@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use depin_agent::coverage::fleet::{self, IntervalRun, Schedule};
+use depin_agent::coverage::fleet::{self, Delivery, IntervalRun, Schedule};
 use depin_agent::coverage::onboard::device_key;
 use depin_agent::coverage::{
     read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, DEFAULT_ANTENNA,
@@ -213,25 +213,16 @@ async fn drive(
             .saturating_sub(wall_clock_ms())
             / 1000
     );
-    let mut totals = json!({"beacons": 0, "witnesses": 0, "acknowledged": 0, "undelivered": 0});
-    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut beacons, mut witnesses, mut delivered) = (0u64, 0u64, Delivery::default());
     let mut each = |r: &IntervalRun| {
         eprintln!(
             "epoch {} interval {}: {} beacons, {} witnesses, {} acknowledged, refused {:?}, {} undelivered",
             r.epoch, r.interval, r.beacons, r.witnesses, r.delivery.acknowledged,
             r.delivery.refused, r.delivery.undelivered
         );
-        for (k, v) in [
-            ("beacons", r.beacons),
-            ("witnesses", r.witnesses),
-            ("acknowledged", r.delivery.acknowledged),
-            ("undelivered", r.delivery.undelivered),
-        ] {
-            totals[k] = json!(totals[k].as_u64().unwrap_or(0) + v);
-        }
-        for (code, n) in &r.delivery.refused {
-            *refused.entry(code.clone()).or_default() += n;
-        }
+        beacons += r.beacons;
+        witnesses += r.witnesses;
+        delivered.absorb(&r.delivery);
     };
     let oracle = OracleClient::new(&a.oracle);
     fleet::run(
@@ -244,9 +235,11 @@ async fn drive(
         &mut each,
     )
     .await?;
-    totals["first_epoch"] = json!(first);
-    totals["refused"] = json!(refused);
-    Ok(totals)
+    Ok(
+        json!({"first_epoch": first, "beacons": beacons, "witnesses": witnesses,
+              "acknowledged": delivered.acknowledged, "undelivered": delivered.undelivered,
+              "refused": delivered.refused}),
+    )
 }
 
 async fn hotspot(ctx: &Ctx, a: HotspotArgs) -> Result<()> {
