@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// Buffer of [`Hash32::digest_borsh`], bytes.
+/// Buffer of [`Hash32::digest_borsh_large`], bytes.
 pub const DIGEST_BUFFER_BYTES: usize = 64 * 1024;
 
 /// A 32-byte digest. Serialised as lowercase hex in JSON and TOML, as 32 raw bytes in borsh.
@@ -112,6 +112,7 @@ impl<'de> Deserialize<'de> for Hash32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn streamed_digests_equal_the_digest_of_the_encoding() {
@@ -123,8 +124,6 @@ mod tests {
         assert_eq!(Hash32::digest_borsh(b"d", &value), plain);
         assert_eq!(Hash32::digest_borsh_large(b"d", &value), plain);
     }
-
-    use super::*;
 
     #[test]
     fn sha256_of_abc_matches_fips_180_2() {
