@@ -4,6 +4,7 @@
 use crate::components::escrow::EscrowError;
 use crate::components::rewards::RewardsError;
 use crate::components::staking::StakingError;
+use crate::components::storage::StorageError;
 use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
 
 /// Something with a stable, machine-readable reason code (`snake_case`).
@@ -111,7 +112,10 @@ pub enum TxError {
     /// Failed in the `escrow` component.
     #[error(transparent)]
     Escrow(#[from] EscrowError),
-    /// Storage failed; not the transaction's fault.
+    /// Failed in the `storage` component.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The state store failed; not the transaction's fault.
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -126,6 +130,7 @@ impl ReasonCode for TxError {
             TxError::Credits(e) => e.code(),
             TxError::Rewards(e) => e.code(),
             TxError::Escrow(e) => e.code(),
+            TxError::Storage(e) => e.code(),
             TxError::State(_) => "internal_storage_error",
         }
     }

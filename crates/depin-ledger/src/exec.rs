@@ -8,7 +8,7 @@
 //! 3. Stateful check and execution by the owning component. A failure here rolls the action
 //!    back but keeps the fee and nonce, and the receipt records the reason code.
 
-use crate::components::{bank, credits, devices, escrow, rewards, staking, TxContext};
+use crate::components::{bank, credits, devices, escrow, rewards, staking, storage, TxContext};
 use crate::error::{ReasonCode, StateError, StatelessError, TxError};
 use crate::state::{get, Overlay, StateRead, WriteSet};
 use depin_types::block::{Receipt, TxStatus};
@@ -444,6 +444,7 @@ fn check_and_execute(
         Action::Credits(a) => credits::execute(s, ctx, a),
         Action::Rewards(a) => rewards::execute(s, ctx, a),
         Action::Escrow(a) => escrow::execute(s, ctx, a),
+        Action::Storage(a) => storage::execute(s, ctx, a),
     }
 }
 
@@ -456,6 +457,7 @@ fn check_action(s: &impl StateRead, ctx: &TxContext<'_>, action: &Action) -> Res
         Action::Credits(a) => credits::check(s, ctx, a),
         Action::Rewards(a) => rewards::check(s, ctx, a),
         Action::Escrow(a) => escrow::check(s, ctx, a),
+        Action::Storage(a) => storage::check(s, ctx, a),
     }
 }
 

@@ -107,18 +107,10 @@ pub struct UsageCharge {
     pub credits: u64,
 }
 
-/// A penalty the module asks the ledger to apply: slash `amount` of `owner`'s stake.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlashRequest {
-    /// The device at fault.
-    pub device: PublicKey,
-    /// Its owner, whose stake is slashed.
-    pub owner: PublicKey,
-    /// Bones to slash.
-    pub amount: Amount,
-    /// Reason code.
-    pub reason: String,
-}
+/// A penalty the module asks the ledger to apply (slash the faulty device's owner's stake;
+/// for storage, mark its shards of a deal faulty): the ledger's own type, attested by the
+/// oracles with the epoch's root.
+pub use depin_types::tx::Penalty;
 
 /// A module's result for one epoch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -134,7 +126,7 @@ pub struct EpochOutcome {
     /// Usage to charge payers for.
     pub usage: Vec<UsageCharge>,
     /// Penalties to apply.
-    pub penalties: Vec<SlashRequest>,
+    pub penalties: Vec<Penalty>,
     /// State to hand to the next epoch's verification (module-defined bytes; empty if none).
     pub carry: Vec<u8>,
 }

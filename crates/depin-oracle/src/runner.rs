@@ -10,7 +10,9 @@ use crate::settle::{settle, EpochInputs, SettleError};
 use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
-use depin_types::tx::{usage_debits, RewardsAction, UsageDebit, MAX_USAGE_DEBITS};
+use depin_types::tx::{
+    penalty_list, usage_debits, Penalty, RewardsAction, UsageDebit, MAX_PENALTIES, MAX_USAGE_DEBITS,
+};
 use depin_types::{Action, Amount, Genesis, Hash32, RewardsParams, SecretKey, Transaction};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -259,7 +261,12 @@ impl Runner {
                 .ok_or(VerifyError::Inputs {
                     reason: format!("epoch {epoch}'s usage overflows or has too many payers"),
                 })?;
-            self.submit_attestation(key, epoch, (root, total), usage)
+            let penalties = penalty_list(m.penalties.iter().cloned())
+                .filter(|p| p.len() <= MAX_PENALTIES)
+                .ok_or(VerifyError::Inputs {
+                    reason: format!("epoch {epoch}'s penalties overflow or are too many"),
+                })?;
+            self.submit_attestation(key, epoch, (root, total), (usage, penalties))
                 .await?;
         }
         Ok(())
@@ -270,7 +277,7 @@ impl Runner {
         key: &SecretKey,
         epoch: u64,
         (root, total): (Hash32, Amount),
-        usage: Vec<UsageDebit>,
+        (usage, penalties): (Vec<UsageDebit>, Vec<Penalty>),
     ) -> Result<(), RunnerError> {
         let acct = self.node.account(&key.public().to_hex()).await?;
         let chain = self.node.chain().await?;
@@ -285,6 +292,7 @@ impl Runner {
                 root,
                 total,
                 usage,
+                penalties,
             }),
         };
         let id = self.node.submit(&tx.sign(key)).await?;

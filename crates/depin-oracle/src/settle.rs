@@ -17,7 +17,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{
-    verdict_counts, EpochInput, LedgerSnapshot, ResourceModule, SlashRequest, UsageCharge, Verdict,
+    verdict_counts, EpochInput, LedgerSnapshot, Penalty, ResourceModule, UsageCharge, Verdict,
     UNKNOWN_MODULE,
 };
 use depin_types::genesis::ModuleWeight;
@@ -153,7 +153,7 @@ pub struct Manifest {
     /// Usage the modules metered.
     pub usage: Vec<UsageCharge>,
     /// Penalties the modules requested.
-    pub penalties: Vec<SlashRequest>,
+    pub penalties: Vec<Penalty>,
     /// SHA-256 (hex) of the state each module carries into the next epoch.
     #[serde(default)]
     pub carry_digests: BTreeMap<String, String>,
@@ -214,7 +214,7 @@ struct ModuleResult {
     exact: bool,
     carry: Vec<u8>,
     usage: Vec<UsageCharge>,
-    penalties: Vec<SlashRequest>,
+    penalties: Vec<Penalty>,
 }
 
 /// Runs every module on its reports; fills `verdicts` (indexed like `inputs.reports`).
@@ -371,11 +371,7 @@ fn split(
     })
 }
 
-type Gathered = (
-    Vec<UsageCharge>,
-    Vec<SlashRequest>,
-    BTreeMap<String, Vec<u8>>,
-);
+type Gathered = (Vec<UsageCharge>, Vec<Penalty>, BTreeMap<String, Vec<u8>>);
 
 /// Every module's usage, penalties and carried state (modules with none are absent).
 fn gather(results: &mut BTreeMap<String, ModuleResult>) -> Gathered {

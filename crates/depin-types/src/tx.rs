@@ -100,6 +100,8 @@ pub enum Action {
     Rewards(RewardsAction),
     /// Escrow accounts paying providers per epoch.
     Escrow(EscrowAction),
+    /// Storage providers and deals (the storage module's ledger component).
+    Storage(crate::storage::StorageAction),
 }
 
 /// Most payees of one escrow account (a storage deal's providers).
@@ -319,7 +321,7 @@ pub enum CreditsAction {
 
 /// Most payers one attestation debits.
 pub const MAX_USAGE_DEBITS: usize = 10_000;
-/// Domain of [`usage_digest`].
+/// Domain of [`effects_digest`].
 pub const DOMAIN_USAGE: &[u8] = b"depin/usage/v1\0";
 
 /// Data credits a payer used in an epoch (Helium: the DC burned for the packets a router's
@@ -350,10 +352,51 @@ pub fn usage_debits(
     )
 }
 
-/// Digest of a usage list: `SHA-256(DOMAIN_USAGE ‖ borsh(debits))`. Attestations agree when
-/// their roots, totals and usage digests are equal.
-pub fn usage_digest(debits: &[UsageDebit]) -> Hash32 {
-    let bytes = borsh::to_vec(debits).expect("writing to a Vec cannot fail");
+/// Most penalties one attestation applies.
+pub const MAX_PENALTIES: usize = 10_000;
+/// Longest penalty reason code, bytes.
+pub const MAX_REASON_BYTES: usize = 32;
+
+/// A penalty a module found in an epoch, applied when the epoch's root takes effect: `amount`
+/// bones of the stake of `device`'s owner are slashed (burned) and, for a storage fault, the
+/// device's shards of `deal` are marked faulty.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Penalty {
+    /// The device at fault.
+    pub device: PublicKey,
+    /// Bones to slash from its owner's stake (less if the stake is smaller).
+    pub amount: Amount,
+    /// Reason code (e.g. `missed_proof`), at most [`MAX_REASON_BYTES`].
+    pub reason: String,
+    /// The storage deal the fault is in, if any.
+    pub deal: Option<Hash32>,
+}
+
+/// Sorts penalties by `(device, deal)` and merges those of the same pair (amounts summed,
+/// the first reason kept); `None` if a sum overflows.
+pub fn penalty_list(penalties: impl IntoIterator<Item = Penalty>) -> Option<Vec<Penalty>> {
+    let mut merged: std::collections::BTreeMap<(PublicKey, Option<Hash32>), Penalty> =
+        std::collections::BTreeMap::new();
+    for p in penalties {
+        match merged.entry((p.device, p.deal)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(p);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.amount = e.amount.checked_add(p.amount).ok()?;
+            }
+        }
+    }
+    Some(merged.into_values().collect())
+}
+
+/// Digest of an epoch's ledger effects besides its root:
+/// `SHA-256(DOMAIN_USAGE ‖ borsh(debits) ‖ borsh(penalties))`. Attestations agree when their
+/// roots, totals and effects digests are equal.
+pub fn effects_digest(debits: &[UsageDebit], penalties: &[Penalty]) -> Hash32 {
+    let mut bytes = borsh::to_vec(debits).expect("writing to a Vec cannot fail");
+    borsh::to_writer(&mut bytes, penalties).expect("writing to a Vec cannot fail");
     Hash32::digest_with_domain(DOMAIN_USAGE, &bytes)
 }
 
@@ -363,8 +406,8 @@ pub fn usage_digest(debits: &[UsageDebit]) -> Hash32 {
 pub enum RewardsAction {
     /// A registered oracle attests the reward root of a closed epoch and the data credits its
     /// payers used. When `attest_threshold` of the genesis oracles have attested the same
-    /// `(root, total, usage)`, the root takes effect, `total` bones are minted into the
-    /// unclaimed-rewards pool and each payer's credits are debited.
+    /// `(root, total, usage, penalties)`, the root takes effect, `total` bones are minted into
+    /// the unclaimed-rewards pool, each payer's credits are debited and the penalties applied.
     AttestRoot {
         /// The epoch.
         epoch: u64,
@@ -375,6 +418,8 @@ pub enum RewardsAction {
         /// Credits used per payer (see [`usage_debits`]): sorted by payer, no payer twice,
         /// every amount positive, at most [`MAX_USAGE_DEBITS`].
         usage: Vec<UsageDebit>,
+        /// Penalties to apply (sorted by device then deal, at most [`MAX_PENALTIES`]).
+        penalties: Vec<Penalty>,
     },
     /// Pays `owner` its reward of `epoch` once, given the leaf's Merkle proof. Anyone may
     /// submit it (the signer pays the fee); the reward always goes to `owner`.

@@ -160,7 +160,9 @@ fn not_open(id: &Hash32, state: EscrowState) -> TxError {
 }
 
 /// The epoch of the block being executed.
-fn current_epoch(s: &impl StateRead, ctx: &TxContext<'_>) -> Result<u64, TxError> {
+///
+/// Errors: [`EscrowError::Disabled`] on a chain without reward epochs.
+pub fn current_epoch(s: &impl StateRead, ctx: &TxContext<'_>) -> Result<u64, TxError> {
     let cfg = rewards::config(s)?.ok_or(EscrowError::Disabled)?;
     Ok(cfg
         .params
@@ -168,7 +170,11 @@ fn current_epoch(s: &impl StateRead, ctx: &TxContext<'_>) -> Result<u64, TxError
         .unwrap_or(0))
 }
 
-fn check_terms(term_epochs: u64, payees: &[EscrowPayee]) -> Result<(), EscrowError> {
+/// Checks an account's terms: a positive term, 1 to [`MAX_ESCROW_PAYEES`] distinct payees,
+/// positive rates.
+///
+/// Errors: [`EscrowError::InvalidTerms`].
+pub fn check_terms(term_epochs: u64, payees: &[EscrowPayee]) -> Result<(), EscrowError> {
     let bad = |reason| Err(EscrowError::InvalidTerms { reason });
     if term_epochs == 0 {
         return bad("a term of zero epochs");
@@ -245,7 +251,6 @@ pub fn execute(
             term_epochs,
             payees,
         } => {
-            bank::debit(s, &ctx.signer, *deposit)?;
             let a = EscrowAccount {
                 owner: ctx.signer,
                 balance: *deposit,
@@ -256,8 +261,7 @@ pub fn execute(
                 state: EscrowState::Open,
                 paid: Amount::ZERO,
             };
-            s.put(account_key(id), &a);
-            Ok(())
+            open_account(s, id, a)
         }
         EscrowAction::Deposit { id, amount } => {
             let mut a = existing(s, id)?;
@@ -280,8 +284,44 @@ pub fn execute(
     }
 }
 
+/// Opens account `id` (checked new by the caller), moving its balance from the owner.
+///
+/// Errors: the owner's balance is short.
+pub fn open_account(s: &mut Overlay<'_>, id: &Hash32, a: EscrowAccount) -> Result<(), TxError> {
+    assert!(
+        a.state == EscrowState::Open && a.paid == Amount::ZERO,
+        "a new account"
+    );
+    bank::debit(s, &a.owner, a.balance)?;
+    s.put(account_key(id), &a);
+    Ok(())
+}
+
+/// Settles account `id` through the epochs before `now`, then pays its payees `payees` from
+/// `now` on (a storage deal's shard moved to another provider). No-op on an account that is
+/// not open.
+///
+/// Errors: [`EscrowError::NotFound`], [`EscrowError::InvalidTerms`], overflow.
+pub fn set_payees(
+    s: &mut Overlay<'_>,
+    id: &Hash32,
+    payees: Vec<EscrowPayee>,
+    now: u64,
+) -> Result<(), TxError> {
+    let mut a = existing(s, id)?;
+    settle_through(s, &mut a, now)?;
+    if a.state == EscrowState::Open {
+        check_terms(a.term_epochs, &payees)?;
+        a.payees = payees;
+    }
+    s.put(account_key(id), &a);
+    Ok(())
+}
+
 /// Pays the epoch in progress and everything before it, refunds the rest, closes.
-fn close(s: &mut Overlay<'_>, id: &Hash32, now: u64) -> Result<(), TxError> {
+///
+/// Errors: [`EscrowError::NotFound`], overflow.
+pub fn close(s: &mut Overlay<'_>, id: &Hash32, now: u64) -> Result<(), TxError> {
     let mut a = existing(s, id)?;
     settle_through(s, &mut a, now.saturating_add(1))?;
     let refund = a.balance;

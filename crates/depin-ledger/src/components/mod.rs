@@ -8,6 +8,7 @@ pub mod devices;
 pub mod escrow;
 pub mod rewards;
 pub mod staking;
+pub mod storage;
 
 use crate::state::Overlay;
 use depin_types::{ChainParams, PublicKey};

@@ -5,21 +5,26 @@
 //! the root takes effect: `total` (which must equal the epoch's scheduled emission) is minted
 //! into the unclaimed-rewards pool, and the data credits the attestation says each payer used
 //! are debited (all of them, or the payer's whole balance if it moved credits away after the
-//! oracle's snapshot: the shortfall is recorded as unpaid). An owner's reward is paid once, by a claim that carries the
-//! leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
+//! oracle's snapshot: the shortfall is recorded as unpaid), and the penalties it lists are
+//! applied (the faulty device's owner's stake slashed, storage shards marked faulty: see
+//! [`crate::components::storage::apply_penalty`]). An owner's reward is paid once, by a
+//! claim that carries the leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
 //! on the right-hand side of the supply equation.
 //!
 //! Keys: `rewards/config` → [`RewardsConfig`]; `rewards/att/<epoch BE>/<oracle>` →
-//! `(root, total, usage digest)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
+//! `(root, total, effects digest)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
 //! `rewards/claimed/<epoch BE>/<owner>` → `u128` bones; `rewards/unclaimed` → `u128` bones.
 
-use crate::components::{bank, credits, TxContext};
+use crate::components::{bank, credits, storage, TxContext};
 use crate::error::{ReasonCode, StateError};
 use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::rewards::{emission_for_epoch, reward_leaf};
-use depin_types::tx::{usage_digest, RewardsAction, UsageDebit, MAX_USAGE_DEBITS};
+use depin_types::tx::{
+    effects_digest, Penalty, RewardsAction, UsageDebit, MAX_PENALTIES, MAX_REASON_BYTES,
+    MAX_USAGE_DEBITS,
+};
 use depin_types::{merkle, Amount, Hash32, PublicKey, RewardsParams};
 use serde::Serialize;
 
@@ -58,6 +63,8 @@ pub struct EpochRoot {
     pub credits_debited: u64,
     /// Data credits attested but not held by their payers any more.
     pub credits_unpaid: u64,
+    /// Bones slashed by the epoch's penalties.
+    pub bones_slashed: Amount,
 }
 
 /// Errors of the `rewards` component.
@@ -125,6 +132,12 @@ pub enum RewardsError {
         /// Why.
         reason: &'static str,
     },
+    /// The attested penalty list is malformed.
+    #[error("invalid penalty list: {reason}")]
+    InvalidPenalties {
+        /// Why.
+        reason: &'static str,
+    },
     /// Paying the claim would exceed the epoch's total.
     #[error("claim exceeds epoch {epoch}'s remaining total")]
     ExceedsTotal {
@@ -147,6 +160,7 @@ impl ReasonCode for RewardsError {
             RewardsError::AlreadyClaimed { .. } => "reward_already_claimed",
             RewardsError::ExceedsTotal { .. } => "claim_exceeds_total",
             RewardsError::InvalidUsage { .. } => "invalid_usage",
+            RewardsError::InvalidPenalties { .. } => "invalid_penalties",
         }
     }
 }
@@ -180,7 +194,7 @@ pub fn unclaimed(s: &impl StateRead) -> Result<u128, StateError> {
     Ok(get(s, UNCLAIMED_KEY)?.unwrap_or(0))
 }
 
-/// The attestation `oracle` made for `epoch`, if any: `(root, total, usage digest)`.
+/// The attestation `oracle` made for `epoch`, if any: `(root, total, effects digest)`.
 pub fn attestation(
     s: &impl StateRead,
     epoch: u64,
@@ -201,9 +215,11 @@ pub fn check(
             epoch,
             total,
             usage,
+            penalties,
             ..
         } => {
             check_usage(usage)?;
+            check_penalties(penalties)?;
             check_attest(s, ctx, &cfg, *epoch, *total)
         }
         RewardsAction::Claim {
@@ -244,6 +260,28 @@ fn check_usage(usage: &[UsageDebit]) -> Result<(), RewardsError> {
     }
     if usage.windows(2).any(|w| w[0].payer >= w[1].payer) {
         return bad("payers not strictly ascending");
+    }
+    Ok(())
+}
+
+/// A penalty list must be sorted by (device, deal) with no pair twice, bounded, with short
+/// reason codes.
+fn check_penalties(penalties: &[Penalty]) -> Result<(), RewardsError> {
+    let bad = |reason| Err(RewardsError::InvalidPenalties { reason });
+    if penalties.len() > MAX_PENALTIES {
+        return bad("more penalties than MAX_PENALTIES");
+    }
+    if penalties
+        .iter()
+        .any(|p| p.reason.is_empty() || p.reason.len() > MAX_REASON_BYTES)
+    {
+        return bad("a reason code empty or longer than MAX_REASON_BYTES");
+    }
+    if penalties
+        .windows(2)
+        .any(|w| (w[0].device, w[0].deal) >= (w[1].device, w[1].deal))
+    {
+        return bad("(device, deal) not strictly ascending");
     }
     Ok(())
 }
@@ -300,7 +338,8 @@ pub fn execute(
             root,
             total,
             usage,
-        } => attest(s, ctx, *epoch, (*root, *total), usage),
+            penalties,
+        } => attest(s, ctx, *epoch, (*root, *total), (usage, penalties)),
         RewardsAction::Claim {
             epoch,
             owner,
@@ -332,10 +371,10 @@ fn attest(
     ctx: &TxContext<'_>,
     epoch: u64,
     (root, total): (Hash32, Amount),
-    usage: &[UsageDebit],
+    (usage, penalties): (&[UsageDebit], &[Penalty]),
 ) -> Result<(), TxError> {
     let cfg = config(s)?.ok_or(RewardsError::Disabled)?;
-    let attested = (root, total, usage_digest(usage));
+    let attested = (root, total, effects_digest(usage, penalties));
     s.put(
         epoch_key(ATTESTATION_PREFIX, epoch, Some(&ctx.signer)),
         &attested,
@@ -350,6 +389,13 @@ fn attest(
         return Ok(());
     }
     let (credits_debited, credits_unpaid) = debit_usage(s, usage)?;
+    let mut bones_slashed = Amount::ZERO;
+    for p in penalties {
+        let slashed = storage::apply_penalty(s, p)?;
+        bones_slashed = bones_slashed
+            .checked_add(slashed)
+            .map_err(|_| RewardsError::ExceedsTotal { epoch })?;
+    }
     let er = EpochRoot {
         root,
         total,
@@ -357,6 +403,7 @@ fn attest(
         effective_height: ctx.height,
         credits_debited,
         credits_unpaid,
+        bones_slashed,
     };
     s.put(epoch_key(EPOCH_PREFIX, epoch, None), &er);
     let pool = unclaimed(s)?

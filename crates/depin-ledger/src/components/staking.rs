@@ -4,7 +4,7 @@
 //! [`Unbonding`] released at that height (every height is visited once, in order, so the queue
 //! needs no range scan).
 
-use crate::components::{bank, TxContext};
+use crate::components::{bank, storage, TxContext};
 use crate::error::{ReasonCode, StateError};
 use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
@@ -60,6 +60,14 @@ pub enum StakingError {
         /// Bones requested.
         requested: u128,
     },
+    /// Unbonding would leave less bonded than the storage collateral the account owes.
+    #[error("collateral locked: {required} bones must stay bonded, {remaining} would")]
+    CollateralLocked {
+        /// Bones that must stay bonded.
+        required: u128,
+        /// Bones that would stay bonded.
+        remaining: u128,
+    },
     /// A stake would overflow `u128`.
     #[error("stake overflow")]
     Overflow,
@@ -69,6 +77,7 @@ impl ReasonCode for StakingError {
     fn code(&self) -> &'static str {
         match self {
             StakingError::InsufficientBonded { .. } => "insufficient_bonded",
+            StakingError::CollateralLocked { .. } => "collateral_locked",
             StakingError::Overflow => "stake_overflow",
         }
     }
@@ -102,6 +111,16 @@ pub fn check(
                 return Err(StakingError::InsufficientBonded {
                     bonded: st.bonded.bones(),
                     requested: amount.bones(),
+                }
+                .into());
+            }
+            let required = storage::required_collateral(s, &ctx.signer)?;
+            let remaining = st.bonded.bones() - amount.bones(); // amount <= bonded
+            if remaining < required.bones() {
+                let required = required.bones();
+                return Err(StakingError::CollateralLocked {
+                    required,
+                    remaining,
                 }
                 .into());
             }

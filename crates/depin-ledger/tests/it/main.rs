@@ -8,3 +8,4 @@ mod model;
 mod property;
 mod rewards;
 mod scenarios;
+mod storage;

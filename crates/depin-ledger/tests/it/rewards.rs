@@ -70,6 +70,7 @@ fn attest_usage(
             root,
             total: Amount(total),
             usage,
+            penalties: vec![],
         },
     )
 }
