@@ -75,7 +75,8 @@ fn page_path(path: &str, height: Option<u64>, after: Option<&str>) -> String {
     if let Some(a) = after {
         q.push(format!("after={a}"));
     }
-    format!("{path}?{}", q.join("&"))
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}{}", q.join("&"))
 }
 
 /// A page of a listing read at one height.
@@ -105,6 +106,36 @@ impl Paged for CreditPage {
     }
     fn into_parts(self) -> (Vec<CreditBalanceView>, Option<String>) {
         (self.balances, self.next)
+    }
+}
+
+impl Paged for ProviderPage {
+    type Item = ProviderView;
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn into_parts(self) -> (Vec<ProviderView>, Option<String>) {
+        (self.providers, self.next)
+    }
+}
+
+impl Paged for DealPage {
+    type Item = DealView;
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn into_parts(self) -> (Vec<DealView>, Option<String>) {
+        (self.deals, self.next)
+    }
+}
+
+impl Paged for StateRowPage {
+    type Item = StateRowView;
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn into_parts(self) -> (Vec<StateRowView>, Option<String>) {
+        (self.rows, self.next)
     }
 }
 
@@ -355,6 +386,57 @@ impl NodeClient {
     ) -> Result<EpochRewardsView, ClientError> {
         let q = owner.map(|o| format!("?owner={o}")).unwrap_or_default();
         self.get(&format!("/v1/rewards/{epoch}{q}")).await
+    }
+
+    /// Every storage provider as of `height` (latest when `None`).
+    pub async fn all_providers(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<ProviderView>), ClientError> {
+        self.all_pages::<ProviderPage>("/v1/storage/providers", height)
+            .await
+    }
+
+    /// Every storage deal as of `height` (latest when `None`).
+    pub async fn all_deals(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<DealView>), ClientError> {
+        self.all_pages::<DealPage>("/v1/storage/deals", height)
+            .await
+    }
+
+    /// A storage deal.
+    pub async fn deal(&self, id: &Hash32) -> Result<DealView, ClientError> {
+        self.get(&format!("/v1/storage/deals/{id}")).await
+    }
+
+    /// Every raw state entry under `prefix` as of `height` (latest when `None`):
+    /// `(height, [(32-byte key suffix, borsh value)])`.
+    ///
+    /// Errors: the node's, or [`ClientError::Decode`] for a row that is not hex.
+    pub async fn all_state_rows(
+        &self,
+        prefix: &[u8],
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<([u8; 32], Vec<u8>)>), ClientError> {
+        let path = format!("/v1/state/rows?prefix={}", hex::encode(prefix));
+        let (at, rows) = self.all_pages::<StateRowPage>(&path, height).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let key = hex::decode(&r.key)
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok());
+            let value = hex::decode(&r.value).ok();
+            let (Some(key), Some(value)) = (key, value) else {
+                return Err(ClientError::Decode {
+                    url: path,
+                    message: format!("state row {:?} is not hex", r.key),
+                });
+            };
+            out.push((key, value));
+        }
+        Ok((at, out))
     }
 
     /// An escrow account.

@@ -53,7 +53,23 @@ pub struct LedgerSnapshot {
     /// Bones burned per data credit (genesis `credit_price_bones`): what a spent credit is
     /// worth.
     pub credit_price_bones: Amount,
+    /// The raw ledger entries (full key → borsh value) under the prefixes the registered
+    /// modules read ([`ResourceModule::state_prefixes`]), e.g. the storage deals.
+    pub module_state: BTreeMap<Vec<u8>, Vec<u8>>,
 }
+
+impl LedgerSnapshot {
+    /// The entries under `prefix`, in key order: `(key after the prefix, value)`.
+    pub fn rows<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        self.module_state
+            .range(prefix.to_vec()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(move |(k, v)| (&k[prefix.len()..], v.as_slice()))
+    }
+}
+
+/// Largest report payload a module accepts unless it says otherwise, bytes.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 3_072;
 
 /// What a module gets to verify one epoch.
 pub struct EpochInput<'a> {
@@ -153,6 +169,19 @@ pub trait ResourceModule: Send + Sync {
     fn genesis_params(&self, epoch_length_ms: u64) -> String {
         let _ = epoch_length_ms;
         String::new()
+    }
+
+    /// Ledger key prefixes whose entries the module's verifier reads (its ledger component's
+    /// state, e.g. `storage/deal/`); the oracle puts them in [`LedgerSnapshot::module_state`].
+    /// Every key under a prefix must be the prefix and 32 bytes.
+    fn state_prefixes(&self) -> Vec<&'static [u8]> {
+        Vec::new()
+    }
+
+    /// Largest payload the module's reports carry, bytes (the oracle refuses larger reports
+    /// with `report_too_large`).
+    fn max_payload_bytes(&self) -> usize {
+        DEFAULT_MAX_PAYLOAD_BYTES
     }
 
     /// Stateless check of a report payload at ingest (size, form). Cheap: runs per report on

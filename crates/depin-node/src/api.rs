@@ -4,6 +4,10 @@
 //! borsh encoding of `Vec<Vec<u8>>` (each inner vector one encoded transaction). Every error is
 //! a JSON [`ErrorBody`] with a stable reason code.
 
+mod storage;
+
+pub use storage::deal_view;
+
 use crate::app::{read_latest, NodeState, Rejection};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -79,7 +83,9 @@ struct ApiDoc;
 
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(storage::StorageDoc::openapi());
+    doc
 }
 
 /// All routes, with a body limit of `max_body_bytes`.
@@ -95,6 +101,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/devices/{address}", get(device))
         .route("/v1/rewards/{epoch}", get(epoch_rewards))
         .route("/v1/escrow/{id}", get(escrow_account))
+        .merge(storage::routes())
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/chain", get(chain))
         .route("/v1/supply", get(supply))
@@ -562,14 +569,14 @@ async fn epoch_rewards(
             .map(|r| r.oracles.clone())
             .unwrap_or_default();
         for o in oracles {
-            if let Some((root, total, usage)) =
+            if let Some((root, total, effects)) =
                 rewards::attestation(&snap, epoch, &o.key).map_err(internal)?
             {
                 attestations.push(AttestationView {
                     oracle: Address::new(net, o.key).to_string(),
                     root: root.to_hex(),
                     total_bones: total.0.to_string(),
-                    usage_digest: usage.to_hex(),
+                    effects_digest: effects.to_hex(),
                 });
             }
         }
@@ -585,6 +592,7 @@ async fn epoch_rewards(
             effective_height: er.as_ref().map(|e| e.effective_height),
             credits_debited: er.as_ref().map(|e| e.credits_debited),
             credits_unpaid: er.as_ref().map(|e| e.credits_unpaid),
+            bones_slashed: er.as_ref().map(|e| e.bones_slashed.0.to_string()),
             attestations,
             owner_claimed_bones,
             height: snap.height(),

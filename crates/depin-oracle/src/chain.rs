@@ -76,14 +76,16 @@ pub async fn registry(
     Ok((at, devices))
 }
 
-/// The registry and the payers' credit balances at `height` (latest when `None`);
-/// `credit_price_bones` is the chain's (genesis) credit price.
+/// The registry, the payers' credit balances and the modules' ledger entries under
+/// `prefixes` at `height` (latest when `None`); `credit_price_bones` is the chain's (genesis)
+/// credit price.
 ///
 /// Errors: node or parse errors.
 pub async fn snapshot(
     node: &NodeClient,
     height: Option<u64>,
     credit_price_bones: Amount,
+    prefixes: &[&[u8]],
 ) -> Result<LedgerSnapshot, ChainError> {
     let (at, devices) = registry(node, height).await?;
     let (_, balances) = node.all_credits(Some(at)).await?;
@@ -92,11 +94,19 @@ pub async fn snapshot(
         let a: Address = parse("payer address", &b.address)?;
         credits.insert(a.key, b.credits);
     }
+    let mut module_state = BTreeMap::new();
+    for prefix in prefixes {
+        let (_, rows) = node.all_state_rows(prefix, Some(at)).await?;
+        for (key, value) in rows {
+            module_state.insert([*prefix, &key[..]].concat(), value);
+        }
+    }
     Ok(LedgerSnapshot {
         height: at,
         devices,
         credits,
         credit_price_bones,
+        module_state,
     })
 }
 
@@ -119,4 +129,14 @@ pub async fn epoch_anchor(
     })?;
     let entropy: Hash32 = parse("block hash", &first.hash)?;
     Ok(Some((entropy, after.height - 1)))
+}
+
+/// The ledger prefixes the `modules` read, sorted and without repeats.
+pub fn state_prefixes(
+    modules: &[std::sync::Arc<dyn depin_module::ResourceModule>],
+) -> Vec<&'static [u8]> {
+    let mut out: Vec<&'static [u8]> = modules.iter().flat_map(|m| m.state_prefixes()).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Largest encoded report, bytes.
-pub const MAX_REPORT_BYTES: usize = 4_096;
+/// Largest encoded report of any module, bytes (each module bounds its payloads further:
+/// `ResourceModule::max_payload_bytes`).
+pub const MAX_REPORT_BYTES: usize = 512 << 10;
 /// Appends waiting for the writer before submitters wait.
 pub const MAX_PENDING_APPENDS: usize = 1_024;
 /// Appends folded into one fsync.

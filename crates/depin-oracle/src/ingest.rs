@@ -52,6 +52,11 @@ impl Core {
         let module = self.modules().iter().find(|m| m.name() == r.module);
         let module =
             module.ok_or_else(|| refuse("unknown_module", format!("no module {:?}", r.module)))?;
+        if r.payload.len() > module.max_payload_bytes() {
+            let (len, max) = (r.payload.len(), module.max_payload_bytes());
+            let msg = format!("payload of {len} bytes, module {} allows {max}", r.module);
+            return Err(refuse("report_too_large", msg));
+        }
         module
             .check_payload(&r.payload)
             .map_err(|e| refuse(e.code, e.message))?;

@@ -3,7 +3,7 @@
 //! root on the ledger. A follower runner does not ingest: it re-verifies a leader's
 //! published epochs and attests those that check out.
 
-use crate::chain::{epoch_anchor, registry, snapshot, ChainError};
+use crate::chain::{epoch_anchor, registry, snapshot, state_prefixes, ChainError};
 use crate::core::Core;
 use crate::publish::{PublishError, Published};
 use crate::settle::{settle, EpochInputs, SettleError};
@@ -131,7 +131,8 @@ impl Runner {
             return Ok(false);
         };
         let price = self.genesis.params.credit_price_bones;
-        let snap = snapshot(&self.node, Some(height), price).await?;
+        let prefixes = state_prefixes(&self.modules);
+        let snap = snapshot(&self.node, Some(height), price, &prefixes).await?;
         let mut closed = None;
         for _ in 0..MAX_CLOSE_WAITS {
             closed = core.take_epoch(epoch);
@@ -189,7 +190,7 @@ impl Runner {
             let manifest = leader.manifest(epoch).await?;
             let inputs_bytes = leader.inputs(epoch).await?;
             let (inputs, _) = recompute(&inputs_bytes, &manifest, &self.modules)?;
-            check_chain(&self.node, &self.genesis, &inputs).await?;
+            check_chain(&self.node, &self.genesis, &inputs, &self.modules).await?;
             self.check_carry(&inputs)?;
             let s = settle(&inputs, &self.modules)?;
             self.published.write(&inputs, &s)?;

@@ -95,6 +95,7 @@ pub async fn check_chain(
     node: &NodeClient,
     genesis: &Genesis,
     inputs: &EpochInputs,
+    modules: &[Arc<dyn ResourceModule>],
 ) -> Result<(), VerifyError> {
     let rewards = genesis
         .rewards
@@ -134,7 +135,9 @@ pub async fn check_chain(
             inputs.entropy, inputs.snapshot.height
         )));
     }
-    let snap = snapshot(node, Some(height), genesis.params.credit_price_bones).await?;
+    let prefixes = crate::chain::state_prefixes(modules);
+    let price = genesis.params.credit_price_bones;
+    let snap = snapshot(node, Some(height), price, &prefixes).await?;
     if snap != inputs.snapshot {
         return Err(mismatch(format!(
             "inputs.snapshot differs from the registry at height {height}"

@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 pub const MODULE: &str = "storage";
 /// Device class of storage providers.
 pub const PROVIDER_CLASS: &str = "storage-provider";
+/// Ledger key prefix of providers (`‖ device key` → borsh [`ProviderRecord`]).
+pub const PROVIDER_PREFIX: &[u8] = b"storage/provider/";
+/// Ledger key prefix of deals (`‖ deal id` → borsh [`Deal`]).
+pub const DEAL_PREFIX: &[u8] = b"storage/deal/";
 /// Bytes in a GiB, the unit prices and collateral are quoted per.
 pub const GIB_BYTES: u64 = 1 << 30;
 /// Longest provider endpoint URL, bytes.

@@ -107,6 +107,7 @@ fn snapshot(locs: &[u64]) -> Result<LedgerSnapshot> {
         devices,
         credits: BTreeMap::new(),
         credit_price_bones: Amount(1_000),
+        module_state: BTreeMap::new(),
     })
 }
 

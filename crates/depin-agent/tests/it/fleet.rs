@@ -63,6 +63,7 @@ fn snapshot(agents: &[HotspotAgent]) -> LedgerSnapshot {
         devices,
         credits: BTreeMap::new(),
         credit_price_bones: Amount(1),
+        module_state: Default::default(),
     }
 }
 

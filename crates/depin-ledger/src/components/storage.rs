@@ -30,10 +30,7 @@ use depin_types::tx::{DeviceStatus, EscrowPayee, Penalty};
 use depin_types::{Amount, Hash32, PublicKey};
 use std::collections::BTreeMap;
 
-/// Key prefix of providers.
-pub const PROVIDER_PREFIX: &[u8] = b"storage/provider/";
-/// Key prefix of deals.
-pub const DEAL_PREFIX: &[u8] = b"storage/deal/";
+pub use depin_types::storage::{DEAL_PREFIX, PROVIDER_PREFIX};
 /// Key prefix of the bytes each owner's providers store.
 pub const STORED_PREFIX: &[u8] = b"storage/stored/";
 

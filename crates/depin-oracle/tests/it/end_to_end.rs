@@ -97,7 +97,7 @@ async fn check_and_claim(
     );
     let published = serde_json::to_value(&m).unwrap();
     let (inputs, _) = recompute(&leader.inputs(e).await.unwrap(), &published, &modules()).unwrap();
-    check_chain(node, g, &inputs).await.unwrap();
+    check_chain(node, g, &inputs, &modules()).await.unwrap();
     let mut out = Vec::new();
     for (owner, amount) in payouts(&m).unwrap() {
         send(node, PAYER, Action::Rewards(claim_for(&m, &owner).unwrap())).await;

@@ -155,7 +155,7 @@ async fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<()> {
     }
     if !a.offline {
         let genesis = super::oracle::read_genesis(&a.genesis)?;
-        check_chain(&ctx.client(), &genesis, &inputs).await?;
+        check_chain(&ctx.client(), &genesis, &inputs, &modules).await?;
         let on_chain = ctx.client().epoch_rewards(a.epoch, None).await?;
         if let Some(root) = on_chain.root.filter(|r| *r != m.root) {
             bail!(

@@ -11,8 +11,15 @@
 //!   lost a fraction `f` of a shard passes one challenge with probability `(1 − f)^c`
 //!   ([`proof::epochs_to_detect`]).
 //!
-//! Deals, escrow (the ledger's `escrow` component), the provider agent and repair build on
-//! these.
+//! - [`module`]: the module the oracle runs: per epoch, verdicts on proof and retrieval
+//!   reports, shares for proven bytes, faults (penalties) for shards not proven, retrieval
+//!   charges.
+//!
+//! Deals live in the ledger's `storage` component (`depin_types::storage` has its records);
+//! the provider agent and the client (`depin storage`) build on these.
 
 pub mod erasure;
+pub mod module;
 pub mod proof;
+
+pub use module::StorageModule;

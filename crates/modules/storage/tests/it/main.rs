@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod erasure;
+mod module;
 mod proofs;
 mod vectors;
