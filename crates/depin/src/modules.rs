@@ -10,7 +10,9 @@
 use anyhow::{bail, Context, Result};
 use depin_module::ResourceModule;
 use depin_module_coverage::{CoverageModule, CoverageParams, RegionCatalog};
+use depin_module_storage::StorageModule;
 use depin_types::genesis::ModuleWeight;
+use depin_types::storage::StorageParams;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,8 +51,16 @@ pub fn configured(
         None => RegionCatalog::default(),
     };
     let coverage = CoverageModule::new(params, catalog)?;
+    let storage = weights
+        .iter()
+        .find(|w| w.module == depin_types::storage::MODULE)
+        .map(|w| w.params.clone())
+        .unwrap_or_default();
+    let storage = StorageParams::from_module_params(&storage)
+        .map_err(|e| anyhow::anyhow!("storage params in genesis: {e}"))?;
     Ok(vec![
         Arc::new(depin_module_heartbeat::Heartbeat),
         Arc::new(coverage),
+        Arc::new(StorageModule::new(storage)),
     ])
 }

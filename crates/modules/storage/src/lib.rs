@@ -20,6 +20,7 @@
 
 pub mod erasure;
 pub mod module;
+pub mod object;
 pub mod proof;
 
 pub use module::StorageModule;

@@ -1,0 +1,422 @@
+//! The storage client: codes an object into shard files, picks providers, builds the deal,
+//! uploads the shards; fetches any `k` shard files (each checked against its root) and
+//! rebuilds the object, verified against its BLAKE3; rebuilds a faulty shard for repair.
+
+use crate::storage::{deal_from_view, wall_clock_ms, RECEIPT_HEADER};
+use depin_api::{DealView, ProviderView};
+use depin_module_storage::erasure::{ErasureError, Layout};
+use depin_module_storage::object::{blake3_hash, decode_object, encode_object, Encoded};
+use depin_types::storage::{
+    per_gib, Deal, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
+};
+use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Time allowed for one shard upload or download.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Domain of deal ids.
+pub const DOMAIN_DEAL_ID: &[u8] = b"depin/storage/deal/v1\0";
+
+/// Why a put or get failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Fewer providers than shards have room.
+    #[error("need {need} providers with {file_bytes} bytes free, found {found}")]
+    TooFewProviders {
+        /// Providers needed (`n`).
+        need: usize,
+        /// Providers with room.
+        found: usize,
+        /// Bytes each must have free.
+        file_bytes: u64,
+    },
+    /// The layout or codec refused.
+    #[error(transparent)]
+    Erasure(#[from] ErasureError),
+    /// Fewer than `k` shard files could be fetched intact.
+    #[error("deal {deal}: {have} of the {need} shards needed are available; missing {missing}")]
+    Unavailable {
+        /// The deal (hex).
+        deal: String,
+        /// Intact shards fetched.
+        have: usize,
+        /// Shards needed (`k`).
+        need: usize,
+        /// The missing shards and why, e.g. `0 (connection refused), 3 (root mismatch)`.
+        missing: String,
+    },
+    /// The rebuilt object does not hash to the deal's object (never written out).
+    #[error("rebuilt object hashes to {got}, the deal records {expected}")]
+    ObjectMismatch {
+        /// Hash of the rebuilt bytes.
+        got: String,
+        /// The deal's.
+        expected: String,
+    },
+    /// A reply that does not parse.
+    #[error("bad reply: {message}")]
+    Reply {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// An object ready to be stored: its coding, the providers chosen, and the deal's terms.
+pub struct PutPlan {
+    /// Deal id.
+    pub id: Hash32,
+    /// The coding layout.
+    pub layout: Layout,
+    /// The shard files and roots.
+    pub encoded: Encoded,
+    /// Object size, bytes.
+    pub size_bytes: u64,
+    /// Provider `i` gets shard file `i`.
+    pub providers: Vec<ProviderView>,
+    /// Epochs paid for.
+    pub term_epochs: u64,
+    /// `Σ ⌈price × file / GiB⌉ × term`, bones.
+    pub deposit: Amount,
+}
+
+impl PutPlan {
+    /// Bytes of each shard file.
+    pub fn file_bytes(&self) -> u64 {
+        self.encoded
+            .shard_files
+            .first()
+            .map_or(0, |f| f.len() as u64)
+    }
+
+    /// The `Open` action for this plan (its deposit as the limit).
+    ///
+    /// Errors: a provider address that does not parse.
+    pub fn open_action(&self) -> Result<StorageAction, ClientError> {
+        let shards = self
+            .providers
+            .iter()
+            .zip(&self.encoded.roots)
+            .map(|(p, root)| {
+                Ok(ShardPlacement {
+                    provider: parse_address(&p.device)?,
+                    root: *root,
+                })
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        Ok(StorageAction::Open {
+            id: self.id,
+            object: self.encoded.object,
+            size_bytes: self.size_bytes,
+            k: u16::try_from(self.layout.data_shards).unwrap_or(u16::MAX),
+            segment_shard_bytes: u32::try_from(self.layout.shard_bytes).unwrap_or(u32::MAX),
+            shards,
+            term_epochs: self.term_epochs,
+            max_deposit_bones: self.deposit,
+        })
+    }
+}
+
+fn parse_address(s: &str) -> Result<PublicKey, ClientError> {
+    s.parse::<Address>()
+        .map(|a| a.key)
+        .map_err(|_| ClientError::Reply {
+            message: format!("address {s:?}"),
+        })
+}
+
+fn price(p: &ProviderView) -> u128 {
+    p.price_bones_per_gib_epoch.parse().unwrap_or(u128::MAX)
+}
+
+/// The `n` providers a shard file of `file_bytes` goes to: those with room, cheapest first,
+/// then most free, then by address (one shard per provider, so never two of a segment).
+///
+/// Errors: [`ClientError::TooFewProviders`].
+pub fn choose_providers(
+    providers: &[ProviderView],
+    n: usize,
+    file_bytes: u64,
+) -> Result<Vec<ProviderView>, ClientError> {
+    let mut fit: Vec<&ProviderView> = providers
+        .iter()
+        .filter(|p| p.free_bytes >= file_bytes)
+        .collect();
+    fit.sort_by(|a, b| {
+        (price(a), std::cmp::Reverse(a.free_bytes), &a.device).cmp(&(
+            price(b),
+            std::cmp::Reverse(b.free_bytes),
+            &b.device,
+        ))
+    });
+    if fit.len() < n {
+        let (need, found) = (n, fit.len());
+        return Err(ClientError::TooFewProviders {
+            need,
+            found,
+            file_bytes,
+        });
+    }
+    Ok(fit.into_iter().take(n).cloned().collect())
+}
+
+/// A deal id unique to the client, object and a client nonce.
+pub fn deal_id(client: &PublicKey, object: &Hash32, nonce: u64) -> Hash32 {
+    let bytes = [&client.0[..], &object.0, &nonce.to_be_bytes()].concat();
+    Hash32::digest_with_domain(DOMAIN_DEAL_ID, &bytes)
+}
+
+/// Codes `data` `k` of `n` and plans its deal over `providers` for `term_epochs`.
+///
+/// Errors: layout, too few providers, overflow of the price.
+pub fn plan_put(
+    client: &PublicKey,
+    nonce: u64,
+    data: &[u8],
+    (k, n): (usize, usize),
+    providers: &[ProviderView],
+    term_epochs: u64,
+) -> Result<PutPlan, ClientError> {
+    let ssb = depin_module_storage::object::segment_shard_bytes_for(data.len() as u64, k);
+    let layout = Layout::new(k, n, ssb)?;
+    let encoded = encode_object(&layout, data)?;
+    let file_bytes = encoded.shard_files[0].len() as u64;
+    let chosen = choose_providers(providers, n, file_bytes)?;
+    let overflow = || ClientError::Reply {
+        message: "price overflows".into(),
+    };
+    let mut rate = Amount::ZERO;
+    for p in &chosen {
+        let r = per_gib(Amount(price(p)), file_bytes).ok_or_else(overflow)?;
+        rate = rate.checked_add(r).map_err(|_| overflow())?;
+    }
+    let deposit = rate
+        .checked_mul(u128::from(term_epochs))
+        .map_err(|_| overflow())?;
+    Ok(PutPlan {
+        id: deal_id(client, &encoded.object, nonce),
+        layout,
+        size_bytes: data.len() as u64,
+        providers: chosen,
+        term_epochs,
+        deposit,
+        encoded,
+    })
+}
+
+/// Talks to providers over HTTP on behalf of a client key.
+pub struct Transfers {
+    http: reqwest::Client,
+    /// Next receipt nonce (starts at the wall clock, so restarts do not repeat receipts).
+    nonce: std::sync::atomic::AtomicU64,
+    /// The client key (signs retrieval receipts).
+    pub key: SecretKey,
+    /// Chain id (in receipts).
+    pub chain_id: String,
+}
+
+impl Transfers {
+    /// Transfers signed by `key` on chain `chain_id`.
+    pub fn new(key: SecretKey, chain_id: String) -> Transfers {
+        let http = reqwest::Client::builder()
+            .timeout(TRANSFER_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Transfers {
+            http,
+            nonce: std::sync::atomic::AtomicU64::new(wall_clock_ms()),
+            key,
+            chain_id,
+        }
+    }
+
+    /// Uploads shard file `index` of deal `id` to the provider at `endpoint`.
+    ///
+    /// Errors: the provider's refusal (`code: message`) or the transport error, as text.
+    pub async fn upload(
+        &self,
+        endpoint: &str,
+        id: &Hash32,
+        index: u32,
+        bytes: Vec<u8>,
+    ) -> Result<(), String> {
+        put(self.http.clone(), shard_url(endpoint, id, index), bytes).await
+    }
+
+    /// Uploads every shard file of `plan` (in parallel); one result per shard.
+    pub async fn upload_all(&self, plan: &PutPlan) -> Vec<Result<(), String>> {
+        let mut set = tokio::task::JoinSet::new();
+        for ((p, f), i) in plan
+            .providers
+            .iter()
+            .zip(&plan.encoded.shard_files)
+            .zip(0u32..)
+        {
+            let (http, url, body) = (
+                self.http.clone(),
+                shard_url(&p.endpoint, &plan.id, i),
+                f.clone(),
+            );
+            set.spawn(async move { (i, put(http, url, body).await) });
+        }
+        let mut out: Vec<Result<(), String>> =
+            vec![Err("not attempted".into()); plan.providers.len()];
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, r)) => out[i as usize] = r,
+                Err(e) => tracing::error!(error = %e, "upload task failed"),
+            }
+        }
+        out
+    }
+
+    fn receipt_header(&self, id: &Hash32, provider: PublicKey, bytes: u64) -> String {
+        let receipt = RetrievalReceipt {
+            chain_id: self.chain_id.clone(),
+            deal: *id,
+            provider,
+            bytes,
+            issued_ms: wall_clock_ms(),
+            nonce: self
+                .nonce
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
+        let signed = SignedRetrieval {
+            signature: self.key.sign(&receipt.signing_bytes()),
+            client: self.key.public(),
+            receipt,
+        };
+        hex::encode(borsh::to_vec(&signed).expect("to a Vec"))
+    }
+
+    /// Downloads shard file `index` of `d` and checks it against its root.
+    ///
+    /// Errors: transport, refusal, wrong size or root, as text.
+    pub async fn download(
+        &self,
+        endpoint: &str,
+        (id, d): (&Hash32, &Deal),
+        index: u32,
+    ) -> Result<Vec<u8>, String> {
+        let shard = &d.shards[index as usize];
+        let url = shard_url(endpoint, id, index);
+        let header = self.receipt_header(id, shard.provider, d.shard_file_bytes);
+        let r = self
+            .http
+            .get(&url)
+            .header(RECEIPT_HEADER, header)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            let status = r.status();
+            return Err(format!("{status}: {}", r.text().await.unwrap_or_default()));
+        }
+        let bytes = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
+        if bytes.len() as u64 != d.shard_file_bytes {
+            return Err(format!(
+                "{} bytes, expected {}",
+                bytes.len(),
+                d.shard_file_bytes
+            ));
+        }
+        if blake3_hash(&bytes) != shard.root {
+            return Err("root mismatch (corrupt shard)".into());
+        }
+        Ok(bytes)
+    }
+
+    /// Fetches `k` intact shard files of `view` (healthy shards first) from the providers'
+    /// `endpoints` (device address → URL) and rebuilds the object, checked against its hash.
+    ///
+    /// Errors: [`ClientError::Unavailable`] naming each missing shard and why;
+    /// [`ClientError::ObjectMismatch`]; never returns wrong bytes.
+    pub async fn fetch(
+        &self,
+        view: &DealView,
+        endpoints: &BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let d = deal_from_view(view).map_err(|message| ClientError::Reply { message })?;
+        let id: Hash32 = view.id.parse().map_err(|_| ClientError::Reply {
+            message: format!("deal id {:?}", view.id),
+        })?;
+        let (files, missing) = self.fetch_files(&id, &d, view, endpoints).await;
+        let k = usize::from(d.k);
+        let have = files.iter().filter(|f| f.is_some()).count();
+        if have < k {
+            let missing = missing
+                .iter()
+                .map(|(i, why)| format!("{i} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ClientError::Unavailable {
+                deal: view.id.clone(),
+                have,
+                need: k,
+                missing,
+            });
+        }
+        let layout = Layout::new(k, usize::from(d.n), d.segment_shard_bytes as usize)?;
+        let refs: Vec<Option<&[u8]>> = files.iter().map(|f| f.as_deref()).collect();
+        let data = decode_object(&layout, d.size_bytes, &refs)?;
+        let got = blake3_hash(&data);
+        if got != d.object {
+            return Err(ClientError::ObjectMismatch {
+                got: got.to_hex(),
+                expected: d.object.to_hex(),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Up to `k` intact shard files (healthy shards first), and why the others are missing.
+    async fn fetch_files(
+        &self,
+        id: &Hash32,
+        d: &Deal,
+        view: &DealView,
+        endpoints: &BTreeMap<String, String>,
+    ) -> (Vec<Option<Vec<u8>>>, Vec<(u32, String)>) {
+        let mut order: Vec<u32> = (0..u32::from(d.n)).collect();
+        order.sort_by_key(|i| d.shards[*i as usize].faulty);
+        let mut files: Vec<Option<Vec<u8>>> = vec![None; usize::from(d.n)];
+        let mut missing = Vec::new();
+        let mut have = 0;
+        for i in order {
+            if have == usize::from(d.k) {
+                break;
+            }
+            let provider = &view.shards[i as usize].provider;
+            let Some(url) = endpoints.get(provider) else {
+                missing.push((i, "provider not announced".to_string()));
+                continue;
+            };
+            match self.download(url, (id, d), i).await {
+                Ok(b) => {
+                    files[i as usize] = Some(b);
+                    have += 1;
+                }
+                Err(why) => missing.push((i, why)),
+            }
+        }
+        (files, missing)
+    }
+}
+
+fn shard_url(endpoint: &str, id: &Hash32, index: u32) -> String {
+    format!("{}/v1/shards/{id}/{index}", endpoint.trim_end_matches('/'))
+}
+
+async fn put(http: reqwest::Client, url: String, body: Vec<u8>) -> Result<(), String> {
+    let r = http
+        .put(&url)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status().is_success() {
+        return Ok(());
+    }
+    let status = r.status();
+    Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
+}

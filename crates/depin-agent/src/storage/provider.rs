@@ -1,0 +1,313 @@
+//! The storage provider agent: keeps shard files on disk, accepts uploads that an open deal
+//! covers, serves downloads against a client-signed retrieval receipt (forwarded to the
+//! oracle, which charges the client), and answers every epoch's challenge of each shard it
+//! holds with a proof report.
+//!
+//! Disk layout under `--dir`: `<deal hex>/<index>.shard` (the shard file) and
+//! `<deal hex>/<index>.obao` (its bao outboard); both written to a temporary name, synced and
+//! renamed, so a crash never leaves a half shard under the real name.
+//!
+//! HTTP (all errors JSON `{code, message}`):
+//! - `PUT /v1/shards/{deal}/{index}`: body the shard file. `403 not_covered` unless the
+//!   ledger's deal places shard `index` on this provider; `400 size_mismatch` /
+//!   `root_mismatch` unless the body is exactly the shard file the deal records.
+//! - `GET /v1/shards/{deal}/{index}` with header `x-depin-receipt` (hex borsh
+//!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
+//!   valid receipt from the deal's client; `404 not_found` if not held.
+
+use crate::storage::{ProviderError, RECEIPT_HEADER};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use depin_client::{NodeClient, OracleClient};
+use depin_module_storage::object::blake3_hash;
+use depin_module_storage::proof::{self, ChallengeSeed, ShardTree};
+use depin_types::storage::{Deal, SignedRetrieval, StorageReport, MODULE};
+use depin_types::{Hash32, Report, SecretKey};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+/// Largest shard file accepted in one upload, bytes.
+pub const MAX_SHARD_FILE_BYTES: usize = 2 << 30;
+/// Most shards proven per epoch (a bound on the prover's loop).
+pub const MAX_SHARDS_PER_EPOCH: usize = 100_000;
+
+/// The provider's settings and connections.
+pub struct Provider {
+    /// The device key (signs reports; the deals name it).
+    pub device: SecretKey,
+    /// Chain id (reports and receipts).
+    pub chain_id: String,
+    /// Where shard files live.
+    pub dir: PathBuf,
+    /// The node (deals, entropy).
+    pub node: NodeClient,
+    /// The oracle (proof and retrieval reports).
+    pub oracle: OracleClient,
+}
+
+/// A JSON error reply.
+fn reply(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({"code": code, "message": message.into()});
+    (status, Json(body)).into_response()
+}
+
+impl From<ProviderError> for Response {
+    fn from(e: ProviderError) -> Response {
+        let status = match &e {
+            ProviderError::NotCovered { .. } => StatusCode::FORBIDDEN,
+            ProviderError::ReceiptRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+            ProviderError::NotHeld { .. } => StatusCode::NOT_FOUND,
+            ProviderError::SizeMismatch { .. } | ProviderError::RootMismatch { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ProviderError::Io { .. }
+            | ProviderError::Node { .. }
+            | ProviderError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        reply(status, e.code(), e.to_string())
+    }
+}
+
+impl Provider {
+    fn shard_path(&self, deal: &Hash32, index: u32, ext: &str) -> PathBuf {
+        self.dir.join(deal.to_hex()).join(format!("{index}.{ext}"))
+    }
+
+    /// The deal, if it places shard `index` on this provider.
+    async fn covering_deal(&self, deal: &Hash32, index: u32) -> Result<Deal, ProviderError> {
+        let view = self.node.deal(deal).await.map_err(|e| match e {
+            depin_client::ClientError::Rejected { status: 404, .. } => ProviderError::NotCovered {
+                reason: format!("no deal {deal}"),
+            },
+            other => ProviderError::Node {
+                message: other.to_string(),
+            },
+        })?;
+        let d = crate::storage::deal_from_view(&view)
+            .map_err(|message| ProviderError::Node { message })?;
+        let me = self.device.public();
+        match d.shards.get(index as usize) {
+            Some(s)
+                if s.provider == me && d.state != depin_types::storage::DealState::Cancelled =>
+            {
+                Ok(d)
+            }
+            _ => Err(ProviderError::NotCovered {
+                reason: format!("deal {deal} places no shard {index} on this provider"),
+            }),
+        }
+    }
+
+    /// Stores an uploaded shard file after checking the deal covers it, byte for byte.
+    ///
+    /// Errors: [`ProviderError::NotCovered`], size or root mismatch, I/O.
+    pub async fn accept_upload(
+        &self,
+        deal: &Hash32,
+        index: u32,
+        body: &[u8],
+    ) -> Result<(), ProviderError> {
+        let d = self.covering_deal(deal, index).await?;
+        if body.len() as u64 != d.shard_file_bytes {
+            let (got, expected) = (body.len() as u64, d.shard_file_bytes);
+            return Err(ProviderError::SizeMismatch { got, expected });
+        }
+        let tree = ShardTree::new(body);
+        let want = d.shards[index as usize].root;
+        if tree.root != want {
+            return Err(ProviderError::RootMismatch {
+                got: tree.root.to_hex(),
+                expected: want.to_hex(),
+            });
+        }
+        write_atomic(&self.shard_path(deal, index, "obao"), &tree.outboard)?;
+        write_atomic(&self.shard_path(deal, index, "shard"), body)?;
+        Ok(())
+    }
+
+    /// The shard file for a download paid by `receipt`; the receipt goes to the oracle.
+    ///
+    /// Errors: [`ProviderError::ReceiptRequired`], [`ProviderError::NotHeld`], I/O.
+    pub async fn serve_download(
+        &self,
+        deal: &Hash32,
+        index: u32,
+        receipt: Option<&str>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let path = self.shard_path(deal, index, "shard");
+        let bytes = std::fs::read(&path).map_err(|_| ProviderError::NotHeld {
+            deal: deal.to_hex(),
+            index,
+        })?;
+        let d = self.covering_deal(deal, index).await?;
+        let receipt = self.check_receipt(&d, deal, bytes.len() as u64, receipt)?;
+        let report = Report {
+            chain_id: self.chain_id.clone(),
+            module: MODULE.into(),
+            device: self.device.public(),
+            timestamp_ms: crate::storage::wall_clock_ms(),
+            payload: borsh::to_vec(&StorageReport::Retrieval(receipt)).expect("to a Vec"),
+        };
+        if let Err(e) = self.oracle.submit(&report.sign(&self.device)).await {
+            tracing::warn!(error = %e, deal = %deal, "retrieval receipt not delivered");
+        }
+        Ok(bytes)
+    }
+
+    fn check_receipt(
+        &self,
+        d: &Deal,
+        deal: &Hash32,
+        bytes: u64,
+        header: Option<&str>,
+    ) -> Result<SignedRetrieval, ProviderError> {
+        let required = |reason: &str| ProviderError::ReceiptRequired {
+            reason: reason.to_string(),
+        };
+        let raw = header.ok_or_else(|| required("no x-depin-receipt header"))?;
+        let raw = hex::decode(raw).map_err(|_| required("receipt is not hex"))?;
+        let r: SignedRetrieval =
+            borsh::from_slice(&raw).map_err(|_| required("receipt does not decode"))?;
+        let rc = &r.receipt;
+        if rc.deal != *deal || rc.provider != self.device.public() || rc.bytes < bytes {
+            return Err(required("receipt is not for this shard file"));
+        }
+        if r.client != d.client || rc.chain_id != self.chain_id {
+            return Err(required("receipt is not from the deal's client"));
+        }
+        if r.client.verify(&rc.signing_bytes(), &r.signature).is_err() {
+            return Err(required("receipt signature does not verify"));
+        }
+        Ok(r)
+    }
+
+    /// The proof report of shard `index` of `deal` for `epoch` with entropy `entropy`,
+    /// challenging `count` groups.
+    ///
+    /// Errors: [`ProviderError::NotHeld`], or [`ProviderError::Corrupt`] when the stored
+    /// shard no longer matches its tree (a bit flip found before answering).
+    pub fn prove(
+        &self,
+        (deal, index, d): (&Hash32, u32, &Deal),
+        (epoch, entropy): (u64, &Hash32),
+        count: u32,
+        now_ms: u64,
+    ) -> Result<depin_types::SignedReport, ProviderError> {
+        let not_held = || ProviderError::NotHeld {
+            deal: deal.to_hex(),
+            index,
+        };
+        let shard = std::fs::read(self.shard_path(deal, index, "shard")).map_err(|_| not_held())?;
+        let outboard =
+            std::fs::read(self.shard_path(deal, index, "obao")).map_err(|_| not_held())?;
+        let root = d.shards[index as usize].root;
+        let tree = ShardTree {
+            root,
+            size_bytes: d.shard_file_bytes,
+            outboard,
+        };
+        let seed = ChallengeSeed {
+            entropy,
+            deal,
+            provider: &self.device.public().0,
+            shard: index,
+        };
+        let corrupt = |e: proof::ProofError| ProviderError::Corrupt {
+            reason: e.to_string(),
+        };
+        let groups = proof::challenge(&seed, tree.groups(), count).map_err(corrupt)?;
+        let proof = proof::prove(&shard, &tree, &groups).map_err(corrupt)?;
+        let payload = StorageReport::Proof {
+            deal: *deal,
+            index,
+            epoch,
+            proof,
+        };
+        let report = Report {
+            chain_id: self.chain_id.clone(),
+            module: MODULE.into(),
+            device: self.device.public(),
+            timestamp_ms: now_ms,
+            payload: borsh::to_vec(&payload).expect("to a Vec"),
+        };
+        Ok(report.sign(&self.device))
+    }
+
+    /// Whether shard `index` of `deal` is on disk and matches `root` (a full re-hash: the
+    /// provider's own scrub).
+    pub fn holds_intact(&self, deal: &Hash32, index: u32, root: &Hash32) -> bool {
+        std::fs::read(self.shard_path(deal, index, "shard")).is_ok_and(|b| blake3_hash(&b) == *root)
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+fn write_atomic(path: &FsPath, bytes: &[u8]) -> Result<(), ProviderError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| ProviderError::Io {
+        message: format!("{}: {e}", path.display()),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+async fn put_shard(
+    State(p): State<Arc<Provider>>,
+    Path((deal, index)): Path<(String, u32)>,
+    body: Bytes,
+) -> Response {
+    let Ok(deal) = deal.parse::<Hash32>() else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "deal id is not 64 hex digits",
+        );
+    };
+    match p.accept_upload(&deal, index, &body).await {
+        Ok(()) => reply(
+            StatusCode::CREATED,
+            "stored",
+            format!("shard {index} of {deal}"),
+        ),
+        Err(e) => e.into(),
+    }
+}
+
+async fn get_shard(
+    State(p): State<Arc<Provider>>,
+    Path((deal, index)): Path<(String, u32)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(deal) = deal.parse::<Hash32>() else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "deal id is not 64 hex digits",
+        );
+    };
+    let receipt = headers.get(RECEIPT_HEADER).and_then(|v| v.to_str().ok());
+    match p.serve_download(&deal, index, receipt).await {
+        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The provider's HTTP routes.
+pub fn router(p: Arc<Provider>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/v1/shards/{deal}/{index}",
+            axum::routing::put(put_shard).get(get_shard),
+        )
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_SHARD_FILE_BYTES))
+        .with_state(p)
+}
