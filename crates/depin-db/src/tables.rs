@@ -66,11 +66,14 @@ impl TxLocation {
 /// for a deletion or `[1] ‖ value`. Lets oracles read the device registry as of a past
 /// height (an epoch's last block) while `state` holds only the latest values.
 pub const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
-/// Key prefixes whose every version is kept in [`HISTORY`]: the device registry (few, rare
-/// writes; never the per-transaction account rows).
+/// Key prefixes whose every version is kept in [`HISTORY`]: the device registry, credit
+/// balances and the storage providers and deals (what oracles read as of an epoch's last
+/// block; few writes each, never the per-transaction account rows).
 pub const HISTORY_PREFIXES: &[&[u8]] = &[
     depin_ledger::components::devices::DEVICE_PREFIX,
     depin_ledger::components::credits::BALANCE_PREFIX,
+    depin_ledger::components::storage::PROVIDER_PREFIX,
+    depin_ledger::components::storage::DEAL_PREFIX,
 ];
 
 /// Metadata.

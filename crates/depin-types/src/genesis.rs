@@ -49,7 +49,9 @@ impl Default for ChainParams {
             block_time_ms: 1_000,
             min_fee_bones: Amount(1_000),
             fee_policy: FeePolicy::Burn,
-            max_tx_bytes: 4_096,
+            // An oracle attestation carries up to MAX_USAGE_DEBITS debits and MAX_PENALTIES
+            // penalties (~100 bytes each).
+            max_tx_bytes: 1 << 20,
             max_block_txs: 10_000,
             unbonding_period_blocks: 100,
             credit_price_bones: Amount(1_000),

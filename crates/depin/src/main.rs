@@ -87,6 +87,9 @@ enum Command {
     /// Escrow accounts paying providers per epoch.
     #[command(subcommand)]
     Escrow(cmd::escrow::EscrowCmd),
+    /// Storage deals: put, get, ls, info, cancel, repair; providers and announcements.
+    #[command(subcommand)]
+    Storage(cmd::storage::StorageCmd),
     /// Epoch rewards: show, claim, verify.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
@@ -154,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(c) => cmd::agent::run(&ctx, c).await,
         Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
         Command::Escrow(c) => cmd::escrow::run(&ctx, c).await,
+        Command::Storage(c) => cmd::storage::run(&ctx, c).await,
         Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
         Command::Device(c) => cmd::tx::device(&ctx, c).await,
         Command::Stake(c) => cmd::tx::stake(&ctx, c).await,

@@ -34,6 +34,9 @@ pub enum AgentCmd {
     /// maker) and run them all on one simulated air: beacons, and witnesses of whoever the
     /// radio simulator says hears them.
     Fleet(FleetArgs),
+    /// Run a storage provider: keep shard files under `--dir`, accept uploads an open deal
+    /// covers, serve paid downloads, and prove every challenged shard each epoch.
+    Storage(super::storage::StorageAgentArgs),
 }
 
 /// `agent heartbeat`
@@ -117,6 +120,7 @@ pub async fn run(ctx: &Ctx, cmd: AgentCmd) -> Result<()> {
         AgentCmd::Heartbeat(a) => heartbeat(ctx, a).await,
         AgentCmd::Hotspot(a) => hotspot(ctx, a).await,
         AgentCmd::Fleet(a) => fleet(ctx, a).await,
+        AgentCmd::Storage(a) => super::storage::agent(ctx, a).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod node;
 pub mod oracle;
 pub mod query;
 pub mod rewards;
+pub mod storage;
 pub mod tx;
 pub mod wallet;
 

@@ -6,3 +6,4 @@ mod oracle_crash;
 mod process;
 mod real_run;
 mod rewards_verify;
+mod storage_run;

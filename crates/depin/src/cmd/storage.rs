@@ -1,0 +1,460 @@
+//! `depin storage …`: store files on providers under paid deals, fetch them back, list,
+//! cancel and repair deals, announce a provider; and `depin agent storage`, the provider.
+
+use super::oracle::read_genesis;
+use super::tx::{send, TxOpts};
+use super::wallet::open;
+use super::Ctx;
+use crate::output::print;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use depin_agent::storage::client::{plan_put, PutPlan, Transfers};
+use depin_agent::storage::prover::{self, EpochClock};
+use depin_agent::storage::provider::{self, Provider};
+use depin_api::{DealView, ReceiptView};
+use depin_client::{NodeClient, OracleClient};
+use depin_module_storage::erasure::Layout;
+use depin_module_storage::object::encode_object;
+use depin_types::storage::{StorageAction, StorageParams, MODULE};
+use depin_types::tx::{Action, Transaction};
+use depin_types::{Amount, Hash32, SecretKey};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a committed deal transaction may take to land.
+const COMMIT_WAIT: Duration = Duration::from_secs(60);
+/// Most files one `put` of a directory stores.
+pub const MAX_PUT_FILES: usize = 10_000;
+
+/// Storage commands (state-changing ones simulate unless `--commit`).
+#[derive(Subcommand, Debug)]
+pub enum StorageCmd {
+    /// Store a file, or every file under a directory (one deal each): erasure-code it `k` of
+    /// `n`, pick the `n` cheapest providers with room, open the deal with escrow, upload.
+    Put {
+        /// File or directory.
+        path: PathBuf,
+        /// Data shards per segment.
+        #[arg(long, default_value_t = 4)]
+        k: usize,
+        /// Shards per segment (= providers).
+        #[arg(long, default_value_t = 6)]
+        n: usize,
+        /// Epochs paid for.
+        #[arg(long, default_value_t = 100)]
+        epochs: u64,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Fetch a deal's object: any `k` shard files, each checked against its root, rebuilt and
+    /// checked against the object's BLAKE3 before `OUT` is written.
+    Get {
+        /// Deal id (hex).
+        id: Hash32,
+        /// Output file.
+        out: PathBuf,
+    },
+    /// The wallet's deals (or an address's).
+    Ls {
+        /// Client address (default: the wallet's).
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// One deal.
+    Info {
+        /// Deal id (hex).
+        id: Hash32,
+    },
+    /// Cancel a deal: pay the epoch in progress, refund the rest.
+    Cancel {
+        /// Deal id (hex).
+        id: Hash32,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Rebuild each faulty shard from `k` healthy ones and move it to a new provider.
+    Repair {
+        /// Deal id (hex).
+        id: Hash32,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Storage providers.
+    Providers,
+    /// Announce (or update) a storage provider device the wallet owns.
+    Announce {
+        /// The provider device's address.
+        #[arg(long)]
+        device: String,
+        /// Bytes offered.
+        #[arg(long)]
+        capacity_bytes: u64,
+        /// Tokens per GiB of shard file per epoch.
+        #[arg(long)]
+        price: String,
+        /// Base URL of its agent, e.g. `http://10.0.0.5:7400`.
+        #[arg(long)]
+        endpoint: String,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+}
+
+/// `agent storage`
+#[derive(Args, Debug)]
+pub struct StorageAgentArgs {
+    /// The provider device's wallet file.
+    #[arg(long)]
+    pub device_wallet: PathBuf,
+    /// Where shard files are kept.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Address to serve uploads and downloads on.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    pub listen: String,
+    /// Oracle URL (proofs and retrieval receipts).
+    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
+    pub oracle: String,
+    /// The chain's genesis file (epochs, the storage module's parameters).
+    #[arg(long, default_value = ".depin/genesis.toml")]
+    pub genesis: PathBuf,
+}
+
+/// Runs a storage command.
+pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
+    match cmd {
+        StorageCmd::Put {
+            path,
+            k,
+            n,
+            epochs,
+            opts,
+        } => put(ctx, &path, (k, n), epochs, &opts).await,
+        StorageCmd::Get { id, out } => get(ctx, &id, &out).await,
+        StorageCmd::Ls { client } => ls(ctx, client).await,
+        StorageCmd::Info { id } => print(ctx.format, &ctx.client().deal(&id).await?),
+        StorageCmd::Cancel { id, opts } => {
+            send(ctx, Action::Storage(StorageAction::Cancel { id }), &opts).await
+        }
+        StorageCmd::Repair { id, opts } => repair(ctx, &id, &opts).await,
+        StorageCmd::Providers => print(ctx.format, &ctx.client().all_providers(None).await?.1),
+        StorageCmd::Announce {
+            device,
+            capacity_bytes,
+            price,
+            endpoint,
+            opts,
+        } => {
+            let device: depin_types::Address = device.parse().context("--device")?;
+            let action = StorageAction::Announce {
+                device: device.key,
+                capacity_bytes,
+                price_bones_per_gib_epoch: Amount::parse_tokens(&price)?,
+                endpoint,
+            };
+            send(ctx, Action::Storage(action), &opts).await
+        }
+    }
+}
+
+/// The files `path` names: itself, or every file under it (sorted, at most
+/// [`MAX_PUT_FILES`]).
+fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+            if out.len() > MAX_PUT_FILES {
+                bail!("more than {MAX_PUT_FILES} files under {}", path.display());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Signs `actions` with consecutive nonces from the signer's next one.
+async fn sign_all(
+    node: &NodeClient,
+    key: &SecretKey,
+    actions: Vec<Action>,
+) -> Result<Vec<depin_types::SignedTransaction>> {
+    let chain = node.chain().await?;
+    let account = node.account(&key.public().to_hex()).await?;
+    let fee = Amount(chain.min_fee_bones.parse().context("min fee")?);
+    Ok((0u64..)
+        .zip(actions)
+        .map(|(i, action)| {
+            Transaction {
+                chain_id: chain.chain_id.clone(),
+                signer: key.public(),
+                nonce: account.next_nonce + i,
+                fee,
+                action,
+            }
+            .sign(key)
+        })
+        .collect())
+}
+
+/// Submits `txs` and waits for each; errors on the first that failed.
+async fn commit_all(
+    node: &NodeClient,
+    txs: &[depin_types::SignedTransaction],
+) -> Result<Vec<ReceiptView>> {
+    let mut ids = Vec::with_capacity(txs.len());
+    for t in txs {
+        ids.push(node.submit(t).await?);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = node.wait_committed(&id, COMMIT_WAIT).await?;
+        if r.status != "success" {
+            bail!(
+                "transaction {id} failed: {} {}",
+                r.code.clone().unwrap_or_default(),
+                r.message.clone().unwrap_or_default()
+            );
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn plan_json(path: &Path, p: &PutPlan) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "deal": p.id.to_hex(),
+        "object": p.encoded.object.to_hex(),
+        "size_bytes": p.size_bytes,
+        "shard_file_bytes": p.file_bytes(),
+        "providers": p.providers.iter().map(|v| v.device.clone()).collect::<Vec<_>>(),
+        "deposit_bones": p.deposit.0.to_string(),
+    })
+}
+
+async fn put(
+    ctx: &Ctx,
+    path: &Path,
+    (k, n): (usize, usize),
+    epochs: u64,
+    opts: &TxOpts,
+) -> Result<()> {
+    let node = ctx.client();
+    let key = open(&ctx.wallet)?.key;
+    let (_, providers) = node.all_providers(None).await?;
+    let account = node.account(&key.public().to_hex()).await?;
+    let mut plans = Vec::new();
+    for (i, file) in (0u64..).zip(files_under(path)?) {
+        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        let nonce = account.next_nonce + i;
+        let plan = plan_put(&key.public(), nonce, &data, (k, n), &providers, epochs)
+            .with_context(|| format!("planning {}", file.display()))?;
+        plans.push((file, plan));
+    }
+    let actions = plans
+        .iter()
+        .map(|(_, p)| p.open_action().map(Action::Storage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let txs = sign_all(&node, &key, actions).await?;
+    if !opts.commit {
+        let first = node.simulate(&txs[0]).await?;
+        let listed: Vec<_> = plans.iter().map(|(f, p)| plan_json(f, p)).collect();
+        return print(
+            ctx.format,
+            &json!({"simulated": true, "first_receipt": first.receipt,
+            "note": "nothing was submitted or uploaded; add --commit", "deals": listed}),
+        );
+    }
+    commit_all(&node, &txs).await?;
+    let chain = node.chain().await?;
+    let transfers = Transfers::new(key, chain.chain_id);
+    let mut out = Vec::new();
+    for (file, plan) in &plans {
+        let results = transfers.upload_all(plan).await;
+        let failed: Vec<String> = (0..)
+            .zip(&results)
+            .filter_map(|(i, r): (u32, _)| r.as_ref().err().map(|e| format!("{i}: {e}")))
+            .collect();
+        let mut j = plan_json(file, plan);
+        j["uploaded"] = json!(results.iter().filter(|r| r.is_ok()).count());
+        j["upload_failures"] = json!(failed);
+        out.push(j);
+    }
+    print(ctx.format, &json!({"committed": true, "deals": out}))
+}
+
+/// Device address → endpoint of every announced provider.
+async fn endpoints(node: &NodeClient) -> Result<BTreeMap<String, String>> {
+    let (_, providers) = node.all_providers(None).await?;
+    Ok(providers
+        .into_iter()
+        .map(|p| (p.device, p.endpoint))
+        .collect())
+}
+
+async fn get(ctx: &Ctx, id: &Hash32, out: &Path) -> Result<()> {
+    let node = ctx.client();
+    let view = node.deal(id).await?;
+    let key = open(&ctx.wallet)?.key;
+    let chain = node.chain().await?;
+    let transfers = Transfers::new(key, chain.chain_id);
+    let data = transfers.fetch(&view, &endpoints(&node).await?).await?;
+    let tmp = out.with_extension("depin-partial");
+    std::fs::write(&tmp, &data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
+    print(
+        ctx.format,
+        &json!({"deal": id.to_hex(), "out": out.display().to_string(),
+        "size_bytes": data.len(), "object": view.object}),
+    )
+}
+
+async fn ls(ctx: &Ctx, client: Option<String>) -> Result<()> {
+    let who = match client {
+        Some(c) => c.parse::<depin_types::Address>().context("--client")?.key,
+        None => open(&ctx.wallet)?.key.public(),
+    };
+    let (_, deals) = ctx.client().all_deals(None).await?;
+    let mine: Vec<DealView> = deals
+        .into_iter()
+        .filter(|d| {
+            d.client
+                .parse::<depin_types::Address>()
+                .is_ok_and(|a| a.key == who)
+        })
+        .collect();
+    print(ctx.format, &mine)
+}
+
+/// Rebuilds the faulty shards of `id` and moves each to the cheapest provider with room that
+/// holds none of the deal's shards.
+async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
+    let node = ctx.client();
+    let view = node.deal(id).await?;
+    let faulty: Vec<u32> = view
+        .shards
+        .iter()
+        .filter(|s| s.faulty)
+        .map(|s| s.index)
+        .collect();
+    if faulty.is_empty() {
+        return print(
+            ctx.format,
+            &json!({"deal": id.to_hex(), "repaired": [], "note": "no faulty shard"}),
+        );
+    }
+    let (_, providers) = node.all_providers(None).await?;
+    let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
+    let free: Vec<_> = providers
+        .into_iter()
+        .filter(|p| !taken.contains(&p.device.as_str()))
+        .collect();
+    let chosen =
+        depin_agent::storage::client::choose_providers(&free, faulty.len(), view.shard_file_bytes)?;
+    let key = open(&ctx.wallet)?.key;
+    let actions = faulty
+        .iter()
+        .zip(&chosen)
+        .map(|(index, p)| {
+            let provider: depin_types::Address = p.device.parse()?;
+            Ok(Action::Storage(StorageAction::Repair {
+                id: *id,
+                index: *index,
+                provider: provider.key,
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let txs = sign_all(&node, &key, actions).await?;
+    if !opts.commit {
+        let sim = node.simulate(&txs[0]).await?;
+        let to: Vec<_> = chosen.iter().map(|p| p.device.clone()).collect();
+        return print(
+            ctx.format,
+            &json!({"simulated": true, "first_receipt": sim.receipt,
+            "faulty": faulty, "new_providers": to, "note": "add --commit to repair"}),
+        );
+    }
+    let chain = node.chain().await?;
+    let transfers = Transfers::new(key, chain.chain_id);
+    let data = transfers.fetch(&view, &endpoints(&node).await?).await?;
+    let d = depin_agent::storage::deal_from_view(&view).map_err(anyhow::Error::msg)?;
+    let layout = Layout::new(
+        usize::from(d.k),
+        usize::from(d.n),
+        d.segment_shard_bytes as usize,
+    )?;
+    let enc = encode_object(&layout, &data)?;
+    commit_all(&node, &txs).await?;
+    let mut done = Vec::new();
+    for (index, p) in faulty.iter().zip(&chosen) {
+        let shard = enc.shard_files[*index as usize].clone();
+        assert_eq!(
+            enc.roots[*index as usize], d.shards[*index as usize].root,
+            "rebuilt shards are identical"
+        );
+        transfers
+            .upload(&p.endpoint, id, *index, shard)
+            .await
+            .map_err(|e| anyhow::anyhow!("uploading shard {index} to {}: {e}", p.device))?;
+        done.push(json!({"index": index, "provider": p.device}));
+    }
+    print(ctx.format, &json!({"deal": id.to_hex(), "repaired": done}))
+}
+
+/// `agent storage`: serve shards and prove them every epoch until interrupted.
+pub async fn agent(ctx: &Ctx, a: StorageAgentArgs) -> Result<()> {
+    let genesis = read_genesis(&a.genesis)?;
+    let Some(r) = &genesis.rewards else {
+        bail!("genesis has no rewards section: no epochs to prove in");
+    };
+    let params = r
+        .module_weights
+        .iter()
+        .find(|w| w.module == MODULE)
+        .map(|w| w.params.clone())
+        .unwrap_or_default();
+    let params = StorageParams::from_module_params(&params).map_err(anyhow::Error::msg)?;
+    let clock = EpochClock {
+        genesis_time_ms: genesis.genesis_time_ms,
+        epoch_length_ms: r.epoch_length_ms,
+    };
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let p = Arc::new(Provider {
+        device: open(&a.device_wallet)?.key,
+        chain_id: genesis.chain_id.clone(),
+        dir: a.dir.clone(),
+        node: ctx.client(),
+        oracle: OracleClient::new(&a.oracle),
+    });
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("binding {}", a.listen))?;
+    tracing::warn!(listen = %listener.local_addr()?, dir = %a.dir.display(), "storage provider serving");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let prover = tokio::spawn(prover::run(
+        p.clone(),
+        clock,
+        params.challenges_per_shard,
+        stop,
+    ));
+    let server = axum::serve(listener, provider::router(p)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    server.await?;
+    let _ = stop_tx.send(true);
+    prover.await?;
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The storage module on real files and real processes: a node, an oracle and seven
+//! `depin agent storage` providers; `depin storage put` stores every file of ../shared/data
+//! (one deal each, 4 of 6); killing any two providers (n − k) every file still comes back
+//! byte-exact; killing a third provider of one deal gives a clear error naming the missing
+//! shards and writes nothing; live providers' proofs are valid in the settled epochs, the
+//! killed providers miss theirs and are slashed on chain, and their shards are marked faulty.
+//! Needs ../shared (skipped without it unless `DEPIN_REQUIRE_SHARED=1`).
+
+use crate::oracle_crash::start_oracle_with;
+use crate::process::{free_port, run, run_json, start_node, start_serving};
+use depin_client::{NodeClient, OracleClient};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+const PROVIDERS: usize = 7;
+
+struct Net {
+    dir: PathBuf,
+    node_url: String,
+    oracle_url: String,
+    children: Vec<Child>,
+    /// Provider device address → (its process, endpoint).
+    providers: BTreeMap<String, (Child, String)>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for c in self
+            .children
+            .iter_mut()
+            .chain(self.providers.values_mut().map(|p| &mut p.0))
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Net {
+    fn node_file(&self, name: &str) -> String {
+        self.dir
+            .join("node")
+            .join(name)
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `depin --node … --wallet dev-wallet ARGS`.
+    fn cli(&self, args: &[&str]) -> serde_json::Value {
+        let wallet = self.node_file("dev-wallet.json");
+        let base = ["--node", &self.node_url, "--wallet", &wallet];
+        run_json(&[&base[..], args].concat())
+    }
+
+    fn start(dir: &Path) -> Net {
+        let node_home = dir.join("node");
+        let h = node_home.to_str().unwrap();
+        run_json(&[
+            "node",
+            "init",
+            "--dev",
+            "--home",
+            h,
+            "--epoch-length-ms",
+            "10000",
+            "--block-time-ms",
+            "500",
+        ]);
+        let node_port = free_port();
+        let node = start_node(&node_home, node_port);
+        let node_url = format!("http://127.0.0.1:{node_port}");
+        let port = free_port();
+        let key = node_home.join("dev-oracle.json");
+        let extra = ["--key", key.to_str().unwrap()];
+        let oracle = start_oracle_with(&dir.join("oracle"), &node_home, &node_url, port, &extra);
+        Net {
+            dir: dir.to_path_buf(),
+            node_url,
+            oracle_url: format!("http://127.0.0.1:{port}"),
+            children: vec![oracle, node],
+            providers: BTreeMap::new(),
+        }
+    }
+
+    /// Creates, onboards and announces provider `i`, and starts its agent.
+    fn add_provider(&mut self, i: usize) {
+        let wallet = self.dir.join(format!("provider-{i}.json"));
+        let w = wallet.to_str().unwrap();
+        let created = run_json(&["wallet", "create", "--out", w, "--network", "devnet"]);
+        let address = created["address"].as_str().unwrap().to_string();
+        let maker = self.node_file("dev-maker.json");
+        self.cli(&[
+            "device",
+            "onboard",
+            "--class",
+            "storage-provider",
+            "--device-wallet",
+            w,
+            "--maker-wallet",
+            &maker,
+            "--commit",
+        ]);
+        let port = free_port();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        self.cli(&[
+            "storage",
+            "announce",
+            "--device",
+            &address,
+            "--capacity-bytes",
+            "1000000000",
+            "--price",
+            "1",
+            "--endpoint",
+            &endpoint,
+            "--commit",
+        ]);
+        let shards = self.dir.join(format!("shards-{i}"));
+        let listen = format!("127.0.0.1:{port}");
+        let genesis = self.node_file("genesis.toml");
+        let args = [
+            "--node",
+            &self.node_url,
+            "agent",
+            "storage",
+            "--device-wallet",
+            w,
+            "--dir",
+            shards.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--oracle",
+            &self.oracle_url,
+            "--genesis",
+            &genesis,
+        ];
+        let child = start_serving(&args, port);
+        self.providers.insert(address, (child, endpoint));
+    }
+
+    fn kill(&mut self, provider: &str) {
+        let (c, _) = self.providers.get_mut(provider).unwrap();
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+fn blake3_file(p: &Path) -> String {
+    blake3::hash(&std::fs::read(p).unwrap())
+        .to_hex()
+        .to_string()
+}
+
+/// Gets every deal into `out` and checks it against its source file.
+fn get_all(net: &Net, deals: &[serde_json::Value], out: &Path) {
+    for (i, d) in deals.iter().enumerate() {
+        let target = out.join(format!("{i}.bin"));
+        let id = d["deal"].as_str().unwrap();
+        net.cli(&["storage", "get", id, target.to_str().unwrap()]);
+        let src = Path::new(d["path"].as_str().unwrap());
+        assert_eq!(
+            blake3_file(&target),
+            blake3_file(src),
+            "{} comes back byte-exact",
+            src.display()
+        );
+    }
+}
+
+/// Waits until epoch `epoch`'s reward root is in effect on chain.
+async fn wait_effective(node: &NodeClient, epoch: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !node
+        .epoch_rewards(epoch, None)
+        .await
+        .is_ok_and(|r| r.root.is_some())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "epoch {epoch}'s root never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn current_epoch(node_home: &Path) -> u64 {
+    let g = std::fs::read_to_string(node_home.join("genesis.toml")).unwrap();
+    let g: depin_types::Genesis = toml::from_str(&g).unwrap();
+    let len = g.rewards.unwrap().epoch_length_ms;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (u64::try_from(now.as_millis()).unwrap() - g.genesis_time_ms) / len
+}
+
+#[test]
+fn real_files_survive_losing_n_minus_k_providers_and_faults_are_slashed() {
+    let Some(data) = depin_testkit::shared_path("data") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::start(dir.path());
+    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
+    for i in 0..PROVIDERS {
+        net.add_provider(i);
+    }
+    let put = net.cli(&[
+        "storage",
+        "put",
+        data.to_str().unwrap(),
+        "--k",
+        "4",
+        "--n",
+        "6",
+        "--epochs",
+        "50",
+        "--commit",
+    ]);
+    let deals = put["deals"].as_array().unwrap().clone();
+    assert!(deals.len() >= 40, "{} files stored", deals.len());
+    for d in &deals {
+        assert_eq!(d["uploaded"], 6, "every shard uploaded: {d}");
+    }
+    let node = NodeClient::new(&net.node_url);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let start_epoch = current_epoch(&dir.path().join("node"));
+
+    // Any n − k = 2 providers down: every file still comes back.
+    let first = deals[0]["providers"].as_array().unwrap();
+    let down: Vec<String> = first[..2]
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    for p in &down {
+        net.kill(p);
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    get_all(&net, &deals, &out);
+
+    // A third provider of deal 0 down: a clear error naming the missing shards, nothing written.
+    net.kill(first[2].as_str().unwrap());
+    let target = out.join("lost.bin");
+    let wallet = net.node_file("dev-wallet.json");
+    let id = deals[0]["deal"].as_str().unwrap();
+    let r = run(&[
+        "--node",
+        &net.node_url,
+        "--wallet",
+        &wallet,
+        "storage",
+        "get",
+        id,
+        target.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && !target.exists());
+    assert!(
+        err.contains("3 of the 4 shards needed")
+            && err.contains("missing 0 (")
+            && err.contains("2 ("),
+        "{err}"
+    );
+
+    // The epoch after the third kill: dead providers' shards penalized, slashed, marked faulty.
+    let epoch = current_epoch(&dir.path().join("node")) + 1;
+    rt.block_on(wait_effective(&node, epoch));
+    let oracle = OracleClient::new(&net.oracle_url);
+    let manifest = rt.block_on(oracle.manifest(epoch)).unwrap();
+    let counts = &manifest["verdict_counts"];
+    assert!(
+        counts["valid"].as_u64().unwrap_or(0) > 0,
+        "live providers' proofs are valid: {counts}"
+    );
+    let penalties = manifest["penalties"].as_array().unwrap();
+    assert!(
+        !penalties.is_empty(),
+        "the dead providers' shards are penalized"
+    );
+    let deal0 = rt.block_on(node.deal(&id.parse().unwrap())).unwrap();
+    let faulty: Vec<&str> = deal0
+        .shards
+        .iter()
+        .filter(|s| s.faulty)
+        .map(|s| s.provider.as_str())
+        .collect();
+    assert_eq!(
+        faulty.len(),
+        3,
+        "the three dead providers' shards: {faulty:?}"
+    );
+    assert!(start_epoch <= epoch);
+    let slashed: u128 = (start_epoch..=epoch)
+        .filter_map(|e| rt.block_on(node.epoch_rewards(e, None)).ok())
+        .filter_map(|r| r.bones_slashed.and_then(|b| b.parse::<u128>().ok()))
+        .sum();
+    assert!(slashed > 0, "stake was slashed");
+}
