@@ -339,6 +339,24 @@ async fn ls(ctx: &Ctx, client: Option<String>) -> Result<()> {
     print(ctx.format, &mine)
 }
 
+/// `count` providers with room for a shard file of `view` that hold none of its shards.
+async fn replacements(
+    node: &NodeClient,
+    view: &DealView,
+    count: usize,
+) -> Result<Vec<depin_api::ProviderView>> {
+    let (_, providers) = node.all_providers(None).await?;
+    let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
+    let free: Vec<_> = providers
+        .into_iter()
+        .filter(|p| !taken.contains(&p.device.as_str()))
+        .collect();
+    let file_bytes = view.shard_file_bytes;
+    Ok(depin_agent::storage::client::choose_providers(
+        &free, count, file_bytes,
+    )?)
+}
+
 /// Rebuilds the faulty shards of `id` and moves each to the cheapest provider with room that
 /// holds none of the deal's shards.
 async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
@@ -356,14 +374,7 @@ async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
             &json!({"deal": id.to_hex(), "repaired": [], "note": "no faulty shard"}),
         );
     }
-    let (_, providers) = node.all_providers(None).await?;
-    let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
-    let free: Vec<_> = providers
-        .into_iter()
-        .filter(|p| !taken.contains(&p.device.as_str()))
-        .collect();
-    let chosen =
-        depin_agent::storage::client::choose_providers(&free, faulty.len(), view.shard_file_bytes)?;
+    let chosen = replacements(&node, &view, faulty.len()).await?;
     let key = open(&ctx.wallet)?.key;
     let actions = faulty
         .iter()

@@ -196,6 +196,67 @@ fn current_epoch(node_home: &Path) -> u64 {
     (u64::try_from(now.as_millis()).unwrap() - g.genesis_time_ms) / len
 }
 
+/// `storage put` of every file under `data`, 4 of 6; the deals it printed.
+fn put_all(net: &Net, data: &Path) -> Vec<serde_json::Value> {
+    let args = [
+        "storage",
+        "put",
+        data.to_str().unwrap(),
+        "--k",
+        "4",
+        "--n",
+        "6",
+    ];
+    let put = net.cli(&[&args[..], &["--epochs", "50", "--commit"]].concat());
+    let deals = put["deals"].as_array().unwrap().clone();
+    assert!(deals.len() >= 40, "{} files stored", deals.len());
+    for d in &deals {
+        assert_eq!(d["uploaded"], 6, "every shard uploaded: {d}");
+    }
+    deals
+}
+
+/// `storage get` of a deal with three of its six providers down fails, naming the missing
+/// shards, and writes nothing.
+fn get_fails_naming_the_missing_shards(net: &Net, id: &str, target: &Path) {
+    let wallet = net.node_file("dev-wallet.json");
+    let base = ["--node", &net.node_url, "--wallet", &wallet];
+    let r = run(&[&base[..], &["storage", "get", id, target.to_str().unwrap()]].concat());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && !target.exists());
+    let named = err.contains("3 of the 4 shards needed")
+        && err.contains("missing 0 (")
+        && err.contains("2 (");
+    assert!(named, "{err}");
+}
+
+/// After the epoch following the kills: live proofs valid, dead providers penalized,
+/// slashed on chain, their shards of deal `id` marked faulty.
+fn faults_are_slashed(net: &Net, id: &str, start_epoch: u64) {
+    let node = NodeClient::new(&net.node_url);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let epoch = current_epoch(&net.dir.join("node")) + 1;
+    rt.block_on(wait_effective(&node, epoch));
+    let oracle = OracleClient::new(&net.oracle_url);
+    let manifest = rt.block_on(oracle.manifest(epoch)).unwrap();
+    let counts = &manifest["verdict_counts"];
+    let valid = counts["valid"].as_u64().unwrap_or(0);
+    assert!(valid > 0, "live providers' proofs are valid: {counts}");
+    let penalties = manifest["penalties"].as_array().unwrap();
+    assert!(
+        !penalties.is_empty(),
+        "the dead providers' shards are penalized"
+    );
+    let deal = rt.block_on(node.deal(&id.parse().unwrap())).unwrap();
+    let faulty = deal.shards.iter().filter(|s| s.faulty).count();
+    assert_eq!(faulty, 3, "the three dead providers' shards");
+    let slashed: u128 = (start_epoch..=epoch)
+        .filter_map(|e| rt.block_on(node.epoch_rewards(e, None)).ok())
+        .filter_map(|r| r.bones_slashed.and_then(|b| b.parse::<u128>().ok()))
+        .sum();
+    assert!(slashed > 0, "stake was slashed");
+}
+
 #[test]
 fn real_files_survive_losing_n_minus_k_providers_and_faults_are_slashed() {
     let Some(data) = depin_testkit::shared_path("data") else {
@@ -207,95 +268,23 @@ fn real_files_survive_losing_n_minus_k_providers_and_faults_are_slashed() {
     for i in 0..PROVIDERS {
         net.add_provider(i);
     }
-    let put = net.cli(&[
-        "storage",
-        "put",
-        data.to_str().unwrap(),
-        "--k",
-        "4",
-        "--n",
-        "6",
-        "--epochs",
-        "50",
-        "--commit",
-    ]);
-    let deals = put["deals"].as_array().unwrap().clone();
-    assert!(deals.len() >= 40, "{} files stored", deals.len());
-    for d in &deals {
-        assert_eq!(d["uploaded"], 6, "every shard uploaded: {d}");
-    }
-    let node = NodeClient::new(&net.node_url);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let deals = put_all(&net, &data);
     let start_epoch = current_epoch(&dir.path().join("node"));
-
-    // Any n − k = 2 providers down: every file still comes back.
-    let first = deals[0]["providers"].as_array().unwrap();
-    let down: Vec<String> = first[..2]
+    // Any n − k = 2 providers down (two of deal 0's): every file still comes back.
+    let first: Vec<String> = deals[0]["providers"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|p| p.as_str().unwrap().to_string())
         .collect();
-    for p in &down {
-        net.kill(p);
-    }
+    net.kill(&first[0]);
+    net.kill(&first[1]);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     get_all(&net, &deals, &out);
-
-    // A third provider of deal 0 down: a clear error naming the missing shards, nothing written.
-    net.kill(first[2].as_str().unwrap());
-    let target = out.join("lost.bin");
-    let wallet = net.node_file("dev-wallet.json");
+    // A third provider of deal 0 down (n − k + 1).
+    net.kill(&first[2]);
     let id = deals[0]["deal"].as_str().unwrap();
-    let r = run(&[
-        "--node",
-        &net.node_url,
-        "--wallet",
-        &wallet,
-        "storage",
-        "get",
-        id,
-        target.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success() && !target.exists());
-    assert!(
-        err.contains("3 of the 4 shards needed")
-            && err.contains("missing 0 (")
-            && err.contains("2 ("),
-        "{err}"
-    );
-
-    // The epoch after the third kill: dead providers' shards penalized, slashed, marked faulty.
-    let epoch = current_epoch(&dir.path().join("node")) + 1;
-    rt.block_on(wait_effective(&node, epoch));
-    let oracle = OracleClient::new(&net.oracle_url);
-    let manifest = rt.block_on(oracle.manifest(epoch)).unwrap();
-    let counts = &manifest["verdict_counts"];
-    assert!(
-        counts["valid"].as_u64().unwrap_or(0) > 0,
-        "live providers' proofs are valid: {counts}"
-    );
-    let penalties = manifest["penalties"].as_array().unwrap();
-    assert!(
-        !penalties.is_empty(),
-        "the dead providers' shards are penalized"
-    );
-    let deal0 = rt.block_on(node.deal(&id.parse().unwrap())).unwrap();
-    let faulty: Vec<&str> = deal0
-        .shards
-        .iter()
-        .filter(|s| s.faulty)
-        .map(|s| s.provider.as_str())
-        .collect();
-    assert_eq!(
-        faulty.len(),
-        3,
-        "the three dead providers' shards: {faulty:?}"
-    );
-    assert!(start_epoch <= epoch);
-    let slashed: u128 = (start_epoch..=epoch)
-        .filter_map(|e| rt.block_on(node.epoch_rewards(e, None)).ok())
-        .filter_map(|r| r.bones_slashed.and_then(|b| b.parse::<u128>().ok()))
-        .sum();
-    assert!(slashed > 0, "stake was slashed");
+    get_fails_naming_the_missing_shards(&net, id, &out.join("lost.bin"));
+    faults_are_slashed(&net, id, start_epoch);
 }
