@@ -259,17 +259,22 @@ fn write_atomic(path: &FsPath, bytes: &[u8]) -> Result<(), ProviderError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// The `400 invalid_id` reply to a deal id that is not 64 hex digits.
+fn bad_deal_id() -> Response {
+    reply(
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+        "deal id is not 64 hex digits",
+    )
+}
+
 async fn put_shard(
     State(p): State<Arc<Provider>>,
     Path((deal, index)): Path<(String, u32)>,
     body: Bytes,
 ) -> Response {
     let Ok(deal) = deal.parse::<Hash32>() else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            "deal id is not 64 hex digits",
-        );
+        return bad_deal_id();
     };
     match p.accept_upload(&deal, index, &body).await {
         Ok(()) => reply(
@@ -287,11 +292,7 @@ async fn get_shard(
     headers: HeaderMap,
 ) -> Response {
     let Ok(deal) = deal.parse::<Hash32>() else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            "deal id is not 64 hex digits",
-        );
+        return bad_deal_id();
     };
     let receipt = headers.get(RECEIPT_HEADER).and_then(|v| v.to_str().ok());
     match p.serve_download(&deal, index, receipt).await {
