@@ -341,8 +341,6 @@ struct OpenPlan {
     deal: Deal,
     payees: Vec<EscrowPayee>,
     deposit: Amount,
-    /// Bytes each owner's providers store after the deal.
-    stored_after: BTreeMap<PublicKey, u64>,
 }
 
 /// Shard `placement` on its provider at `epoch`, paid at the provider's price; checks the
@@ -392,14 +390,12 @@ fn payees_of(s: &impl StateRead, shards: &[DealShard]) -> Result<Vec<EscrowPayee
         .collect())
 }
 
-/// Checks each owner keeps the collateral for what it stores after adding `added`; returns
-/// the new totals.
+/// Checks each owner keeps the collateral for what it stores after adding `added`.
 fn check_collateral(
     s: &impl StateRead,
     params: &StorageParams,
     added: BTreeMap<PublicKey, u64>,
-) -> Result<BTreeMap<PublicKey, u64>, TxError> {
-    let mut after = BTreeMap::new();
+) -> Result<(), TxError> {
     for (owner, bytes) in added {
         let total = stored_bytes(s, &owner)?
             .checked_add(bytes)
@@ -414,9 +410,8 @@ fn check_collateral(
             }
             .into());
         }
-        after.insert(owner, total);
     }
-    Ok(after)
+    Ok(())
 }
 
 /// `Σ rate × term_epochs`, bones.
@@ -480,7 +475,7 @@ fn plan_open(
         return Err(StorageError::DepositTooHigh { deposit, max }.into());
     }
     crate::components::bank::check_transfer(s, ctx, deposit)?;
-    let stored_after = check_collateral(s, &params(s)?, added)?;
+    check_collateral(s, &params(s)?, added)?;
     let deal = Deal {
         client: ctx.signer,
         object: *object,
@@ -498,23 +493,13 @@ fn plan_open(
         deal,
         payees,
         deposit,
-        stored_after,
     })
 }
 
 fn execute_open(s: &mut Overlay<'_>, id: &Hash32, plan: OpenPlan) -> Result<(), TxError> {
     let d = plan.deal;
     for sh in &d.shards {
-        let mut p = existing_provider(s, &sh.provider)?;
-        p.used_bytes = p
-            .used_bytes
-            .checked_add(d.shard_file_bytes)
-            .ok_or(StorageError::Overflow)?;
-        assert!(p.used_bytes <= p.capacity_bytes, "capacity was checked");
-        s.put(provider_key(&sh.provider), &p);
-    }
-    for (owner, bytes) in &plan.stored_after {
-        s.put(stored_key(owner), bytes);
+        record_placement(s, &sh.provider, d.shard_file_bytes)?;
     }
     let account = escrow::EscrowAccount {
         owner: d.client,
@@ -546,26 +531,21 @@ fn release(s: &mut Overlay<'_>, device: &PublicKey, bytes: u64) -> Result<(), Tx
     Ok(())
 }
 
-/// Places shard file `placement` on its provider at `epoch`: checks its capacity and its
-/// owner's collateral, and records the bytes.
-fn place(
-    s: &mut Overlay<'_>,
-    placement: &ShardPlacement,
-    bytes: u64,
-    epoch: u64,
-) -> Result<DealShard, TxError> {
-    let (shard, owner) = placed_shard(s, placement, bytes, epoch)?;
-    let after = check_collateral(s, &params(s)?, BTreeMap::from([(owner, bytes)]))?;
-    let mut p = existing_provider(s, &placement.provider)?;
+/// Records `bytes` placed on provider `device` (its used capacity and its owner's stored
+/// total); the caller checked capacity and collateral. The twin of [`release`].
+fn record_placement(s: &mut Overlay<'_>, device: &PublicKey, bytes: u64) -> Result<(), TxError> {
+    let mut p = existing_provider(s, device)?;
     p.used_bytes = p
         .used_bytes
         .checked_add(bytes)
         .ok_or(StorageError::Overflow)?;
-    s.put(provider_key(&placement.provider), &p);
-    for (owner, total) in &after {
-        s.put(stored_key(owner), total);
-    }
-    Ok(shard)
+    assert!(p.used_bytes <= p.capacity_bytes, "capacity was checked");
+    s.put(provider_key(device), &p);
+    let stored = stored_bytes(s, &p.owner)?
+        .checked_add(bytes)
+        .ok_or(StorageError::Overflow)?;
+    s.put(stored_key(&p.owner), &stored);
+    Ok(())
 }
 
 fn execute_cancel(s: &mut Overlay<'_>, ctx: &TxContext<'_>, id: &Hash32) -> Result<(), TxError> {
@@ -580,14 +560,15 @@ fn execute_cancel(s: &mut Overlay<'_>, ctx: &TxContext<'_>, id: &Hash32) -> Resu
     Ok(())
 }
 
-/// The faulty shard `index` of the client's deal `id` and its replacement's placement.
+/// The client's deal `id` and the shard replacing its faulty shard `index` on `provider`
+/// (capacity and collateral checked).
 fn check_repair(
     s: &impl StateRead,
     ctx: &TxContext<'_>,
     id: &Hash32,
     index: u32,
     provider: &PublicKey,
-) -> Result<(Deal, ShardPlacement), TxError> {
+) -> Result<(Deal, DealShard), TxError> {
     let d = client_deal(s, ctx, id)?;
     let shard = d.shards.get(index as usize).filter(|sh| sh.faulty);
     let shard = shard.ok_or(StorageError::ShardNotFaulty { id: *id, index })?;
@@ -602,13 +583,13 @@ fn check_repair(
         root: shard.root,
     };
     let now = escrow::current_epoch(s, ctx)?;
-    let (_, owner) = placed_shard(s, &placement, d.shard_file_bytes, now)?;
+    let (shard, owner) = placed_shard(s, &placement, d.shard_file_bytes, now)?;
     check_collateral(
         s,
         &params(s)?,
         BTreeMap::from([(owner, d.shard_file_bytes)]),
     )?;
-    Ok((d, placement))
+    Ok((d, shard))
 }
 
 fn execute_repair(
@@ -618,11 +599,12 @@ fn execute_repair(
     index: u32,
     provider: &PublicKey,
 ) -> Result<(), TxError> {
-    let (mut d, placement) = check_repair(s, ctx, id, index, provider)?;
+    let (mut d, shard) = check_repair(s, ctx, id, index, provider)?;
     let now = escrow::current_epoch(s, ctx)?;
     let old = d.shards[index as usize].provider;
     release(s, &old, d.shard_file_bytes)?;
-    d.shards[index as usize] = place(s, &placement, d.shard_file_bytes, now)?;
+    record_placement(s, provider, d.shard_file_bytes)?;
+    d.shards[index as usize] = shard;
     if d.shards.iter().all(|sh| !sh.faulty) {
         d.state = DealState::Active;
     }
