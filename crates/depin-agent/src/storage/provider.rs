@@ -22,7 +22,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depin_client::{NodeClient, OracleClient};
-use depin_module_storage::object::blake3_hash;
 use depin_module_storage::proof::{self, ChallengeSeed, ShardTree};
 use depin_types::storage::{Deal, SignedRetrieval, StorageReport, MODULE};
 use depin_types::{Hash32, Report, SecretKey};
@@ -138,20 +137,17 @@ impl Provider {
         receipt: Option<&str>,
     ) -> Result<Vec<u8>, ProviderError> {
         let path = self.shard_path(deal, index, "shard");
-        let bytes = std::fs::read(&path).map_err(|_| ProviderError::NotHeld {
+        let not_held = || ProviderError::NotHeld {
             deal: deal.to_hex(),
             index,
-        })?;
-        let d = self.covering_deal(deal, index).await?;
-        let receipt = self.check_receipt(&d, deal, bytes.len() as u64, receipt)?;
-        let report = Report {
-            chain_id: self.chain_id.clone(),
-            module: MODULE.into(),
-            device: self.device.public(),
-            timestamp_ms: crate::storage::wall_clock_ms(),
-            payload: borsh::to_vec(&StorageReport::Retrieval(receipt)).expect("to a Vec"),
         };
-        if let Err(e) = self.oracle.submit(&report.sign(&self.device)).await {
+        let len = std::fs::metadata(&path).map_err(|_| not_held())?.len();
+        let d = self.covering_deal(deal, index).await?;
+        let receipt = self.check_receipt(&d, deal, len, receipt)?;
+        let bytes = std::fs::read(&path).map_err(|_| not_held())?;
+        let payload = StorageReport::Retrieval(receipt);
+        let report = self.report(&payload, crate::storage::wall_clock_ms());
+        if let Err(e) = self.oracle.submit(&report).await {
             tracing::warn!(error = %e, deal = %deal, "retrieval receipt not delivered");
         }
         Ok(bytes)
@@ -226,20 +222,19 @@ impl Provider {
             epoch,
             proof,
         };
+        Ok(self.report(&payload, now_ms))
+    }
+
+    /// A storage report of `payload` stamped `now_ms`, signed by the device.
+    fn report(&self, payload: &StorageReport, now_ms: u64) -> depin_types::SignedReport {
         let report = Report {
             chain_id: self.chain_id.clone(),
             module: MODULE.into(),
             device: self.device.public(),
             timestamp_ms: now_ms,
-            payload: borsh::to_vec(&payload).expect("to a Vec"),
+            payload: borsh::to_vec(payload).expect("writing to a Vec cannot fail"),
         };
-        Ok(report.sign(&self.device))
-    }
-
-    /// Whether shard `index` of `deal` is on disk and matches `root` (a full re-hash: the
-    /// provider's own scrub).
-    pub fn holds_intact(&self, deal: &Hash32, index: u32, root: &Hash32) -> bool {
-        std::fs::read(self.shard_path(deal, index, "shard")).is_ok_and(|b| blake3_hash(&b) == *root)
+        report.sign(&self.device)
     }
 }
 
