@@ -9,6 +9,7 @@
 //!   paid downloads, a proof per challenged shard each epoch) and the client that stores
 //!   and fetches objects.
 
+pub mod clock;
 pub mod coverage;
 pub mod heartbeat;
 pub mod storage;

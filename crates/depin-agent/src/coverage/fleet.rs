@@ -39,14 +39,22 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The chain's epoch clock.
+    pub fn clock(&self) -> crate::clock::EpochClock {
+        crate::clock::EpochClock {
+            genesis_time_ms: self.genesis_time_ms,
+            epoch_length_ms: self.epoch_length_ms,
+        }
+    }
+
     /// Start of `epoch`, ms.
     pub fn epoch_start_ms(&self, epoch: u64) -> u64 {
-        self.genesis_time_ms + epoch * self.epoch_length_ms
+        self.clock().start_ms(epoch)
     }
 
     /// The epoch containing `time_ms` (0 before genesis).
     pub fn epoch_at(&self, time_ms: u64) -> u64 {
-        time_ms.saturating_sub(self.genesis_time_ms) / self.epoch_length_ms.max(1)
+        self.clock().epoch_at(time_ms)
     }
 
     /// Beacon intervals per epoch.

@@ -8,30 +8,10 @@ use depin_types::Hash32;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub use crate::clock::EpochClock;
+
 /// Time between prover passes, ms.
 pub const PROVE_TICK_MS: u64 = 500;
-
-/// The chain's epoch clock (genesis time and epoch length).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EpochClock {
-    /// Genesis time, ms.
-    pub genesis_time_ms: u64,
-    /// Epoch length, ms.
-    pub epoch_length_ms: u64,
-}
-
-impl EpochClock {
-    /// The epoch `time_ms` is in.
-    pub fn epoch_at(&self, time_ms: u64) -> u64 {
-        time_ms.saturating_sub(self.genesis_time_ms) / self.epoch_length_ms.max(1)
-    }
-
-    /// First ms of `epoch`.
-    pub fn start_ms(&self, epoch: u64) -> u64 {
-        self.genesis_time_ms
-            .saturating_add(epoch.saturating_mul(self.epoch_length_ms))
-    }
-}
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

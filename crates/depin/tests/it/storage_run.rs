@@ -189,11 +189,14 @@ async fn wait_effective(node: &NodeClient, epoch: u64) {
 fn current_epoch(node_home: &Path) -> u64 {
     let g = std::fs::read_to_string(node_home.join("genesis.toml")).unwrap();
     let g: depin_types::Genesis = toml::from_str(&g).unwrap();
-    let len = g.rewards.unwrap().epoch_length_ms;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    (u64::try_from(now.as_millis()).unwrap() - g.genesis_time_ms) / len
+    let now_ms = u64::try_from(now.as_millis()).unwrap();
+    g.rewards
+        .unwrap()
+        .epoch_at(g.genesis_time_ms, now_ms)
+        .unwrap()
 }
 
 /// `storage put` of every file under `data`, 4 of 6; the deals it printed.
