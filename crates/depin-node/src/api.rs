@@ -472,6 +472,25 @@ fn scan_page(node: &NodeState, prefix: &[u8], q: &PageQuery) -> Result<RowPage, 
     Ok((height, out, next))
 }
 
+/// `(height, views, next key)` of one page.
+type ViewPage<V> = (u64, Vec<V>, Option<PublicKey>);
+
+/// One page under `prefix` (as [`scan_page`]) with each row turned into a view by `view`:
+/// the one body of the paged listings (devices, credits, storage providers and deals).
+fn view_page<V>(
+    node: &NodeState,
+    prefix: &[u8],
+    q: &PageQuery,
+    mut view: impl FnMut(PublicKey, &[u8]) -> Result<V, Rejection>,
+) -> Result<ViewPage<V>, Rejection> {
+    let (height, rows, next) = scan_page(node, prefix, q)?;
+    let views = rows
+        .into_iter()
+        .map(|(key, v)| view(key, &v))
+        .collect::<Result<Vec<V>, Rejection>>()?;
+    Ok((height, views, next))
+}
+
 /// The device registry as of a height, one page at a time (oracles read an epoch's registry
 /// at its last block).
 #[utoipa::path(get, path = "/v1/devices", params(PageQuery),
@@ -482,13 +501,11 @@ async fn devices_at(
 ) -> Result<Json<DevicePage>, Rejection> {
     let node = s.node.clone();
     blocking(move || {
-        let (height, rows, next) = scan_page(&node, devices::DEVICE_PREFIX, &q)?;
         let net = node.genesis.network;
-        let mut devices = Vec::with_capacity(rows.len());
-        for (key, v) in rows {
-            let d: devices::Device = borsh::from_slice(&v).map_err(internal)?;
-            devices.push(device_view(net, key, d));
-        }
+        let (height, devices, next) = view_page(&node, devices::DEVICE_PREFIX, &q, |key, v| {
+            let d: devices::Device = borsh::from_slice(v).map_err(internal)?;
+            Ok(device_view(net, key, d))
+        })?;
         let next = next.map(|k| Address::new(net, k).to_string());
         Ok(Json(DevicePage {
             height,
@@ -509,14 +526,12 @@ async fn credits_at(
 ) -> Result<Json<CreditPage>, Rejection> {
     let node = s.node.clone();
     blocking(move || {
-        let (height, rows, next) = scan_page(&node, credits::BALANCE_PREFIX, &q)?;
         let net = node.genesis.network;
-        let mut balances = Vec::with_capacity(rows.len());
-        for (key, v) in rows {
-            let credits: u64 = borsh::from_slice(&v).map_err(internal)?;
+        let (height, balances, next) = view_page(&node, credits::BALANCE_PREFIX, &q, |key, v| {
+            let credits: u64 = borsh::from_slice(v).map_err(internal)?;
             let address = Address::new(net, key).to_string();
-            balances.push(CreditBalanceView { address, credits });
-        }
+            Ok(CreditBalanceView { address, credits })
+        })?;
         let next = next.map(|k| Address::new(net, k).to_string());
         Ok(Json(CreditPage {
             height,

@@ -2,8 +2,8 @@
 //! oracle reads of a module's ledger component for an epoch's snapshot).
 
 use super::{
-    bad_request, blocking, internal, not_found, scan_page, ApiState, ErrorBody, PageQuery,
-    Rejection,
+    bad_request, blocking, internal, not_found, scan_page, view_page, ApiState, ErrorBody,
+    PageQuery, Rejection,
 };
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -100,13 +100,12 @@ async fn providers(
 ) -> Result<Json<ProviderPage>, Rejection> {
     let node = s.node.clone();
     blocking(move || {
-        let (height, rows, next) = scan_page(&node, storage::PROVIDER_PREFIX, &q)?;
         let net = node.genesis.network;
-        let mut providers = Vec::with_capacity(rows.len());
-        for (key, v) in rows {
-            let p: ProviderRecord = borsh::from_slice(&v).map_err(internal)?;
-            providers.push(provider_view(net, key, p));
-        }
+        let prefix = storage::PROVIDER_PREFIX;
+        let (height, providers, next) = view_page(&node, prefix, &q, |key, v| {
+            let p: ProviderRecord = borsh::from_slice(v).map_err(internal)?;
+            Ok(provider_view(net, key, p))
+        })?;
         let next = next.map(|k| Address::new(net, k).to_string());
         Ok(Json(ProviderPage {
             height,
@@ -126,13 +125,11 @@ async fn deals(
 ) -> Result<Json<DealPage>, Rejection> {
     let node = s.node.clone();
     blocking(move || {
-        let (height, rows, next) = scan_page(&node, storage::DEAL_PREFIX, &q)?;
         let net = node.genesis.network;
-        let mut deals = Vec::with_capacity(rows.len());
-        for (key, v) in rows {
-            let d: Deal = borsh::from_slice(&v).map_err(internal)?;
-            deals.push(deal_view(net, Hash32(key.0), d));
-        }
+        let (height, deals, next) = view_page(&node, storage::DEAL_PREFIX, &q, |key, v| {
+            let d: Deal = borsh::from_slice(v).map_err(internal)?;
+            Ok(deal_view(net, Hash32(key.0), d))
+        })?;
         let next = next.map(|k| k.to_hex());
         Ok(Json(DealPage {
             height,
