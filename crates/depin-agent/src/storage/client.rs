@@ -142,13 +142,7 @@ pub fn choose_providers(
         .iter()
         .filter(|p| p.free_bytes >= file_bytes)
         .collect();
-    fit.sort_by(|a, b| {
-        (price(a), std::cmp::Reverse(a.free_bytes), &a.device).cmp(&(
-            price(b),
-            std::cmp::Reverse(b.free_bytes),
-            &b.device,
-        ))
-    });
+    fit.sort_by_cached_key(|p| (price(p), std::cmp::Reverse(p.free_bytes), p.device.clone()));
     if fit.len() < n {
         let (need, found) = (n, fit.len());
         return Err(ClientError::TooFewProviders {
