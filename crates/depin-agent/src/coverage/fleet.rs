@@ -9,7 +9,7 @@ use super::radio::{RadioParams, RadioSim, Site, Transmission};
 use super::FleetError;
 use depin_client::{NodeClient, OracleClient};
 use depin_module_coverage::beacon::spreading_factor;
-use depin_types::{par, Hash32, SignedReport};
+use depin_types::{par, Hash32, PublicKey, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,6 +23,10 @@ pub const MAX_DELIVERY_PAUSE_MS: u64 = 200;
 pub const MAX_ENTROPY_POLLS: u32 = 600;
 /// Pause between entropy polls, ms.
 pub const ENTROPY_POLL_MS: u64 = 250;
+/// Most sensor packets a fleet forwards per beacon interval.
+pub const MAX_PACKETS_PER_INTERVAL: u32 = 100_000;
+/// Domain tag of the simulated sensors' packets.
+const DOMAIN_PACKET: &[u8] = b"depin/agent/sensor-packet/v1";
 /// Beacons fall in `[interval / MARGIN_DIVISOR, interval − interval / MARGIN_DIVISOR)`:
 /// after the entropy exists, and with time for witnesses before the interval ends.
 pub const MARGIN_DIVISOR: u64 = 12;
@@ -78,6 +82,8 @@ pub struct IntervalPlan {
     pub witnesses: u64,
     /// Hotspots that could not beacon (no channel plan for their location).
     pub silent: u64,
+    /// Paid sensor packets among them.
+    pub packets: u64,
 }
 
 /// What delivering reports to the oracle gave.
@@ -115,14 +121,30 @@ pub struct IntervalRun {
     pub witnesses: u64,
     /// Hotspots without a channel plan.
     pub silent: u64,
+    /// Paid sensor packets forwarded.
+    pub packets: u64,
     /// Delivery.
     pub delivery: Delivery,
+}
+
+/// Paid sensor traffic through the fleet: each beacon interval `packets_per_interval`
+/// packets of `payload_bytes` from sensors of `payer` are forwarded, each by a hotspot picked
+/// from the entropy (Helium's packet router buys from the hotspot that heard the packet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traffic {
+    /// The key whose delegated data credits pay for the packets.
+    pub payer: PublicKey,
+    /// Packets per beacon interval (≤ [`MAX_PACKETS_PER_INTERVAL`]).
+    pub packets_per_interval: u32,
+    /// Payload size of each packet, bytes.
+    pub payload_bytes: u32,
 }
 
 /// Hotspot agents on one simulated air.
 pub struct Fleet {
     agents: Vec<HotspotAgent>,
     sim: RadioSim,
+    traffic: Option<Traffic>,
 }
 
 impl Fleet {
@@ -139,7 +161,27 @@ impl Fleet {
             })
             .collect();
         let sim = RadioSim::new(radio, sites)?;
-        Ok(Fleet { agents, sim })
+        Ok(Fleet {
+            agents,
+            sim,
+            traffic: None,
+        })
+    }
+
+    /// This fleet, also forwarding `traffic`'s packets every interval.
+    ///
+    /// Errors: [`FleetError::Malformed`] for more than [`MAX_PACKETS_PER_INTERVAL`] packets.
+    pub fn with_traffic(mut self, traffic: Traffic) -> Result<Fleet, FleetError> {
+        if traffic.packets_per_interval > MAX_PACKETS_PER_INTERVAL {
+            return Err(FleetError::Malformed {
+                reason: format!(
+                    "{} packets per interval is over {MAX_PACKETS_PER_INTERVAL}",
+                    traffic.packets_per_interval
+                ),
+            });
+        }
+        self.traffic = Some(traffic);
+        Ok(self)
     }
 
     /// The agents.
@@ -164,9 +206,49 @@ impl Fleet {
             plan.witnesses += reports.len() as u64 - 1;
             plan.reports.extend(reports);
         }
+        let packets = self.packets(s, entropy, (epoch, interval));
+        plan.packets = packets.len() as u64;
+        plan.reports.extend(packets);
         plan.reports
             .sort_by_key(|r| (r.report.timestamp_ms, r.report.device));
         plan
+    }
+
+    /// The interval's forwarded sensor packets: packet `j` goes through the hotspot and at
+    /// the moment `H(entropy ‖ epoch ‖ interval ‖ j)` picks (after the margin, before the
+    /// interval ends); its hash is unique per `(entropy, epoch, interval, j)`.
+    fn packets(
+        &self,
+        s: &Schedule,
+        entropy: &Hash32,
+        (epoch, interval): (u64, u64),
+    ) -> Vec<SignedReport> {
+        let Some(t) = self.traffic.filter(|_| !self.agents.is_empty()) else {
+            return Vec::new();
+        };
+        let start_ms = s.epoch_start_ms(epoch) + interval * s.beacon_interval_ms;
+        let span_ms = s
+            .beacon_interval_ms
+            .saturating_sub(2 * s.margin_ms())
+            .max(1);
+        (0..t.packets_per_interval)
+            .map(|j| {
+                let h = Hash32::digest_with_domain(
+                    DOMAIN_PACKET,
+                    &[
+                        &entropy.0[..],
+                        &epoch.to_be_bytes(),
+                        &interval.to_be_bytes(),
+                        &j.to_be_bytes(),
+                    ]
+                    .concat(),
+                );
+                let word = |k: usize| u64::from_be_bytes(h.0[k..k + 8].try_into().expect("8"));
+                let hotspot = &self.agents[(word(0) % self.agents.len() as u64) as usize];
+                let at_ms = start_ms + s.margin_ms() + word(8) % span_ms;
+                hotspot.packet(t.payer, t.payload_bytes, h, at_ms)
+            })
+            .collect()
     }
 
     /// Agent `i`'s beacon and the witnesses of it, or `None` when it cannot beacon (no
@@ -293,6 +375,7 @@ pub async fn run(
                 beacons: plan.beacons,
                 witnesses: plan.witnesses,
                 silent: plan.silent,
+                packets: plan.packets,
                 delivery,
             });
         }

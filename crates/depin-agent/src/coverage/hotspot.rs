@@ -4,10 +4,10 @@
 
 use super::radio::Reception;
 use depin_module_coverage::beacon::{self, Beacon, BeaconError};
-use depin_module_coverage::payload::{BeaconReport, CoveragePayload, WitnessReport};
+use depin_module_coverage::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
 use depin_module_coverage::region::Channel;
 use depin_module_coverage::NAME;
-use depin_types::{Antenna, Hash32, Location, Report, SecretKey, SignedReport};
+use depin_types::{Antenna, Hash32, Location, PublicKey, Report, SecretKey, SignedReport};
 use sha2::{Digest, Sha256};
 
 /// Domain tag of a hotspot's beacon time within an interval.
@@ -73,6 +73,25 @@ impl HotspotAgent {
                 signal_ddbm: heard.signal_ddbm,
                 snr_ddb: heard.snr_ddb,
                 frequency_hz: heard.frequency_hz,
+            }),
+        )
+    }
+
+    /// The signed report of a sensor packet of `payload_bytes` this hotspot forwarded for
+    /// `payer` at `at_ms` (`packet_hash` names the packet).
+    pub fn packet(
+        &self,
+        payer: PublicKey,
+        payload_bytes: u32,
+        packet_hash: Hash32,
+        at_ms: u64,
+    ) -> SignedReport {
+        self.signed(
+            at_ms,
+            &CoveragePayload::Packet(PacketReport {
+                payer,
+                payload_bytes,
+                packet_hash,
             }),
         )
     }

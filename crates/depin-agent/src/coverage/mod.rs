@@ -2,12 +2,13 @@
 //! runner that starts one hotspot per entry of a hotspots file, and the radio simulator that
 //! decides who hears whom.
 
+pub mod city;
 pub mod fleet;
 pub mod hotspot;
 pub mod onboard;
 pub mod radio;
 
-pub use fleet::{Fleet, Schedule};
+pub use fleet::{Fleet, Schedule, Traffic};
 pub use hotspot::HotspotAgent;
 pub use onboard::{read_hotspots, HotspotEntry, Onboarder};
 pub use radio::{RadioParams, RadioSim};

@@ -9,7 +9,7 @@ use super::FleetError;
 use depin_client::{ClientError, NodeClient};
 use depin_types::tx::{Action, DeviceAction, OnboardDevice, Transaction};
 use depin_types::{Address, Amount, Antenna, Hash32, Location, PublicKey, SecretKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,7 +29,7 @@ const DOMAIN_FLEET_KEY: &[u8] = b"depin/agent/fleet-key/v1";
 pub const INVALID_LOCATION: &str = "invalid_location";
 
 /// One entry of a hotspots file.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct HotspotEntry {
     /// The hotspot's address in its source network (names the entry; keys derive from it).
     #[serde(default)]

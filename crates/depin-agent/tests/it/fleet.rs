@@ -4,7 +4,9 @@
 
 use depin_agent::coverage::fleet::{IntervalPlan, Schedule};
 use depin_agent::coverage::onboard::device_key;
-use depin_agent::coverage::{read_hotspots, Fleet, HotspotAgent, RadioParams, DEFAULT_ANTENNA};
+use depin_agent::coverage::{
+    read_hotspots, Fleet, HotspotAgent, RadioParams, Traffic, DEFAULT_ANTENNA,
+};
 use depin_module::{verdict_counts, DeviceInfo, EpochInput, LedgerSnapshot, ResourceModule};
 use depin_module_coverage::payload::CoveragePayload;
 use depin_module_coverage::state::Reciprocity;
@@ -172,4 +174,75 @@ fn the_simulated_air_over_real_hotspots_gives_witnesses_the_oracle_accepts() {
         plan.beacons,
         "beacons are valid, or nobody (validly) heard them"
     );
+}
+
+/// The synthetic devnet city with its generated catalog, and 20 paid packets per interval.
+fn city_fleet(payer: PublicKey) -> (Fleet, RegionCatalog) {
+    use depin_agent::coverage::city::{covering_catalog, synthetic_city};
+    let entries = synthetic_city(3, 200);
+    let (maps, plans) = covering_catalog(&entries);
+    let catalog = RegionCatalog::new(maps, plans).expect("catalog");
+    let agents = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let location = e.location().expect("valid").expect("located");
+            HotspotAgent {
+                device: device_key(&[9; 32], i, e),
+                chain_id: "t".into(),
+                location,
+                antenna: DEFAULT_ANTENNA,
+                plan: catalog.plan_at(location.index()).expect("covered").to_vec(),
+            }
+        })
+        .collect();
+    let traffic = Traffic {
+        payer,
+        packets_per_interval: 20,
+        payload_bytes: 48,
+    };
+    let fleet = Fleet::new(agents, RadioParams::default())
+        .expect("fleet")
+        .with_traffic(traffic)
+        .expect("traffic within bounds");
+    (fleet, catalog)
+}
+
+#[test]
+fn a_synthetic_city_beacons_witnesses_and_forwards_paid_packets_the_oracle_accepts() {
+    let payer = PublicKey([4; 32]);
+    let (fleet, catalog) = city_fleet(payer);
+    let schedule = Schedule {
+        genesis_time_ms: GENESIS_MS,
+        epoch_length_ms: EPOCH_MS,
+        beacon_interval_ms: EPOCH_MS,
+    };
+    let entropy = Hash32([6; 32]);
+    let plan = fleet.plan(&schedule, &entropy, 0, 0);
+    assert_eq!((plan.beacons, plan.silent, plan.packets), (200, 0, 20));
+    assert!(
+        plan.witnesses > plan.beacons,
+        "{} witnesses",
+        plan.witnesses
+    );
+    let packets: Vec<_> = plan
+        .reports
+        .iter()
+        .filter_map(|r| match CoveragePayload::decode(&r.report.payload) {
+            Ok(CoveragePayload::Packet(p)) => Some((r.report.timestamp_ms, p)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(packets.len(), 20);
+    let hashes: std::collections::BTreeSet<_> =
+        packets.iter().map(|(_, p)| p.packet_hash).collect();
+    assert_eq!(hashes.len(), 20, "every packet has its own hash");
+    for (at_ms, p) in &packets {
+        assert_eq!((p.payer, p.payload_bytes), (payer, 48));
+        assert!((GENESIS_MS..GENESIS_MS + EPOCH_MS).contains(at_ms));
+    }
+    // Unfunded payer: every packet refused for credits; the beacons still verify.
+    let (all, _) = verify(&fleet, catalog, &plan, entropy);
+    assert_eq!(all.get(reason::INSUFFICIENT_CREDITS), Some(&20), "{all:?}");
+    assert!(all["valid"] > plan.beacons, "{all:?}");
 }

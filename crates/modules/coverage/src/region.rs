@@ -173,6 +173,56 @@ pub fn parse_plan(path: &str, text: &str) -> Result<Vec<Channel>, RegionError> {
         .collect())
 }
 
+/// Writes a catalog in Helium's `lorawan-h3` layout under `dir`: `serialized/<region>.res7.h3idx`
+/// (little-endian u64 cells) and `region_params/<region>.json` (Helium's plan JSON), so
+/// that [`RegionCatalog::load`] reads back what was written.
+///
+/// Errors: [`RegionError::Io`] when a directory or file cannot be written.
+pub fn write_catalog(
+    dir: &Path,
+    maps: &BTreeMap<String, Vec<CellIndex>>,
+    plans: &BTreeMap<String, Vec<Channel>>,
+) -> Result<(), RegionError> {
+    let (serialized, params) = (dir.join("serialized"), dir.join("region_params"));
+    for d in [&serialized, &params] {
+        std::fs::create_dir_all(d).map_err(io(d))?;
+    }
+    for (name, cells) in maps {
+        let path = serialized.join(format!("{name}.res7.h3idx"));
+        let bytes: Vec<u8> = cells
+            .iter()
+            .flat_map(|c| u64::from(*c).to_le_bytes())
+            .collect();
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+    }
+    for (name, plan) in plans {
+        let path = params.join(format!("{name}.json"));
+        std::fs::write(&path, plan_json(plan).to_string()).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// A plan as Helium's `region_params` JSON (what [`parse_plan`] reads).
+fn plan_json(plan: &[Channel]) -> serde_json::Value {
+    let entries: Vec<serde_json::Value> = plan
+        .iter()
+        .map(|c| {
+            let tags: Vec<serde_json::Value> = c
+                .spreading
+                .iter()
+                .map(|(sf, size)| serde_json::json!({"region_spreading": sf, "max_packet_size": size}))
+                .collect();
+            serde_json::json!({
+                "channel_frequency": c.frequency_hz,
+                "bandwidth": c.bandwidth_hz,
+                "max_eirp": c.max_eirp_ddbm,
+                "spreading": {"tagged_spreading": tags},
+            })
+        })
+        .collect();
+    serde_json::json!({ "region_params": entries })
+}
+
 impl RegionCatalog {
     /// Builds a catalog from parsed maps and plans (regions named in `maps`; a plan without
     /// a map is ignored).
