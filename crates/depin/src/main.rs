@@ -6,6 +6,7 @@ mod bench;
 mod bench_coverage;
 mod bench_ingest;
 mod cmd;
+mod devnet;
 mod modules;
 mod output;
 mod wallet;
@@ -55,6 +56,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// A whole network on this machine in one command: node, three oracles, a hotspot
+    /// fleet, storage providers and a paying client; a summary at the end.
+    Devnet(devnet::DevnetArgs),
     /// Run and set up a node.
     #[command(subcommand)]
     Node(cmd::node::NodeCmd),
@@ -149,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         log_format: cli.log_format,
     };
     match cli.command {
+        Command::Devnet(a) => devnet::run(&ctx, a).await,
         Command::Node(c) => cmd::node::run(&ctx, c).await,
         Command::Wallet(c) => cmd::wallet::run(&ctx, c),
         Command::Account(c) => cmd::query::account(&ctx, c).await,

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use depin_agent::coverage::fleet::{self, Delivery, IntervalRun, Schedule};
 use depin_agent::coverage::onboard::device_key;
 use depin_agent::coverage::{
-    read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, DEFAULT_ANTENNA,
+    read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, Traffic, DEFAULT_ANTENNA,
 };
 use depin_agent::HeartbeatAgent;
 use depin_client::OracleClient;
@@ -109,6 +109,16 @@ pub struct FleetArgs {
     /// Antenna elevation of every hotspot, m.
     #[arg(long, default_value_t = DEFAULT_ANTENNA.elevation_m)]
     pub elevation_m: i32,
+    /// Paid sensor traffic: the address whose delegated data credits pay for the packets
+    /// the fleet forwards (none: no packets).
+    #[arg(long)]
+    pub payer: Option<depin_types::Address>,
+    /// Sensor packets forwarded per beacon interval (with `--payer`).
+    #[arg(long, default_value_t = 10)]
+    pub packets_per_interval: u32,
+    /// Payload of each sensor packet, bytes (24 bytes per data credit, at least 1 credit).
+    #[arg(long, default_value_t = 48)]
+    pub packet_bytes: u32,
     /// Oracle, genesis, regions, epochs.
     #[command(flatten)]
     pub common: CoverageAgentArgs,
@@ -217,7 +227,8 @@ async fn drive(
             .saturating_sub(wall_clock_ms())
             / 1000
     );
-    let (mut beacons, mut witnesses, mut delivered) = (0u64, 0u64, Delivery::default());
+    let (mut beacons, mut witnesses, mut packets) = (0u64, 0u64, 0u64);
+    let mut delivered = Delivery::default();
     let mut each = |r: &IntervalRun| {
         eprintln!(
             "epoch {} interval {}: {} beacons, {} witnesses, {} acknowledged, refused {:?}, {} undelivered",
@@ -226,6 +237,7 @@ async fn drive(
         );
         beacons += r.beacons;
         witnesses += r.witnesses;
+        packets += r.packets;
         delivered.absorb(&r.delivery);
     };
     let oracle = OracleClient::new(&a.oracle);
@@ -240,7 +252,7 @@ async fn drive(
     )
     .await?;
     Ok(
-        json!({"first_epoch": first, "beacons": beacons, "witnesses": witnesses,
+        json!({"first_epoch": first, "beacons": beacons, "witnesses": witnesses, "packets": packets,
               "acknowledged": delivered.acknowledged, "undelivered": delivered.undelivered,
               "refused": delivered.refused}),
     )
@@ -331,7 +343,14 @@ async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
         seed: a.common.radio_seed,
         ..RadioParams::default()
     };
-    let fleet = Fleet::new(agents, radio)?;
+    let mut fleet = Fleet::new(agents, radio)?;
+    if let Some(payer) = a.payer {
+        fleet = fleet.with_traffic(Traffic {
+            payer: payer.key,
+            packets_per_interval: a.packets_per_interval,
+            payload_bytes: a.packet_bytes,
+        })?;
+    }
     let mut totals = drive(ctx, &fleet, &run, &a.common).await?;
     totals["onboarding"] = onboarding;
     print(ctx.format, &totals)

@@ -108,7 +108,8 @@ const DEV_TOKENS: u128 = 1_000_000;
 /// Tokens allocated to the dev oracle (attestation fees).
 const DEV_ORACLE_TOKENS: u128 = 1_000;
 
-fn dev_password() -> String {
+/// The dev wallets' password: `DEPIN_WALLET_PASSWORD`, else `dev`.
+pub(crate) fn dev_password() -> String {
     std::env::var("DEPIN_WALLET_PASSWORD").unwrap_or_else(|_| DEV_PASSWORD.to_string())
 }
 
