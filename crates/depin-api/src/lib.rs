@@ -359,6 +359,24 @@ pub struct ReportStatusView {
     pub reason: Option<String>,
 }
 
+/// One device's reports in a settled epoch at the oracle: how many, their verdicts by
+/// reason, and the device's reward (explorer device pages).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DeviceEpochView {
+    /// Epoch.
+    pub epoch: u64,
+    /// Device address.
+    pub device: String,
+    /// Reports of the device in the epoch's inputs.
+    pub reports: u64,
+    /// Verdicts by reason code (`valid` for valid reports).
+    pub verdicts: std::collections::BTreeMap<String, u64>,
+    /// The device's reward, bones (`0` when it earned nothing).
+    pub reward_bones: String,
+    /// Module that paid it (absent when it earned nothing).
+    pub module: Option<String>,
+}
+
 /// An open epoch at the oracle.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct OpenEpochView {

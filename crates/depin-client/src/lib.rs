@@ -527,6 +527,17 @@ impl OracleClient {
         self.inner.get(&format!("/v1/reports/{id}")).await
     }
 
+    /// One device's reports, verdicts by reason and reward in settled `epoch`.
+    pub async fn device_epoch(
+        &self,
+        epoch: u64,
+        device: &str,
+    ) -> Result<depin_api::DeviceEpochView, ClientError> {
+        self.inner
+            .get(&format!("/v1/epochs/{epoch}/devices/{device}"))
+            .await
+    }
+
     /// Settled and open epochs.
     pub async fn epochs(&self) -> Result<EpochsView, ClientError> {
         self.inner.get("/v1/epochs").await

@@ -18,4 +18,4 @@ pub mod replay;
 pub mod run;
 
 pub use config::NodeConfig;
-pub use run::{start, NodeHandle, StartError};
+pub use run::{start, start_with, NodeHandle, StartError};

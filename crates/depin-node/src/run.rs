@@ -98,7 +98,22 @@ pub fn wall_clock_ms() -> u64 {
 }
 
 /// Starts a node from `home` (genesis written by `depin node init`) with `config`.
+///
+/// Errors: see [`start_with`].
 pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, StartError> {
+    start_with(home_dir, config, axum::Router::new()).await
+}
+
+/// Starts a node whose API also serves `extra` routes (the binary adds the explorer and
+/// module views; the node itself names no module). `extra` must not repeat a node route.
+///
+/// Errors: an unreadable home, a database that does not open, an address that cannot be
+/// bound.
+pub async fn start_with(
+    home_dir: &Path,
+    config: NodeConfig,
+    extra: axum::Router,
+) -> Result<NodeHandle, StartError> {
     let genesis = home::read_genesis(home_dir)?;
     let db_path = home::db_path(home_dir);
     if let Some(parent) = db_path.parent() {
@@ -121,7 +136,7 @@ pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, St
         max_batch_txs: usize::try_from(config.api.max_batch_txs).unwrap_or(usize::MAX),
     };
     let max_body = usize::try_from(config.api.max_body_bytes).unwrap_or(usize::MAX);
-    let app = router(api_state.clone(), max_body);
+    let app = router(api_state.clone(), max_body).merge(extra);
     let listener = bind(&config.api.listen).await?;
     let api_addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.api.listen.clone(),

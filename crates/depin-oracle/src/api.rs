@@ -43,13 +43,22 @@ pub struct OracleApi {
         title = "depin oracle API",
         description = "Submit signed device reports; read report statuses and published epochs."
     ),
-    paths(submit_report, submit_batch, report_status, epochs, manifest, inputs),
+    paths(
+        submit_report,
+        submit_batch,
+        report_status,
+        epochs,
+        manifest,
+        inputs,
+        device_epoch
+    ),
     components(schemas(
         ErrorBody,
         ReportAck,
         ReportBatchItem,
         ReportBatchResponse,
         ReportStatusView,
+        DeviceEpochView,
         EpochsView,
         OpenEpochView
     ))
@@ -108,6 +117,7 @@ pub fn router(state: OracleApi, max_body_bytes: usize) -> Router {
         .route("/v1/epochs", get(epochs))
         .route("/v1/epochs/{epoch}/manifest", get(manifest))
         .route("/v1/epochs/{epoch}/inputs", get(inputs))
+        .route("/v1/epochs/{epoch}/devices/{device}", get(device_epoch))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route("/metrics", get(metrics_text))
         .route("/health", get(|| async { "ok" }))
@@ -312,6 +322,46 @@ fn settled_file(
 async fn inputs(State(s): State<OracleApi>, Path(epoch): Path<u64>) -> Result<Response, ApiError> {
     let bytes = s.published.inputs_bytes(epoch).map_err(internal)?;
     settled_file(epoch, bytes, "application/octet-stream")
+}
+
+/// One device's reports in a settled epoch: count, verdicts by reason, reward.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/devices/{device}",
+    params(("epoch" = u64, Path, description = "epoch"), ("device" = String, Path, description = "device address or hex key")),
+    responses((status = 200, body = DeviceEpochView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn device_epoch(
+    State(s): State<OracleApi>,
+    Path((epoch, device)): Path<(u64, String)>,
+) -> Result<Json<DeviceEpochView>, ApiError> {
+    let key = depin_types::Address::parse(&device)
+        .map(|a| a.key)
+        .or_else(|_| depin_types::PublicKey::from_hex(&device))
+        .map_err(|_| {
+            let msg = format!("{device:?} is neither a base58check address nor a hex key");
+            err(StatusCode::BAD_REQUEST, "invalid_address", msg)
+        })?;
+    let p = s.published.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::publish::PublishError>((p.device_verdicts(epoch, &key)?, p.manifest(epoch)?))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let (Some((reports, verdicts)), Some(manifest)) = found else {
+        let msg = format!("epoch {epoch} is not settled");
+        return Err(err(StatusCode::NOT_FOUND, "not_found", msg));
+    };
+    let entry = manifest
+        .devices
+        .iter()
+        .find(|d| depin_types::Address::parse(&d.device).is_ok_and(|a| a.key == key));
+    Ok(Json(DeviceEpochView {
+        epoch,
+        device,
+        reports,
+        verdicts,
+        reward_bones: entry.map_or_else(|| "0".into(), |d| d.reward_bones.clone()),
+        module: entry.map(|d| d.module.clone()),
+    }))
 }
 
 /// Serves the API on `listen` in a background task until the process ends (benchmarks and

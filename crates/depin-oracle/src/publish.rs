@@ -167,6 +167,37 @@ impl Published {
         read_opt(&self.epoch_dir(epoch).join("inputs.bin"))
     }
 
+    /// The verdicts of `device`'s reports in settled `epoch`, by reason code, and how many
+    /// reports it had; `None` when the epoch is not settled.
+    ///
+    /// Errors: i/o or a file that does not decode.
+    pub fn device_verdicts(
+        &self,
+        epoch: u64,
+        device: &depin_types::PublicKey,
+    ) -> Result<Option<(u64, BTreeMap<String, u64>)>, PublishError> {
+        let Some(bytes) = self.inputs_bytes(epoch)? else {
+            return Ok(None);
+        };
+        let path = self.epoch_dir(epoch).join("inputs.bin");
+        let inputs: EpochInputs = borsh::from_slice(&bytes).map_err(|e| PublishError::Decode {
+            path,
+            reason: e.to_string(),
+        })?;
+        let ids: std::collections::BTreeSet<Hash32> = inputs
+            .reports
+            .iter()
+            .filter(|r| r.report.device == *device)
+            .map(depin_types::SignedReport::id)
+            .collect();
+        let verdicts = self.verdicts(epoch)?;
+        let mine = verdicts
+            .iter()
+            .filter(|(id, _)| ids.contains(id))
+            .map(|(_, v)| v);
+        Ok(Some((ids.len() as u64, depin_module::verdict_counts(mine))))
+    }
+
     /// The verdicts of `epoch` (empty if not settled).
     ///
     /// Errors: i/o or a file that does not decode.

@@ -7,6 +7,7 @@ mod bench_coverage;
 mod bench_ingest;
 mod cmd;
 mod devnet;
+mod explorer;
 mod modules;
 mod output;
 mod wallet;

@@ -18,8 +18,8 @@ pub const NEIGHBOURHOODS: u64 = 12;
 pub const CITY_RADIUS_M: u64 = 8_000;
 /// Radius of a neighbourhood, metres.
 pub const NEIGHBOURHOOD_RADIUS_M: u64 = 1_500;
-/// City centre (San Francisco, in US915), degrees.
-pub const CENTRE: (f64, f64) = (37.7749, -122.4194);
+/// City centre (Denver, in US915), degrees.
+pub const CENTRE: (f64, f64) = (39.7392, -104.9903);
 /// Region name of the generated catalog.
 pub const REGION: &str = "US915";
 /// Domain tag of the city's random draws.

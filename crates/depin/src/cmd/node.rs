@@ -88,6 +88,10 @@ pub struct StartArgs {
     /// Extra Prometheus listen address (overrides config and DEPIN_METRICS_LISTEN).
     #[arg(long)]
     pub metrics: Option<String>,
+    /// Oracle whose published epochs the explorer (`/explorer/`) shows: manifests, device
+    /// verdicts and rewards.
+    #[arg(long, env = "DEPIN_EXPLORER_ORACLE")]
+    pub explorer_oracle: Option<String>,
 }
 
 /// Runs a node command.
@@ -323,9 +327,13 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
         config.metrics.listen = m;
     }
     let _ = &ctx.log_format;
-    let node = depin_node::start(&a.home, config).await?;
+    let api_url = std::sync::Arc::new(std::sync::OnceLock::new());
+    let explorer = crate::explorer::Explorer::new(api_url.clone(), a.explorer_oracle.clone());
+    let node = depin_node::start_with(&a.home, config, explorer.routes()).await?;
+    let _ = api_url.set(format!("http://{}", node.api_addr));
     eprintln!(
-        "node API on http://{} (OpenAPI at /openapi.json, metrics at /metrics); Ctrl-C stops",
+        "node API on http://{0} (OpenAPI at /openapi.json, metrics at /metrics, explorer at \
+         http://{0}/explorer/); Ctrl-C stops",
         node.api_addr
     );
     tokio::signal::ctrl_c().await?;

@@ -229,15 +229,19 @@ impl Network {
         let payer = wallet_at(&l.wallets.join("payer.json"), &password)?.address();
         let operator = wallet_at(&l.wallets.join("operator.json"), &password)?.address();
         let mut procs = Procs::new(&l.logs, &password)?;
+        let oracle_url = format!("http://127.0.0.1:{}", oracle_port(a, 0));
+        let listen = format!("127.0.0.1:{}", a.port);
         let node_args = [
             "node",
             "start",
             "--home",
             &Layout::arg(&l.node),
             "--api.listen",
+            &listen,
+            "--explorer-oracle",
+            &oracle_url,
         ];
-        let mut args: Vec<String> = node_args.map(String::from).to_vec();
-        args.push(format!("127.0.0.1:{}", a.port));
+        let args: Vec<String> = node_args.map(String::from).to_vec();
         procs.start("node", &args, Some(a.port))?;
         for i in 0..ORACLES {
             let args = oracle_args(&l, a, i, &regions);
@@ -245,7 +249,7 @@ impl Network {
         }
         let mut net = Network {
             node_url: format!("http://127.0.0.1:{}", a.port),
-            oracle_url: format!("http://127.0.0.1:{}", oracle_port(a, 0)),
+            oracle_url,
             start_epoch: 0,
             genesis,
             layout: l,
