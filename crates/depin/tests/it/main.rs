@@ -1,7 +1,9 @@
 //! Integration tests of the `depin` binary as real processes.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
+mod browser;
 mod crash;
+mod devnet;
 mod oracle_crash;
 mod process;
 mod real_run;
