@@ -175,7 +175,7 @@ impl Published {
         &self,
         epoch: u64,
         device: &depin_types::PublicKey,
-    ) -> Result<Option<(u64, BTreeMap<String, u64>)>, PublishError> {
+    ) -> Result<Option<DeviceVerdicts>, PublishError> {
         let Some(bytes) = self.inputs_bytes(epoch)? else {
             return Ok(None);
         };
@@ -212,6 +212,9 @@ impl Published {
         })
     }
 }
+
+/// A device's reports in an epoch and their verdicts by reason code.
+pub type DeviceVerdicts = (u64, BTreeMap<String, u64>);
 
 fn read_opt(p: &Path) -> Result<Option<Vec<u8>>, PublishError> {
     match std::fs::read(p) {
