@@ -215,6 +215,12 @@ impl Network {
             "--storage-providers {} is over {MAX_PROVIDERS}",
             a.storage_providers
         );
+        anyhow::ensure!(
+            usize::from(a.port) + 20 + MAX_PROVIDERS <= usize::from(u16::MAX),
+            "--port {} leaves no room for the oracles and providers above it (at most {})",
+            a.port,
+            usize::from(u16::MAX) - 20 - MAX_PROVIDERS
+        );
         let l = Layout::new(&a.dir);
         let password = node::dev_password();
         if !l.genesis().exists() {
