@@ -52,6 +52,10 @@ pub enum BenchCmd {
     /// this machine's cores: time, peak RSS, and the manifest hash of two runs. Targets at
     /// 1M hotspots / 10M witnesses: ≤ 10 s, ≤ 2 GiB.
     Coverage(crate::bench_coverage::CoverageArgs),
+    /// `storage put` and `storage get` of one generated file on local provider processes
+    /// (a devnet without hotspots) against `cp` of the same file on the same disk, and the
+    /// erasure-coding rate. Targets: put and get ≥ 0.5 × cp, encode ≥ 1 GiB/s.
+    Storage(crate::bench_storage::StorageArgs),
 }
 
 /// Runs a benchmark.
@@ -64,6 +68,7 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
         } => ledger(txs, accounts, block_time_ms).await,
         BenchCmd::Ingest(a) => crate::bench_ingest::ingest(a).await,
         BenchCmd::Coverage(a) => crate::bench_coverage::coverage(&a),
+        BenchCmd::Storage(a) => crate::bench_storage::storage(_ctx, &a).await,
     }
 }
 

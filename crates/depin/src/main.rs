@@ -5,6 +5,7 @@
 mod bench;
 mod bench_coverage;
 mod bench_ingest;
+mod bench_storage;
 mod cmd;
 mod devnet;
 mod explorer;

@@ -13,7 +13,7 @@
 //! catalog), `city-hotspots.json`, `logs/<process>.log`, `summary.json`.
 
 mod procs;
-mod setup;
+pub mod setup;
 mod summary;
 mod workload;
 
@@ -69,6 +69,10 @@ pub struct DevnetArgs {
 /// Errors: a process that fails to start or exits early (with its log's last lines), a
 /// refused setup transaction, an unreadable hotspots file.
 pub async fn run(ctx: &Ctx, a: DevnetArgs) -> Result<()> {
+    anyhow::ensure!(
+        a.hotspots.is_some() || a.city_hotspots > 0,
+        "a devnet needs hotspots: --city-hotspots must be at least 1"
+    );
     let mut net = setup::Network::start(&a).await?;
     let outcome = tokio::select! {
         r = workload::drive(&mut net, &a) => r.map(Some)?,

@@ -270,8 +270,12 @@ impl Network {
         eprintln!("node API and explorer: {}/explorer/", net.node_url);
         net.start_providers(a).await?;
         net.fund_payer(a).await?;
-        net.fund_operator(&hotspots).await?;
-        net.start_fleet(a, &hotspots, &regions)?;
+        if depin_agent::coverage::read_hotspots(&hotspots)?.is_empty() {
+            eprintln!("no hotspots: no fleet");
+        } else {
+            net.fund_operator(&hotspots).await?;
+            net.start_fleet(a, &hotspots, &regions)?;
+        }
         Ok(net)
     }
 
