@@ -291,3 +291,57 @@ fn real_files_survive_losing_n_minus_k_providers_and_faults_are_slashed() {
     get_fails_naming_the_missing_shards(&net, id, &out.join("lost.bin"));
     faults_are_slashed(&net, id, start_epoch);
 }
+
+/// Slow suite (`DEPIN_SLOW=1`, set by `.ci/run`): a generated 1 GiB file, 4 of 6 on six
+/// provider processes, comes back byte-exact with two of its providers (n − k) killed.
+#[test]
+fn a_generated_gib_file_comes_back_byte_exact_with_n_minus_k_providers_down() {
+    if std::env::var("DEPIN_SLOW").as_deref() != Ok("1") {
+        eprintln!("skipping the 1 GiB storage run: set DEPIN_SLOW=1");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::start(dir.path());
+    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
+    for i in 0..6 {
+        net.add_provider(i);
+    }
+    let file = dir.path().join("gib.bin");
+    let mut bytes = vec![0u8; 1 << 30];
+    rand::RngCore::fill_bytes(
+        &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9),
+        &mut bytes,
+    );
+    std::fs::write(&file, &bytes).unwrap();
+    drop(bytes);
+    let args = [
+        "storage",
+        "put",
+        file.to_str().unwrap(),
+        "--k",
+        "4",
+        "--n",
+        "6",
+        "--epochs",
+        "5",
+        "--commit",
+    ];
+    let put = net.cli(&args);
+    let deal = &put["deals"][0];
+    assert_eq!(deal["uploaded"], 6, "{deal}");
+    let providers = deal["providers"].as_array().unwrap();
+    net.kill(providers[1].as_str().unwrap());
+    net.kill(providers[4].as_str().unwrap());
+    let out = dir.path().join("back.bin");
+    net.cli(&[
+        "storage",
+        "get",
+        deal["deal"].as_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        blake3_file(&out),
+        blake3_file(&file),
+        "byte-exact with two providers down"
+    );
+}
