@@ -345,3 +345,86 @@ fn a_generated_gib_file_comes_back_byte_exact_with_n_minus_k_providers_down() {
         "byte-exact with two providers down"
     );
 }
+
+/// Polls deal `id` until `faulty` of its shards are marked faulty on chain.
+fn wait_faulty(net: &Net, id: &str, faulty: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let info = net.cli(&["storage", "info", id]);
+        let marked = info["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["faulty"] == true)
+            .count();
+        if marked == faulty {
+            return info;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{faulty} faulty shards never marked: {info}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `storage repair`: a provider of a 4-of-6 deal dies, misses its proofs and its shard is
+/// marked faulty; `storage repair --commit` rebuilds the shard from four healthy ones onto a
+/// new provider (same root); the deal has no faulty shard left, the new provider holds the
+/// shard, and the file comes back byte-exact with the dead provider still down and one more
+/// provider killed.
+#[test]
+fn a_faulty_shard_is_repaired_onto_a_new_provider_from_k_healthy_ones() {
+    let Some(data) = depin_testkit::shared_path("data/sensor_tourperret") else {
+        return;
+    };
+    let file = data.join("ems-tourperret-A81758FFFE04B1C1-2.ndjson.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::start(dir.path());
+    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
+    for i in 0..6 {
+        net.add_provider(i);
+    }
+    let args = [
+        "storage",
+        "put",
+        file.to_str().unwrap(),
+        "--k",
+        "4",
+        "--n",
+        "6",
+    ];
+    let put = net.cli(&[&args[..], &["--epochs", "50", "--commit"]].concat());
+    let id = put["deals"][0]["deal"].as_str().unwrap().to_string();
+    let providers = put["deals"][0]["providers"].as_array().unwrap().clone();
+    let dead = providers[2].as_str().unwrap();
+    net.kill(dead);
+    wait_faulty(&net, &id, 1);
+    net.add_provider(6);
+    let repaired = net.cli(&["storage", "repair", &id, "--commit"]);
+    let moved = repaired["repaired"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{repaired}");
+    let info = wait_faulty(&net, &id, 0);
+    let holders: Vec<&str> = info["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["provider"].as_str().unwrap())
+        .collect();
+    assert!(
+        !holders.contains(&dead),
+        "the dead provider holds no shard: {info}"
+    );
+    assert!(
+        holders.contains(&moved[0]["provider"].as_str().unwrap()),
+        "{info}"
+    );
+    net.kill(providers[0].as_str().unwrap());
+    let out = dir.path().join("back.bin");
+    net.cli(&["storage", "get", &id, out.to_str().unwrap()]);
+    assert_eq!(
+        blake3_file(&out),
+        blake3_file(&file),
+        "byte-exact after the repair"
+    );
+}
