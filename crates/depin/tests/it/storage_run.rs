@@ -372,9 +372,9 @@ fn wait_faulty(net: &Net, id: &str, faulty: usize) -> serde_json::Value {
 /// marked faulty; `storage repair --commit` rebuilds the shard from four healthy ones onto a
 /// new provider (same root); the deal has no faulty shard left, the new provider holds the
 /// shard, and the file comes back byte-exact with the dead provider still down and one more
-/// provider killed.
+/// provider killed. Then a bit flipped in every stored shard file is caught on read.
 #[test]
-fn a_faulty_shard_is_repaired_onto_a_new_provider_from_k_healthy_ones() {
+fn a_faulty_shard_is_repaired_onto_a_new_provider_and_flipped_bits_are_caught_on_read() {
     let Some(data) = depin_testkit::shared_path("data/sensor_tourperret") else {
         return;
     };
@@ -427,4 +427,31 @@ fn a_faulty_shard_is_repaired_onto_a_new_provider_from_k_healthy_ones() {
         blake3_file(&file),
         "byte-exact after the repair"
     );
+    flipped_bits_are_caught_on_read(&net, &id, &dir.path().join("corrupt.bin"));
+}
+
+/// One bit flipped in every stored shard file of deal `id` (every provider's disk): `storage
+/// get` names each corrupt shard and writes nothing.
+fn flipped_bits_are_caught_on_read(net: &Net, id: &str, target: &Path) {
+    let mut flipped = 0;
+    for entry in std::fs::read_dir(&net.dir).unwrap() {
+        let shard_dir = entry.unwrap().path().join(id);
+        for f in std::fs::read_dir(&shard_dir).into_iter().flatten() {
+            let path = f.unwrap().path();
+            if path.extension().is_some_and(|e| e == "shard") {
+                let mut bytes = std::fs::read(&path).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x04;
+                std::fs::write(&path, bytes).unwrap();
+                flipped += 1;
+            }
+        }
+    }
+    assert!(flipped >= 4, "{flipped} shard files flipped");
+    let wallet = net.node_file("dev-wallet.json");
+    let base = ["--node", &net.node_url, "--wallet", &wallet];
+    let r = run(&[&base[..], &["storage", "get", id, target.to_str().unwrap()]].concat());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && !target.exists(), "{err}");
+    assert!(err.contains("root mismatch (corrupt shard)"), "{err}");
 }
