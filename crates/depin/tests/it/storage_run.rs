@@ -141,6 +141,25 @@ impl Net {
         self.providers.insert(address, (child, endpoint));
     }
 
+    /// A network with `count` providers, their collateral bonded by the dev wallet.
+    fn with_providers(dir: &Path, count: usize) -> Net {
+        let mut net = Net::start(dir);
+        net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
+        for i in 0..count {
+            net.add_provider(i);
+        }
+        net
+    }
+
+    /// `storage put PATH`, 4 of 6, paid for `epochs`, committed; what it printed.
+    fn put(&self, path: &Path, epochs: &str) -> serde_json::Value {
+        let path = path.to_str().unwrap();
+        let args = [
+            "storage", "put", path, "--k", "4", "--n", "6", "--epochs", epochs,
+        ];
+        self.cli(&[&args[..], &["--commit"]].concat())
+    }
+
     fn kill(&mut self, provider: &str) {
         let (c, _) = self.providers.get_mut(provider).unwrap();
         let _ = c.kill();
@@ -201,16 +220,7 @@ fn current_epoch(node_home: &Path) -> u64 {
 
 /// `storage put` of every file under `data`, 4 of 6; the deals it printed.
 fn put_all(net: &Net, data: &Path) -> Vec<serde_json::Value> {
-    let args = [
-        "storage",
-        "put",
-        data.to_str().unwrap(),
-        "--k",
-        "4",
-        "--n",
-        "6",
-    ];
-    let put = net.cli(&[&args[..], &["--epochs", "50", "--commit"]].concat());
+    let put = net.put(data, "50");
     let deals = put["deals"].as_array().unwrap().clone();
     assert!(deals.len() >= 40, "{} files stored", deals.len());
     for d in &deals {
@@ -266,11 +276,7 @@ fn real_files_survive_losing_n_minus_k_providers_and_faults_are_slashed() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::start(dir.path());
-    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
-    for i in 0..PROVIDERS {
-        net.add_provider(i);
-    }
+    let mut net = Net::with_providers(dir.path(), PROVIDERS);
     let deals = put_all(&net, &data);
     let start_epoch = current_epoch(&dir.path().join("node"));
     // Any n − k = 2 providers down (two of deal 0's): every file still comes back.
@@ -301,11 +307,7 @@ fn a_generated_gib_file_comes_back_byte_exact_with_n_minus_k_providers_down() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::start(dir.path());
-    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
-    for i in 0..6 {
-        net.add_provider(i);
-    }
+    let mut net = Net::with_providers(dir.path(), 6);
     let file = dir.path().join("gib.bin");
     let mut bytes = vec![0u8; 1 << 30];
     rand::RngCore::fill_bytes(
@@ -314,19 +316,7 @@ fn a_generated_gib_file_comes_back_byte_exact_with_n_minus_k_providers_down() {
     );
     std::fs::write(&file, &bytes).unwrap();
     drop(bytes);
-    let args = [
-        "storage",
-        "put",
-        file.to_str().unwrap(),
-        "--k",
-        "4",
-        "--n",
-        "6",
-        "--epochs",
-        "5",
-        "--commit",
-    ];
-    let put = net.cli(&args);
+    let put = net.put(&file, "5");
     let deal = &put["deals"][0];
     assert_eq!(deal["uploaded"], 6, "{deal}");
     let providers = deal["providers"].as_array().unwrap();
@@ -380,21 +370,8 @@ fn a_faulty_shard_is_repaired_onto_a_new_provider_and_flipped_bits_are_caught_on
     };
     let file = data.join("ems-tourperret-A81758FFFE04B1C1-2.ndjson.gz");
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::start(dir.path());
-    net.cli(&["stake", "bond", "--amount", "1000", "--commit"]);
-    for i in 0..6 {
-        net.add_provider(i);
-    }
-    let args = [
-        "storage",
-        "put",
-        file.to_str().unwrap(),
-        "--k",
-        "4",
-        "--n",
-        "6",
-    ];
-    let put = net.cli(&[&args[..], &["--epochs", "50", "--commit"]].concat());
+    let mut net = Net::with_providers(dir.path(), 6);
+    let put = net.put(&file, "50");
     let id = put["deals"][0]["deal"].as_str().unwrap().to_string();
     let providers = put["deals"][0]["providers"].as_array().unwrap().clone();
     let dead = providers[2].as_str().unwrap();
