@@ -181,13 +181,16 @@ fn table(s: &Value) -> String {
     out
 }
 
-/// Prints the table (stderr, for people) and the JSON line (stdout, last), and writes
-/// `summary.json` under `dir`.
+/// Prints the table for people (on stdout with `--format table`, else on stderr) and then the
+/// JSON line (stdout, last), and writes `summary.json` under `dir`.
 ///
 /// Errors: the file cannot be written, or the supply check failed (after printing).
 pub fn write(ctx: &Ctx, dir: &Path, summary: &Value) -> Result<()> {
-    let _ = ctx.format;
-    eprint!("{}", table(summary));
+    if matches!(ctx.format, crate::output::Format::Table) {
+        print!("{}", table(summary));
+    } else {
+        eprint!("{}", table(summary));
+    }
     std::fs::write(
         dir.join("summary.json"),
         serde_json::to_string_pretty(summary)?,
