@@ -6,7 +6,7 @@ use super::DevnetArgs;
 use crate::cmd::node::{self, InitArgs};
 use crate::wallet::{Keystore, Wallet};
 use anyhow::{Context, Result};
-use depin_agent::coverage::city;
+use depin_agent::coverage::{city, HotspotEntry};
 use depin_module_coverage::CLASS;
 use depin_types::{Address, Amount, Genesis, Network as Net};
 use std::path::{Path, PathBuf};
@@ -151,14 +151,13 @@ fn hotspots_file(l: &Layout, a: &DevnetArgs) -> Result<PathBuf> {
 }
 
 /// The region catalog: `--regions`, or one generated under `--dir` covering the hotspots.
-fn regions_dir(l: &Layout, a: &DevnetArgs, hotspots: &Path) -> Result<PathBuf> {
+fn regions_dir(l: &Layout, a: &DevnetArgs, entries: &[HotspotEntry]) -> Result<PathBuf> {
     if let Some(p) = &a.regions {
         return Ok(p.clone());
     }
     let dir = l.dir.join("regions");
     if !dir.join("serialized").exists() {
-        let entries = depin_agent::coverage::read_hotspots(hotspots)?;
-        city::write_covering_catalog(&dir, &entries)?;
+        city::write_covering_catalog(&dir, entries)?;
     }
     Ok(dir)
 }
@@ -230,7 +229,8 @@ impl Network {
         }
         let genesis = crate::cmd::oracle::read_genesis(&l.genesis())?;
         let hotspots = hotspots_file(&l, a)?;
-        let regions = regions_dir(&l, a, &hotspots)?;
+        let entries = depin_agent::coverage::read_hotspots(&hotspots)?;
+        let regions = regions_dir(&l, a, &entries)?;
         let client = wallet_at(&l.dev_wallet(), &password)?.address();
         let payer = wallet_at(&l.wallets.join("payer.json"), &password)?.address();
         let operator = wallet_at(&l.wallets.join("operator.json"), &password)?.address();
@@ -270,10 +270,10 @@ impl Network {
         eprintln!("node API and explorer: {}/explorer/", net.node_url);
         net.start_providers(a).await?;
         net.fund_payer(a).await?;
-        if depin_agent::coverage::read_hotspots(&hotspots)?.is_empty() {
+        if entries.is_empty() {
             eprintln!("no hotspots: no fleet");
         } else {
-            net.fund_operator(&hotspots).await?;
+            net.fund_operator(entries.len()).await?;
             net.start_fleet(a, &hotspots, &regions)?;
         }
         Ok(net)
@@ -415,13 +415,13 @@ impl Network {
 
     /// Sends the hotspot operator what onboarding its hotspots costs (once): the hotspot
     /// class's onboarding and location fees per entry, and [`OPERATOR_SPARE_TOKENS`].
-    async fn fund_operator(&self, hotspots: &Path) -> Result<()> {
+    async fn fund_operator(&self, entries: usize) -> Result<()> {
         let node = depin_client::NodeClient::new(&self.node_url);
         let account = node.account(&self.operator.to_string()).await?;
         if account.balance_bones != "0" {
             return Ok(());
         }
-        let entries = depin_agent::coverage::read_hotspots(hotspots)?.len() as u128;
+        let entries = entries as u128;
         let class = self.genesis.device_classes.iter().find(|c| c.name == CLASS);
         let per_entry = class.map_or(0, |c| c.onboarding_fee_bones.0 + c.location_fee_bones.0);
         let spare = Amount::from_tokens(OPERATOR_SPARE_TOKENS)?.0;

@@ -83,12 +83,12 @@ async fn totals(net: &Network, outcome: Option<&Outcome>) -> Totals {
         let Ok(r) = node.epoch_rewards(epoch, None).await else {
             continue;
         };
-        let Ok(manifest) = oracle.manifest(epoch).await else {
-            continue;
-        };
         if r.root.is_none() {
             continue;
         }
+        let Ok(manifest) = oracle.manifest(epoch).await else {
+            continue;
+        };
         t.epochs.push(epoch);
         t.add_manifest(&manifest);
         t.slashed_bones += r
