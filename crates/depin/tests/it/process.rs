@@ -50,6 +50,25 @@ pub fn start_node(home: &Path, port: u16) -> Child {
     start_serving(&args, port)
 }
 
+/// `node init --dev` in `home` (epochs of `epoch_length_ms`, 500 ms blocks), then the node
+/// started on a free port: its process and API URL.
+pub fn start_dev_chain(home: &Path, epoch_length_ms: &str) -> (Child, String) {
+    let h = home.to_str().unwrap();
+    let blocks = ["--block-time-ms", "500"];
+    let init = [
+        "node",
+        "init",
+        "--dev",
+        "--home",
+        h,
+        "--epoch-length-ms",
+        epoch_length_ms,
+    ];
+    run_json(&[&init[..], &blocks[..]].concat());
+    let port = free_port();
+    (start_node(home, port), format!("http://127.0.0.1:{port}"))
+}
+
 /// Starts `depin ARGS` and waits until something listens on `port`.
 pub fn start_serving(args: &[&str], port: u16) -> Child {
     let mut child = Command::new(BIN)

@@ -7,7 +7,7 @@
 //! `DEPIN_REQUIRE_SHARED=1`); about five minutes.
 
 use crate::oracle_crash::start_oracle_with;
-use crate::process::{free_port, run, run_json, start_node};
+use crate::process::{free_port, run, run_json, start_dev_chain};
 use depin_client::OracleClient;
 use depin_module::{ResourceModule, Verdict};
 use depin_module_coverage::payload::CoveragePayload;
@@ -222,21 +222,7 @@ struct Chain {
 impl Chain {
     fn start(dir: &Path, regions: &Path) -> Chain {
         let (node_home, oracle_home) = (dir.join("node"), dir.join("oracle"));
-        let h = node_home.to_str().unwrap();
-        run_json(&[
-            "node",
-            "init",
-            "--dev",
-            "--home",
-            h,
-            "--epoch-length-ms",
-            "60000",
-            "--block-time-ms",
-            "500",
-        ]);
-        let node_port = free_port();
-        let node = start_node(&node_home, node_port);
-        let node_url = format!("http://127.0.0.1:{node_port}");
+        let (node, node_url) = start_dev_chain(&node_home, "60000");
         let port = free_port();
         let oracle = start_oracle(&oracle_home, &node_home, &node_url, regions, port);
         Chain {

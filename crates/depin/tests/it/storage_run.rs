@@ -7,7 +7,7 @@
 //! Needs ../shared (skipped without it unless `DEPIN_REQUIRE_SHARED=1`).
 
 use crate::oracle_crash::start_oracle_with;
-use crate::process::{free_port, run, run_json, start_node, start_serving};
+use crate::process::{free_port, run, run_json, start_dev_chain, start_serving};
 use depin_client::{NodeClient, OracleClient};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,21 +57,7 @@ impl Net {
 
     fn start(dir: &Path) -> Net {
         let node_home = dir.join("node");
-        let h = node_home.to_str().unwrap();
-        run_json(&[
-            "node",
-            "init",
-            "--dev",
-            "--home",
-            h,
-            "--epoch-length-ms",
-            "10000",
-            "--block-time-ms",
-            "500",
-        ]);
-        let node_port = free_port();
-        let node = start_node(&node_home, node_port);
-        let node_url = format!("http://127.0.0.1:{node_port}");
+        let (node, node_url) = start_dev_chain(&node_home, "10000");
         let port = free_port();
         let key = node_home.join("dev-oracle.json");
         let extra = ["--key", key.to_str().unwrap()];
