@@ -9,6 +9,9 @@
 //!
 //! This crate never touches tokio or the clock: callers pass the time in.
 
+#[cfg(feature = "bft")]
+pub mod bft;
+
 use depin_types::{Block, Hash32};
 
 /// What a driver needs from the node.
