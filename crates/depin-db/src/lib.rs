@@ -561,6 +561,7 @@ mod tests {
 
     fn genesis(alice: &SecretKey) -> Genesis {
         Genesis {
+            validators: vec![],
             chain_id: "test".into(),
             network: Network::Devnet,
             genesis_time_ms: 0,

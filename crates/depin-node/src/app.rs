@@ -7,6 +7,7 @@ use depin_ledger::exec::{self, check_stateless, BlockContext};
 use depin_ledger::{components::bank, ReasonCode, StateRead, TxError, VerifiedTx};
 use depin_types::block::Receipt;
 use depin_types::{ChainParams, Genesis, Hash32, SignedTransaction};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A refused submission: HTTP status, stable reason code, detail.
@@ -66,6 +67,30 @@ pub struct NodeState {
     /// Signature verifications running at once: one per core, so concurrent requests do not
     /// share a core's cache between two batch verifiers.
     verify_slots: Slots,
+    /// Transactions admitted through the API, waiting to be sent to the other validators
+    /// (BFT only; `None` on a solo node).
+    gossip: Mutex<Option<VecDeque<SignedTransaction>>>,
+    /// Equivocations consensus reported, oldest first (at most [`MAX_EVIDENCE`]).
+    evidence: Mutex<Vec<EvidenceRecord>>,
+}
+
+/// Most admitted transactions waiting to be gossiped; older ones are dropped first (the
+/// validator that admitted them still proposes them when it leads).
+pub const MAX_GOSSIP_QUEUE: usize = 100_000;
+/// Most equivocation records kept.
+pub const MAX_EVIDENCE: usize = 1_024;
+
+/// One equivocation reported by BFT consensus.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EvidenceRecord {
+    /// The offending validator's key.
+    pub validator: depin_types::PublicKey,
+    /// The consensus view.
+    pub view: u64,
+    /// `conflicting_notarize`, `conflicting_finalize` or `nullify_finalize`.
+    pub kind: String,
+    /// The two signed votes (consensus encoding), hex.
+    pub proof_hex: String,
 }
 
 /// A counting semaphore for CPU-bound work on blocking threads.
@@ -123,7 +148,66 @@ impl NodeState {
             genesis,
             params,
             verify_slots: Slots::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            gossip: Mutex::new(None),
+            evidence: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Starts queueing API-admitted transactions for the other validators.
+    pub fn enable_gossip(&self) {
+        let mut g = self
+            .gossip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.get_or_insert_with(VecDeque::new);
+    }
+
+    /// Up to `max` queued transactions, oldest first.
+    pub fn take_gossip(&self, max: usize) -> Vec<SignedTransaction> {
+        let mut g = self
+            .gossip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(q) = g.as_mut() else {
+            return Vec::new();
+        };
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+
+    fn queue_gossip(&self, tx: &SignedTransaction) {
+        let mut g = self
+            .gossip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(q) = g.as_mut() {
+            if q.len() >= MAX_GOSSIP_QUEUE {
+                q.pop_front();
+            }
+            q.push_back(tx.clone());
+        }
+    }
+
+    /// Records an equivocation (kept for the API and counted in metrics).
+    pub fn record_evidence(&self, e: impl Into<EvidenceRecord>) {
+        let e = e.into();
+        tracing::warn!(validator = %e.validator, view = e.view, kind = %e.kind, "equivocation");
+        metrics::counter!("depin_equivocations_total").increment(1);
+        let mut list = self
+            .evidence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if list.len() < MAX_EVIDENCE {
+            list.push(e);
+        }
+    }
+
+    /// The equivocations recorded so far.
+    pub fn evidence(&self) -> Vec<EvidenceRecord> {
+        self.evidence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Locks the mempool (a poisoned lock means a panic elsewhere; keep serving).
@@ -166,6 +250,22 @@ impl NodeState {
     /// Admits encoded transactions: decode, stateless checks, one batch signature
     /// verification, replay and nonce checks, CheckTx, mempool. One verdict per input.
     pub fn admit_batch(&self, items: &[&[u8]]) -> Vec<Result<Hash32, Rejection>> {
+        self.admit(items, true)
+    }
+
+    /// As [`NodeState::admit_batch`], for transactions another validator gossiped (they are
+    /// not gossiped again).
+    pub fn admit_from_peer(&self, items: &[&[u8]]) -> Vec<Result<Hash32, Rejection>> {
+        self.admit(items, false)
+    }
+
+    fn admit(&self, items: &[&[u8]], gossip: bool) -> Vec<Result<Hash32, Rejection>> {
+        let gossip = gossip
+            && self
+                .gossip
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some();
         let mut verdicts: Vec<Result<Hash32, Rejection>> = Vec::with_capacity(items.len());
         let mut to_verify = Vec::new();
         let mut slots = Vec::new();
@@ -197,7 +297,14 @@ impl NodeState {
         };
         for (slot, v) in slots.into_iter().zip(verified) {
             verdicts[slot] = match v {
-                Ok(vtx) => self.admit_verified(&snap, &mut mempool, vtx),
+                Ok(vtx) => {
+                    let tx = gossip.then(|| vtx.tx().clone());
+                    let verdict = self.admit_verified(&snap, &mut mempool, vtx);
+                    if let (Ok(_), Some(tx)) = (&verdict, tx) {
+                        self.queue_gossip(&tx);
+                    }
+                    verdict
+                }
                 Err(e) => Err(Rejection::from_tx(&e)),
             };
         }

@@ -10,6 +10,8 @@
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "bft")]
+pub mod bft;
 pub mod config;
 pub mod home;
 pub mod mempool;

@@ -109,6 +109,24 @@ impl NodeApp {
         })
     }
 
+    /// The node this application produces for.
+    pub fn node(&self) -> &Arc<NodeState> {
+        &self.node
+    }
+
+    /// The key blocks are proposed as.
+    pub fn proposer(&self) -> PublicKey {
+        self.proposer
+    }
+
+    /// Ids of the transactions in the block on its way to disk (not to be proposed again).
+    pub fn in_flight_ids(&self) -> BTreeSet<Hash32> {
+        self.in_flight
+            .as_ref()
+            .map(|f| f.ids.clone())
+            .unwrap_or_default()
+    }
+
     /// Waits until every finalized block is durable.
     pub fn flush(&mut self) -> Result<(), AppError> {
         let Some(f) = self.in_flight.take() else {

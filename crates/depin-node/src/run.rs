@@ -32,6 +32,12 @@ pub enum StartError {
     /// The block producer could not start.
     #[error(transparent)]
     Producer(#[from] crate::producer::AppError),
+    /// The BFT validator could not start.
+    #[error("cannot start the validator: {reason}")]
+    Validator {
+        /// Why.
+        reason: String,
+    },
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
@@ -114,6 +120,28 @@ pub async fn start_with(
     config: NodeConfig,
     extra: axum::Router,
 ) -> Result<NodeHandle, StartError> {
+    start_full(home_dir, config, extra, Consensus::Solo).await
+}
+
+/// Who finalizes this node's blocks.
+pub enum Consensus {
+    /// This node alone: the genesis producer, on a timer.
+    Solo,
+    /// A BFT validator set (genesis `validators`), this node one of them.
+    #[cfg(feature = "bft")]
+    Validator(Box<crate::bft::ValidatorSetup>),
+}
+
+/// As [`start_with`], finalizing blocks by `consensus`.
+///
+/// Errors: as [`start_with`]; for a validator also a genesis without validators or a key
+/// outside the set.
+pub async fn start_full(
+    home_dir: &Path,
+    config: NodeConfig,
+    extra: axum::Router,
+    consensus: Consensus,
+) -> Result<NodeHandle, StartError> {
     let genesis = home::read_genesis(home_dir)?;
     let db_path = home::db_path(home_dir);
     if let Some(parent) = db_path.parent() {
@@ -156,7 +184,17 @@ pub async fn start_with(
     });
     tracing::info!(%api_addr, "api listening");
     let stop = Arc::new(AtomicBool::new(false));
-    let producer = spawn_producer(state.clone(), stop.clone())?;
+    let producer = match consensus {
+        Consensus::Solo => spawn_producer(state.clone(), stop.clone())?,
+        #[cfg(feature = "bft")]
+        Consensus::Validator(setup) => {
+            crate::bft::spawn_validator(state.clone(), *setup, stop.clone()).map_err(|e| {
+                StartError::Validator {
+                    reason: e.to_string(),
+                }
+            })?
+        }
+    };
     Ok(NodeHandle {
         api_addr,
         metrics_addr,

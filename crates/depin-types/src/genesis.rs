@@ -212,6 +212,20 @@ pub struct Genesis {
     /// Reward emission and settlement; `None` mints no rewards.
     #[serde(default)]
     pub rewards: Option<RewardsParams>,
+    /// The BFT validator set (`node start --validator`); empty for a solo chain, whose blocks
+    /// come from `producer`.
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// One BFT validator in genesis: its ed25519 key (as an address) and its stake.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// The validator's key.
+    pub address: Address,
+    /// Its stake, bones (the amount a slashing for equivocation takes from; voting power is
+    /// equal per validator in simplex).
+    pub stake_bones: Amount,
 }
 
 /// Why a genesis document was refused.
@@ -307,6 +321,20 @@ impl Genesis {
         }
         if let Some(r) = &self.rewards {
             self.validate_rewards(r)?;
+        }
+        self.validate_validators()
+    }
+
+    fn validate_validators(&self) -> Result<(), GenesisError> {
+        let mut keys = BTreeSet::new();
+        for v in &self.validators {
+            self.check_network(&v.address)?;
+            if !keys.insert(v.address.key) {
+                return Err(GenesisError::Param {
+                    name: "validators",
+                    reason: "a validator is listed twice",
+                });
+            }
         }
         Ok(())
     }

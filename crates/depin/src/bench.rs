@@ -75,6 +75,7 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
 fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
     let net = Network::Devnet;
     Genesis {
+        validators: vec![],
         chain_id: "bench".into(),
         network: net,
         genesis_time_ms: 0,

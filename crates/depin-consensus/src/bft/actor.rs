@@ -4,7 +4,7 @@ use super::tree::{Ancestry, BlockTree};
 use super::wire::Wire;
 use super::{
     digest_of, hash_of, Activity, BftError, Chain, Config, Digest, Equivocation, Scheme,
-    ValidatorKey, MAX_SYNC_BLOCKS,
+    ValidatorKey, MAX_GOSSIP_TXS, MAX_SYNC_BLOCKS,
 };
 use commonware_codec::Encode;
 use commonware_consensus::simplex::config::{
@@ -384,8 +384,12 @@ impl<C: Chain> Driver<C> {
         }
     }
 
-    /// Retries waiting work and moves finalization forward.
+    /// Sends newly admitted transactions, retries waiting work and moves finalization forward.
     fn progress<S: Sender<PublicKey = ValidatorKey>>(&mut self, now_ms: u64, out: &mut S) {
+        let txs = self.chain.gossip_out(MAX_GOSSIP_TXS);
+        if !txs.is_empty() {
+            let _ = out.send(Recipients::All, Wire::Txs(txs).encode(), false);
+        }
         self.finalize_ready(now_ms, out);
         let waiting = std::mem::take(&mut self.waiting);
         for w in waiting {
@@ -598,6 +602,10 @@ impl<C: Chain> Driver<C> {
                 }
             }
             Some(Wire::Blocks(blocks)) => self.accept_fetched(blocks),
+            Some(Wire::Txs(mut txs)) => {
+                txs.truncate(MAX_GOSSIP_TXS);
+                self.chain.gossip_in(txs);
+            }
             None => debug!(%peer, "undecodable message on the blocks channel"),
         }
     }

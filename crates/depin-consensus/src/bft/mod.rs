@@ -22,13 +22,14 @@
 //! (deterministic in simulation, tokio in processes).
 
 mod actor;
+pub mod process;
 pub mod tree;
 mod wire;
 
 pub use actor::{Mailbox, Validator};
 
 use commonware_consensus::simplex;
-use depin_types::{Block, Hash32};
+use depin_types::{Block, Hash32, SignedTransaction};
 
 /// The consensus payload: a block hash.
 pub type Digest = commonware_cryptography::sha256::Digest;
@@ -49,6 +50,8 @@ pub const CHANNEL_CERTIFICATES: u64 = 1;
 pub const CHANNEL_RESOLVER: u64 = 2;
 /// p2p channel of whole blocks (proposals and fetches).
 pub const CHANNEL_BLOCKS: u64 = 3;
+/// Most transactions in one gossip message.
+pub const MAX_GOSSIP_TXS: usize = 1_000;
 /// Most blocks in one fetch answer.
 pub const MAX_SYNC_BLOCKS: u16 = 64;
 /// Largest p2p message, bytes (a block with its transactions, or a fetch answer).
@@ -93,6 +96,15 @@ pub trait Chain: Send + 'static {
 
     /// Evidence that a validator signed conflicting votes (for slashing).
     fn evidence(&mut self, evidence: Equivocation);
+
+    /// Transactions this node admitted since the last call, at most `max`, to send to the
+    /// other validators (so a transaction reaches every leader's mempool). None by default.
+    fn gossip_out(&mut self, _max: usize) -> Vec<SignedTransaction> {
+        Vec::new()
+    }
+
+    /// Transactions another validator admitted (to add to this node's mempool).
+    fn gossip_in(&mut self, _txs: Vec<SignedTransaction>) {}
 }
 
 /// Proof that one validator signed two conflicting votes in one view, as reported by simplex.

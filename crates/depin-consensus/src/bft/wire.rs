@@ -1,7 +1,7 @@
 //! Messages on the blocks channel (borsh).
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use depin_types::{Block, Hash32};
+use depin_types::{Block, Hash32, SignedTransaction};
 
 /// One message on [`super::CHANNEL_BLOCKS`].
 #[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
@@ -17,6 +17,8 @@ pub enum Wire {
     },
     /// An answer: the asked block then its ancestors, newest first.
     Blocks(Vec<Block>),
+    /// Transactions a validator admitted (at most [`super::MAX_GOSSIP_TXS`]).
+    Txs(Vec<SignedTransaction>),
 }
 
 impl Wire {

@@ -19,6 +19,7 @@ pub fn addr(k: &SecretKey) -> Address {
 
 pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> Genesis {
     Genesis {
+        validators: vec![],
         chain_id: CHAIN.into(),
         network: Network::Devnet,
         genesis_time_ms: 0,

@@ -15,6 +15,7 @@ pub fn key(i: u8) -> SecretKey {
 
 pub fn genesis(chain_id: &str) -> Genesis {
     Genesis {
+        validators: vec![],
         chain_id: chain_id.into(),
         network: Network::Devnet,
         genesis_time_ms: 0,

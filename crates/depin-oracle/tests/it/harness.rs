@@ -49,6 +49,7 @@ pub fn genesis(genesis_time_ms: u64) -> Genesis {
         OWNERS[0], OWNERS[1], PAYER, ORACLES[0], ORACLES[1], ORACLES[2],
     ];
     Genesis {
+        validators: vec![],
         chain_id: CHAIN.into(),
         network: Network::Devnet,
         genesis_time_ms,

@@ -71,6 +71,9 @@ pub struct InitArgs {
     /// Epochs between emission halvings (0: never).
     #[arg(long, default_value_t = 8_760)]
     pub halving_interval_epochs: u64,
+    /// A BFT validator, `ADDRESS=STAKE_TOKENS` (repeatable); none: a solo chain.
+    #[arg(long = "validator")]
+    pub validators: Vec<String>,
 }
 
 /// `node start`
@@ -92,6 +95,22 @@ pub struct StartArgs {
     /// verdicts and rewards.
     #[arg(long, env = "DEPIN_EXPLORER_ORACLE")]
     pub explorer_oracle: Option<String>,
+    /// Run as one of genesis's BFT validators (needs a build with `--features bft`).
+    #[arg(long)]
+    pub validator: bool,
+    /// The validator's wallet file (default `<home>/validator-wallet.json`).
+    #[arg(long, requires = "validator")]
+    pub validator_key: Option<PathBuf>,
+    /// p2p listen address of the validator.
+    #[arg(
+        long = "p2p.listen",
+        default_value = "127.0.0.1:7660",
+        requires = "validator"
+    )]
+    pub p2p_listen: String,
+    /// Every validator's p2p address, `ADDRESS@HOST:PORT`, comma-separated (this one too).
+    #[arg(long, value_delimiter = ',', requires = "validator")]
+    pub peers: Vec<String>,
 }
 
 /// Runs a node command.
@@ -128,6 +147,19 @@ fn parse_pair(s: &str, what: &str) -> Result<(String, String)> {
         .split_once('=')
         .with_context(|| format!("{what} must look like A=B, got {s:?}"))?;
     Ok((a.to_string(), b.to_string()))
+}
+
+/// `ADDRESS=STAKE_TOKENS` pairs as genesis validators.
+fn genesis_validators(pairs: &[String]) -> Result<Vec<depin_types::genesis::GenesisValidator>> {
+    let mut validators = Vec::new();
+    for s in pairs {
+        let (addr, tokens) = parse_pair(s, "--validator")?;
+        validators.push(depin_types::genesis::GenesisValidator {
+            address: addr.parse()?,
+            stake_bones: Amount::parse_tokens(&tokens)?,
+        });
+    }
+    Ok(validators)
 }
 
 /// Writes genesis and config into the home directory; returns a summary.
@@ -176,6 +208,7 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
     }
     let rewards = rewards_params(a, oracles, producer)?;
     let genesis = Genesis {
+        validators: genesis_validators(&a.validators)?,
         chain_id: a.chain_id.clone(),
         network,
         genesis_time_ms: depin_node::run::wall_clock_ms(),
@@ -306,6 +339,7 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             epoch_length_ms: 60_000,
             initial_emission: "1000".into(),
             halving_interval_epochs: 8_760,
+            validators: vec![],
         };
         let summary = init(&init_args)?;
         eprintln!(
@@ -318,6 +352,7 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             dev_password()
         );
     }
+    let consensus = consensus(&a)?;
     let mut config = NodeConfig::load(&home::config_path(&a.home))?;
     config.apply_env(std::env::vars())?;
     if let Some(l) = a.api_listen {
@@ -329,7 +364,7 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     let _ = &ctx.log_format;
     let api_url = std::sync::Arc::new(std::sync::OnceLock::new());
     let explorer = crate::explorer::Explorer::new(api_url.clone(), a.explorer_oracle.clone());
-    let node = depin_node::start_with(&a.home, config, explorer.routes()).await?;
+    let node = depin_node::run::start_full(&a.home, config, explorer.routes(), consensus).await?;
     let _ = api_url.set(format!("http://{}", node.api_addr));
     eprintln!(
         "node API on http://{0} (OpenAPI at /openapi.json, metrics at /metrics, explorer at \
@@ -340,6 +375,54 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     eprintln!("stopping: finishing the block in progress");
     node.stop().await;
     Ok(())
+}
+
+/// Solo, or the validator set up from `--validator*` and `--peers`.
+#[cfg(not(feature = "bft"))]
+fn consensus(a: &StartArgs) -> Result<depin_node::run::Consensus> {
+    if a.validator {
+        bail!(
+            "this depin was built without BFT support: rebuild with `cargo build --release \
+             --features bft` to run --validator"
+        );
+    }
+    Ok(depin_node::run::Consensus::Solo)
+}
+
+/// Solo, or the validator set up from `--validator*` and `--peers`.
+#[cfg(feature = "bft")]
+fn consensus(a: &StartArgs) -> Result<depin_node::run::Consensus> {
+    if !a.validator {
+        return Ok(depin_node::run::Consensus::Solo);
+    }
+    let key_file = a
+        .validator_key
+        .clone()
+        .unwrap_or_else(|| a.home.join("validator-wallet.json"));
+    let wallet = crate::cmd::wallet::open(&key_file)
+        .with_context(|| format!("opening the validator key {}", key_file.display()))?;
+    let mut peers = Vec::new();
+    for p in &a.peers {
+        let (addr, host) = p
+            .split_once('@')
+            .with_context(|| format!("--peers entries look like ADDRESS@HOST:PORT, got {p:?}"))?;
+        let addr: Address = addr.parse()?;
+        let host: std::net::SocketAddr = host
+            .parse()
+            .with_context(|| format!("--peers: {host:?} is not HOST:PORT"))?;
+        peers.push((addr.key, host));
+    }
+    let setup = depin_node::bft::ValidatorSetup {
+        key: wallet.key,
+        listen: a
+            .p2p_listen
+            .parse()
+            .context("--p2p.listen is not HOST:PORT")?,
+        peers,
+        journal_dir: a.home.join("consensus"),
+        timing: depin_consensus::bft::Timing::default(),
+    };
+    Ok(depin_node::run::Consensus::Validator(Box::new(setup)))
 }
 
 fn replay(ctx: &Ctx, home_dir: &Path) -> Result<()> {

@@ -128,6 +128,7 @@ fn init_chain(l: &Layout, a: &DevnetArgs, password: &str) -> Result<()> {
         epoch_length_ms: a.epoch_secs.max(1) * 1_000,
         initial_emission: "1000".into(),
         halving_interval_epochs: 8_760,
+        validators: vec![],
     })?;
     eprintln!(
         "new chain in {}: genesis {}",
