@@ -75,6 +75,7 @@ fn encode_rate(data: &[u8], k: usize, n: usize) -> Result<f64> {
 /// The devnet the bench stores on: `n` providers, no hotspots, no packets.
 fn network_args(a: &StorageArgs, dir: &Path) -> DevnetArgs {
     DevnetArgs {
+        validators: 0,
         hotspots: None,
         city_hotspots: 0,
         regions: None,

@@ -15,6 +15,7 @@
 mod procs;
 pub mod setup;
 mod summary;
+mod validators;
 mod workload;
 
 use crate::cmd::Ctx;
@@ -62,6 +63,10 @@ pub struct DevnetArgs {
     /// from port + 20.
     #[arg(long, default_value_t = 7650)]
     pub port: u16,
+    /// BFT validators replicating the chain (0: one solo node). Needs a build with
+    /// `--features bft`; validator i ≥ 1 serves its API on port + 100 + i.
+    #[arg(long, default_value_t = 0)]
+    pub validators: usize,
 }
 
 /// Runs the devnet until its epochs are over or Ctrl-C, then prints the summary.
@@ -81,7 +86,7 @@ pub async fn run(ctx: &Ctx, a: DevnetArgs) -> Result<()> {
             None
         }
     };
-    let summary = summary::collect(&net, outcome.as_ref()).await?;
+    let summary = summary::collect(&net, &a, outcome.as_ref()).await?;
     net.procs.stop_all();
     summary::write(ctx, &a.dir, &summary)
 }

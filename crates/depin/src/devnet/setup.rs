@@ -2,6 +2,7 @@
 //! the storage providers, the client's data credits and the hotspot fleet.
 
 use super::procs::Procs;
+use super::validators;
 use super::DevnetArgs;
 use crate::cmd::node::{self, InitArgs};
 use crate::wallet::{Keystore, Wallet};
@@ -106,12 +107,23 @@ fn wallet_at(path: &Path, password: &str) -> Result<Wallet> {
         .with_context(|| format!("unlocking {}", path.display()))
 }
 
+/// The validators' addresses (their wallets created when missing).
+fn validator_addresses(l: &Layout, a: &DevnetArgs, password: &str) -> Result<Vec<Address>> {
+    (0..a.validators)
+        .map(|i| Ok(wallet_at(&validators::wallet(l, i), password)?.address()))
+        .collect()
+}
+
 /// A new chain in `l.node`: dev treasury and maker, three oracles attesting 2 of 3.
 fn init_chain(l: &Layout, a: &DevnetArgs, password: &str) -> Result<()> {
     let mut oracles = Vec::new();
     for i in 1..=ORACLES {
         oracles.push(wallet_at(&l.wallets.join(format!("oracle-{i}.json")), password)?.address());
     }
+    let validators = validator_addresses(l, a, password)?
+        .iter()
+        .map(|v| format!("{v}={}", validators::VALIDATOR_STAKE_TOKENS))
+        .collect();
     let summary = node::init(&InitArgs {
         home: l.node.clone(),
         chain_id: "depin-devnet".into(),
@@ -128,7 +140,7 @@ fn init_chain(l: &Layout, a: &DevnetArgs, password: &str) -> Result<()> {
         epoch_length_ms: a.epoch_secs.max(1) * 1_000,
         initial_emission: "1000".into(),
         halving_interval_epochs: 8_760,
-        validators: vec![],
+        validators,
     })?;
     eprintln!(
         "new chain in {}: genesis {}",
@@ -204,6 +216,47 @@ fn oracle_args(l: &Layout, a: &DevnetArgs, i: usize, regions: &Path) -> Vec<Stri
     args
 }
 
+/// The node, or with `--validators N` the N validator processes (validator 0 is the node).
+fn start_nodes(
+    procs: &mut Procs,
+    l: &Layout,
+    a: &DevnetArgs,
+    oracle_url: &str,
+    password: &str,
+) -> Result<()> {
+    let explorer = ["--explorer-oracle".to_string(), oracle_url.to_string()];
+    if a.validators == 0 {
+        let listen = format!("127.0.0.1:{}", a.port);
+        let mut args: Vec<String> = [
+            "node",
+            "start",
+            "--home",
+            &Layout::arg(&l.node),
+            "--api.listen",
+            &listen,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(explorer);
+        return procs.start("node", &args, Some(a.port));
+    }
+    validators::prepare_homes(l, a.validators)?;
+    let addresses = validator_addresses(l, a, password)?;
+    for i in 0..a.validators {
+        let mut args = validators::node_args(l, a, i, &addresses);
+        if i == 0 {
+            args.extend(explorer.clone());
+        }
+        let name = if i == 0 {
+            "node".to_string()
+        } else {
+            format!("validator-{i}")
+        };
+        procs.start(&name, &args, Some(validators::api_port(a, i)))?;
+    }
+    Ok(())
+}
+
 impl Network {
     /// Writes what a new devnet needs, starts the node and oracles, sets up storage and
     /// credits, and starts the fleet.
@@ -221,6 +274,7 @@ impl Network {
             a.port,
             usize::from(u16::MAX) - 20 - MAX_PROVIDERS
         );
+        validators::check(a)?;
         let l = Layout::new(&a.dir);
         let password = node::dev_password();
         if !l.genesis().exists() {
@@ -237,19 +291,7 @@ impl Network {
         let operator = wallet_at(&l.wallets.join("operator.json"), &password)?.address();
         let mut procs = Procs::new(&l.logs, &password)?;
         let oracle_url = format!("http://127.0.0.1:{}", oracle_port(a, 0));
-        let listen = format!("127.0.0.1:{}", a.port);
-        let node_args = [
-            "node",
-            "start",
-            "--home",
-            &Layout::arg(&l.node),
-            "--api.listen",
-            &listen,
-            "--explorer-oracle",
-            &oracle_url,
-        ];
-        let args: Vec<String> = node_args.map(String::from).to_vec();
-        procs.start("node", &args, Some(a.port))?;
+        start_nodes(&mut procs, &l, a, &oracle_url, &password)?;
         for i in 0..ORACLES {
             let args = oracle_args(&l, a, i, &regions);
             procs.start(&format!("oracle-{}", i + 1), &args, Some(oracle_port(a, i)))?;

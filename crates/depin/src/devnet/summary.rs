@@ -103,7 +103,11 @@ async fn totals(net: &Network, outcome: Option<&Outcome>) -> Totals {
 /// The summary object (the JSON line's content).
 ///
 /// Errors: the node does not answer.
-pub async fn collect(net: &Network, outcome: Option<&Outcome>) -> Result<Value> {
+pub async fn collect(
+    net: &Network,
+    a: &super::DevnetArgs,
+    outcome: Option<&Outcome>,
+) -> Result<Value> {
     let t = totals(net, outcome).await;
     let node = NodeClient::new(&net.node_url);
     let chain = node.chain().await?;
@@ -113,8 +117,14 @@ pub async fn collect(net: &Network, outcome: Option<&Outcome>) -> Result<Value> 
         .iter()
         .map(|(m, b)| (m, Amount(*b).to_string()))
         .collect();
+    let validators = if a.validators > 0 {
+        super::validators::agreement(a).await?
+    } else {
+        serde_json::Value::Null
+    };
     Ok(json!({
         "devnet": "summary",
+        "validators": validators,
         "epochs": t.epochs.len(),
         "epoch_range": [t.epochs.first(), t.epochs.last()],
         "blocks": chain.height,
@@ -177,6 +187,21 @@ fn table(s: &Value) -> String {
             "FAILED".into()
         },
     );
+    let v = &s["validators"];
+    if !v.is_null() {
+        let agree = if v["agree"] == true {
+            "agree"
+        } else {
+            "DISAGREE"
+        };
+        row(
+            "bft validators",
+            format!(
+                "{} at heights {}, {agree} at {}",
+                v["count"], v["heights"], v["compared_height"]
+            ),
+        );
+    }
     row("explorer", s["explorer"].as_str().unwrap_or("").to_string());
     out
 }
@@ -197,5 +222,9 @@ pub fn write(ctx: &Ctx, dir: &Path, summary: &Value) -> Result<()> {
     )?;
     println!("{}", serde_json::to_string(summary)?);
     anyhow::ensure!(summary["supply_ok"] == true, "the supply check failed");
+    anyhow::ensure!(
+        summary["validators"].is_null() || summary["validators"]["agree"] == true,
+        "the validators disagree"
+    );
     Ok(())
 }
