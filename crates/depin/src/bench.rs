@@ -56,7 +56,18 @@ pub enum BenchCmd {
     /// (a devnet without hotspots) against `cp` of the same file on the same disk, and the
     /// erasure-coding rate. Targets: put and get ≥ 0.5 × cp, encode ≥ 1 GiB/s.
     Storage(crate::bench_storage::StorageArgs),
+    /// Transfers per second and finality latency through BFT validators (in this process,
+    /// p2p on loopback) against one solo node, in one run (needs `--features bft`).
+    Bft(BftArgsOpt),
 }
+
+/// `bench bft` arguments (the bench itself needs `--features bft`).
+#[cfg(feature = "bft")]
+pub type BftArgsOpt = crate::bench_bft::BftArgs;
+/// `bench bft` arguments (the bench itself needs `--features bft`).
+#[cfg(not(feature = "bft"))]
+#[derive(clap::Args, Debug)]
+pub struct BftArgsOpt {}
 
 /// Runs a benchmark.
 pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
@@ -69,10 +80,16 @@ pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> Result<()> {
         BenchCmd::Ingest(a) => crate::bench_ingest::ingest(a).await,
         BenchCmd::Coverage(a) => crate::bench_coverage::coverage(&a),
         BenchCmd::Storage(a) => crate::bench_storage::storage(_ctx, &a).await,
+        #[cfg(feature = "bft")]
+        BenchCmd::Bft(a) => crate::bench_bft::bft(&a).await,
+        #[cfg(not(feature = "bft"))]
+        BenchCmd::Bft(_) => {
+            bail!("bench bft needs BFT support: `cargo run --release --features bft -- bench bft`")
+        }
     }
 }
 
-fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
+pub(crate) fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
     let net = Network::Devnet;
     Genesis {
         validators: vec![],
@@ -99,7 +116,7 @@ fn bench_genesis(keys: &[SecretKey], block_time_ms: u64) -> Genesis {
 }
 
 /// Round-robin over accounts so each batch spreads across many senders; signed on all cores.
-fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransaction> {
+pub(crate) fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransaction> {
     let sign = |i: usize| {
         let from = i % keys.len();
         let to = (from + 1) % keys.len();
@@ -271,11 +288,11 @@ pub(crate) fn cores() -> usize {
 
 /// One lane's request bodies: borsh `Vec<Vec<u8>>` batches, encoded before the clock starts
 /// (as the transfers are signed before it starts), with their transaction counts.
-type Lane = Vec<(Vec<u8>, usize)>;
+pub(crate) type Lane = Vec<(Vec<u8>, usize)>;
 
 /// Splits the transfers into `SUBMITTERS` lanes, each owning the accounts `a` with
 /// `a % SUBMITTERS == k` (so every account's nonces arrive in order), and encodes the batches.
-fn encode_lanes(txs: &[SignedTransaction], accounts: usize) -> Vec<Lane> {
+pub(crate) fn encode_lanes(txs: &[SignedTransaction], accounts: usize) -> Vec<Lane> {
     let lanes = SUBMITTERS.min(accounts);
     let mut per_lane: Vec<Vec<Vec<u8>>> = vec![Vec::new(); lanes];
     for (i, t) in txs.iter().enumerate() {
@@ -298,7 +315,11 @@ fn encode_lanes(txs: &[SignedTransaction], accounts: usize) -> Vec<Lane> {
 }
 
 /// Submits the lanes concurrently and waits until every transfer is committed.
-async fn submit_and_wait(client: &NodeClient, lanes: Vec<Lane>, total: usize) -> Result<Duration> {
+pub(crate) async fn submit_and_wait(
+    client: &NodeClient,
+    lanes: Vec<Lane>,
+    total: usize,
+) -> Result<Duration> {
     let bar = bar(total as u64, "committed");
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();

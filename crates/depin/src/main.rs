@@ -3,6 +3,8 @@
 //! commands simulate unless `--commit`.
 
 mod bench;
+#[cfg(feature = "bft")]
+mod bench_bft;
 mod bench_coverage;
 mod bench_ingest;
 mod bench_storage;
