@@ -1,6 +1,6 @@
 //! The genesis state: what `depin node init` writes before block 1.
 
-use crate::components::{bank, devices, rewards};
+use crate::components::{bank, devices, rewards, staking};
 use crate::exec::{CHAIN_ID_KEY, GENESIS_HASH_KEY, HEIGHT_KEY, PARAMS_KEY};
 use crate::state::{MemState, Overlay, WriteSet};
 use depin_types::{Genesis, GenesisError};
@@ -23,8 +23,24 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
         };
         s.put(bank::account_key(&a.address.key), &acct);
     }
+    let mut total = genesis.total_allocation()?;
+    let mut validators = Vec::new();
+    for v in &genesis.validators {
+        let st = staking::Stake {
+            bonded: v.stake_bones,
+            unbonding: depin_types::Amount::ZERO,
+        };
+        s.put(staking::stake_key(&v.address.key), &st);
+        validators.push(v.address.key);
+        total = total
+            .checked_add(v.stake_bones)
+            .map_err(|_| GenesisError::SupplyOverflow)?;
+    }
+    if !validators.is_empty() {
+        s.put(staking::VALIDATORS_KEY.to_vec(), &validators);
+    }
     let supply = bank::Supply {
-        genesis: genesis.total_allocation()?,
+        genesis: total,
         ..Default::default()
     };
     s.put(bank::SUPPLY_KEY.to_vec(), &supply);

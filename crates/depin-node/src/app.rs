@@ -23,7 +23,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(status: u16, code: &str, message: impl Into<String>) -> Rejection {
+    /// A rejection with this HTTP status, reason code and detail.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Rejection {
         Rejection {
             status,
             code: code.to_string(),
@@ -72,7 +73,14 @@ pub struct NodeState {
     gossip: Mutex<Option<VecDeque<SignedTransaction>>>,
     /// Equivocations consensus reported, oldest first (at most [`MAX_EVIDENCE`]).
     evidence: Mutex<Vec<EvidenceRecord>>,
+    /// Checks an equivocation proof (kind, bytes) and names its validator and view; set by a
+    /// BFT validator. Without it, slashing transactions are refused at admission.
+    evidence_check: std::sync::OnceLock<EvidenceCheck>,
 }
+
+/// An equivocation-proof checker: `(kind, proof)` → the offender and the view, or why not.
+pub type EvidenceCheck =
+    Box<dyn Fn(&str, &[u8]) -> Result<(depin_types::PublicKey, u64), String> + Send + Sync>;
 
 /// Most admitted transactions waiting to be gossiped; older ones are dropped first (the
 /// validator that admitted them still proposes them when it leads).
@@ -150,7 +158,42 @@ impl NodeState {
             verify_slots: Slots::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             gossip: Mutex::new(None),
             evidence: Mutex::new(Vec::new()),
+            evidence_check: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Installs the equivocation-proof checker (once; later calls are ignored).
+    pub fn set_evidence_check(&self, check: EvidenceCheck) {
+        let _ = self.evidence_check.set(check);
+    }
+
+    /// Whether `tx`, if it slashes a validator, carries a proof of exactly that validator and
+    /// view. Other transactions pass.
+    ///
+    /// Errors: a 400 `invalid_evidence` rejection (also when this node cannot check proofs).
+    pub fn check_evidence(&self, tx: &SignedTransaction) -> Result<(), Rejection> {
+        use depin_types::tx::{Action, StakingAction};
+        let Action::Staking(StakingAction::SlashValidator {
+            validator,
+            view,
+            kind,
+            proof,
+        }) = &tx.tx.action
+        else {
+            return Ok(());
+        };
+        let reject = |m: String| Rejection::new(400, "invalid_evidence", m);
+        let check = self
+            .evidence_check
+            .get()
+            .ok_or_else(|| reject("this node does not check equivocation proofs".into()))?;
+        let (who, at) = check(kind, proof).map_err(reject)?;
+        if who != *validator || at != *view {
+            return Err(reject(format!(
+                "the proof is against {who} in view {at}, not {validator} in view {view}"
+            )));
+        }
+        Ok(())
     }
 
     /// Starts queueing API-admitted transactions for the other validators.
@@ -297,14 +340,14 @@ impl NodeState {
         };
         for (slot, v) in slots.into_iter().zip(verified) {
             verdicts[slot] = match v {
-                Ok(vtx) => {
+                Ok(vtx) => self.check_evidence(vtx.tx()).and_then(|()| {
                     let tx = gossip.then(|| vtx.tx().clone());
                     let verdict = self.admit_verified(&snap, &mut mempool, vtx);
                     if let (Ok(_), Some(tx)) = (&verdict, tx) {
                         self.queue_gossip(&tx);
                     }
                     verdict
-                }
+                }),
                 Err(e) => Err(Rejection::from_tx(&e)),
             };
         }

@@ -44,12 +44,14 @@ pub struct BftChain {
     app: NodeApp,
     tip_time_ms: u64,
     recent: VecDeque<Block>,
+    /// This validator's key: it signs the slashing transactions of the equivocations it sees.
+    key: SecretKey,
 }
 
 impl BftChain {
     /// The chain over `node`, proposing as `proposer`.
-    pub fn new(node: Arc<NodeState>, proposer: PublicKey) -> Result<BftChain, AppError> {
-        let app = NodeApp::new(node.clone(), proposer)?;
+    pub fn new(node: Arc<NodeState>, key: SecretKey) -> Result<BftChain, AppError> {
+        let app = NodeApp::new(node.clone(), key.public())?;
         let (height, _) = app.last_finalized()?;
         let tip_time_ms = match node.db.header(height)? {
             Some(h) => h.time_ms,
@@ -59,7 +61,59 @@ impl BftChain {
             app,
             tip_time_ms,
             recent: VecDeque::new(),
+            key,
         })
+    }
+
+    /// Refuses a block carrying a slashing transaction whose proof does not hold.
+    fn check_slashes(&self, block: &Block) -> Result<(), AppError> {
+        for tx in &block.txs {
+            self.app
+                .node()
+                .check_evidence(tx)
+                .map_err(|r| AppError::Rejected {
+                    height: block.header.height,
+                    reason: r.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Signs and admits (then gossips) the transaction slashing `e`'s validator.
+    fn submit_slash(&self, e: &Equivocation) -> Result<Hash32, crate::app::Rejection> {
+        let node = self.app.node();
+        let snap = node
+            .db
+            .snapshot()
+            .map_err(|e| crate::app::Rejection::new(500, "internal_error", e.to_string()))?;
+        let committed = depin_ledger::components::bank::account(&snap, &self.key.public())
+            .map_err(|e| crate::app::Rejection::new(500, "internal_error", e.to_string()))?
+            .nonce;
+        let nonce = node.mempool().next_nonce(&self.key.public(), committed);
+        let action = depin_types::tx::StakingAction::SlashValidator {
+            validator: PublicKey(e.validator),
+            view: e.view,
+            kind: e.kind.to_string(),
+            proof: e.proof.clone(),
+        };
+        let tx = depin_types::tx::Transaction {
+            chain_id: node.genesis.chain_id.clone(),
+            signer: self.key.public(),
+            nonce,
+            fee: node.params.min_fee_bones,
+            action: depin_types::tx::Action::Staking(action),
+        }
+        .sign(&self.key);
+        let bytes = borsh::to_vec(&tx).expect("writing to a Vec cannot fail");
+        node.admit_batch(&[bytes.as_slice()])
+            .pop()
+            .unwrap_or_else(|| {
+                Err(crate::app::Rejection::new(
+                    500,
+                    "internal_error",
+                    "no verdict",
+                ))
+            })
     }
 
     /// Executes `ancestors` then `txs` as the next block on an overlay of the finalized state.
@@ -182,6 +236,7 @@ impl Chain for BftChain {
     }
 
     fn check(&mut self, ancestors: &[Block], block: &Block) -> Result<(), AppError> {
+        self.check_slashes(block)?;
         if ancestors.is_empty() {
             return self.app.verify(block);
         }
@@ -214,6 +269,12 @@ impl Chain for BftChain {
     }
 
     fn evidence(&mut self, evidence: Equivocation) {
+        match self.submit_slash(&evidence) {
+            Ok(id) => {
+                tracing::warn!(tx = %id, view = evidence.view, "slashing transaction submitted")
+            }
+            Err(r) => tracing::warn!(reason = %r, "slashing transaction refused"),
+        }
         self.app.node().record_evidence(evidence);
     }
 
@@ -240,6 +301,20 @@ impl From<Equivocation> for crate::app::EvidenceRecord {
             proof_hex: hex::encode(&e.proof),
         }
     }
+}
+
+/// Makes `node` check equivocation proofs against `validators` under `namespace` (at
+/// admission and in every block it votes on).
+pub fn install_evidence_check(
+    node: &NodeState,
+    namespace: Vec<u8>,
+    validators: Vec<bft::ValidatorKey>,
+) {
+    node.set_evidence_check(Box::new(move |kind, proof| {
+        bft::verify_equivocation(&namespace, &validators, kind, proof)
+            .map(|(key, view)| (PublicKey(key), view))
+            .map_err(|e| e.to_string())
+    }));
 }
 
 /// Errors of starting a validator.
@@ -294,7 +369,8 @@ pub fn spawn_validator(
         worker_threads: 2,
     };
     node.enable_gossip();
-    let chain = BftChain::new(node, setup.key.public())?;
+    install_evidence_check(&node, config.namespace.clone(), config.validators.clone());
+    let chain = BftChain::new(node, setup.key.clone())?;
     let thread = std::thread::Builder::new()
         .name("depin-validator".into())
         .spawn(move || {
@@ -307,4 +383,130 @@ pub fn spawn_validator(
             reason: format!("cannot start the validator thread: {e}"),
         })?;
     Ok(thread)
+}
+
+#[cfg(all(test, feature = "sim"))]
+#[allow(clippy::unwrap_used)] // test code: failing loudly is the point
+mod tests {
+    use super::*;
+    use crate::mempool::MempoolLimits;
+    use depin_types::genesis::{Allocation, GenesisValidator};
+    use depin_types::{Address, Amount, ChainParams, Genesis, Network};
+
+    fn keys() -> Vec<SecretKey> {
+        (0..4u8)
+            .map(|i| SecretKey::from_seed([10 + i; 32]))
+            .collect()
+    }
+
+    fn genesis() -> Genesis {
+        let addr = |k: &SecretKey| Address::new(Network::Devnet, k.public());
+        Genesis {
+            chain_id: "slash".into(),
+            network: Network::Devnet,
+            genesis_time_ms: 0,
+            producer: addr(&keys()[0]),
+            params: ChainParams::default(),
+            allocations: keys()
+                .iter()
+                .map(|k| Allocation {
+                    address: addr(k),
+                    amount_bones: Amount(1_000_000_000),
+                })
+                .collect(),
+            makers: vec![],
+            device_classes: vec![],
+            rewards: None,
+            validators: keys()
+                .iter()
+                .map(|k| GenesisValidator {
+                    address: addr(k),
+                    stake_bones: Amount(1_000_000),
+                })
+                .collect(),
+        }
+    }
+
+    fn validator_keys() -> Vec<bft::ValidatorKey> {
+        keys()
+            .iter()
+            .map(|k| bft::process::validator_key(k.public().0).unwrap())
+            .collect()
+    }
+
+    fn node(dir: &std::path::Path) -> Arc<NodeState> {
+        let db = Arc::new(depin_db::Db::open(&dir.join("db.redb")).unwrap());
+        db.init_genesis(&genesis()).unwrap();
+        let limits = MempoolLimits {
+            max_txs: 100,
+            max_per_account: 10,
+        };
+        let node = Arc::new(NodeState::new(db, genesis(), limits));
+        install_evidence_check(&node, b"slash".to_vec(), validator_keys());
+        node
+    }
+
+    fn stake_of(node: &NodeState, who: &SecretKey) -> Amount {
+        let snap = node.db.snapshot().unwrap();
+        depin_ledger::components::staking::stake(&snap, &who.public())
+            .unwrap()
+            .bonded
+    }
+
+    #[test]
+    fn an_equivocation_becomes_a_slashing_transaction_that_every_validator_checks_and_applies() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (na, nb) = (node(da.path()), node(db.path()));
+        let k = keys();
+        let mut a = BftChain::new(na.clone(), k[0].clone()).unwrap();
+        let mut b = BftChain::new(nb.clone(), k[1].clone()).unwrap();
+        let offender = bft::process::validator_secret(k[3].seed()).unwrap();
+        let proof =
+            bft::forge_conflicting_notarize(b"slash", &validator_keys(), &offender, 5).unwrap();
+        a.evidence(Equivocation {
+            validator: k[3].public().0,
+            view: 5,
+            kind: "conflicting_notarize",
+            proof: proof.clone(),
+        });
+        assert_eq!(na.mempool().len(), 1, "the slashing transaction is pending");
+        assert_eq!(na.evidence().len(), 1);
+        let block = a.build(&[], 1_000).unwrap();
+        assert_eq!(block.txs.len(), 1);
+        b.check(&[], &block).unwrap();
+        a.finalize(block.clone()).unwrap();
+        b.finalize(block).unwrap();
+        a.app.flush().unwrap();
+        b.app.flush().unwrap();
+        for n in [&na, &nb] {
+            assert_eq!(
+                stake_of(n, &k[3]),
+                Amount(950_000),
+                "5 % of the stake burned"
+            );
+            assert_eq!(stake_of(n, &k[2]), Amount(1_000_000), "others untouched");
+        }
+
+        let mut forged = proof;
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let tx = depin_types::tx::Transaction {
+            chain_id: "slash".into(),
+            signer: k[1].public(),
+            nonce: 0,
+            fee: ChainParams::default().min_fee_bones,
+            action: depin_types::tx::Action::Staking(
+                depin_types::tx::StakingAction::SlashValidator {
+                    validator: k[3].public(),
+                    view: 6,
+                    kind: "conflicting_notarize".into(),
+                    proof: forged,
+                },
+            ),
+        }
+        .sign(&k[1]);
+        let bytes = borsh::to_vec(&tx).unwrap();
+        let verdict = nb.admit_batch(&[bytes.as_slice()]).pop().unwrap();
+        assert_eq!(verdict.unwrap_err().code, "invalid_evidence");
+    }
 }

@@ -297,7 +297,28 @@ pub enum StakingAction {
         /// Bones to unbond.
         amount: Amount,
     },
+    /// Slash a BFT validator that signed two conflicting votes in one view: burns
+    /// [`VALIDATOR_SLASH_BPS`] of its stake, once per (validator, view). Signed by a validator.
+    /// The ledger checks who may report and that it happens once; `proof` (the two signed
+    /// votes, consensus encoding) is checked by every validator's consensus before it votes
+    /// for a block carrying it, as CometBFT checks evidence before the application sees it.
+    SlashValidator {
+        /// The offending validator.
+        validator: PublicKey,
+        /// The consensus view of the two votes.
+        view: u64,
+        /// `conflicting_notarize`, `conflicting_finalize` or `nullify_finalize`.
+        kind: String,
+        /// The two signed votes (at most [`MAX_EVIDENCE_BYTES`]).
+        proof: Vec<u8>,
+    },
 }
+
+/// Share of a validator's stake (bonded, then unbonding) burned for an equivocation, basis
+/// points: 5 % (Cosmos SDK x/slashing `slash_fraction_double_sign` default).
+pub const VALIDATOR_SLASH_BPS: u128 = 500;
+/// Largest equivocation proof, bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024;
 
 /// Actions of the `credits` component.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -22,11 +22,15 @@
 //! (deterministic in simulation, tokio in processes).
 
 mod actor;
+mod evidence;
 pub mod process;
 pub mod tree;
 mod wire;
 
 pub use actor::{Mailbox, Validator};
+#[cfg(feature = "sim")]
+pub use evidence::forge_conflicting_notarize;
+pub use evidence::verify_equivocation;
 
 use commonware_consensus::simplex;
 use depin_types::{Block, Hash32, SignedTransaction};
@@ -165,6 +169,12 @@ pub enum BftError {
     /// The validator set is empty or has a key twice.
     #[error("invalid validator set: {reason}")]
     ValidatorSet {
+        /// Why.
+        reason: String,
+    },
+    /// An equivocation proof that does not hold.
+    #[error("invalid equivocation evidence: {reason}")]
+    Evidence {
         /// Why.
         reason: String,
     },

@@ -364,6 +364,19 @@ fn check(net: &Net, honest: &[usize]) -> Outcome {
                 e.validator, byzantine,
                 "evidence against an honest validator: {e:?}"
             );
+            let checked = bft::verify_equivocation(b"depin-sim", &net.keys, e.kind, &e.proof);
+            assert_eq!(
+                checked.ok(),
+                Some((byzantine, e.view)),
+                "the proof names the offender"
+            );
+            let mut forged = e.proof.clone();
+            let last = forged.len() - 1;
+            forged[last] ^= 1;
+            assert!(
+                bft::verify_equivocation(b"depin-sim", &net.keys, e.kind, &forged).is_err(),
+                "a forged proof is refused"
+            );
             evidence += 1;
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Keys: `staking/stake/<key>` → [`Stake`]; `staking/queue/<height u64 BE>` → list of
 //! [`Unbonding`] released at that height (every height is visited once, in order, so the queue
-//! needs no range scan).
+//! needs no range scan); `staking/validators` → the genesis BFT validator set (list of keys);
+//! `staking/slashed/<validator><view u64 BE>` → `()` once a validator was slashed for a view.
 
 use crate::components::{bank, storage, TxContext};
 use crate::error::{ReasonCode, StateError};
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 pub const STAKE_PREFIX: &[u8] = b"staking/stake/";
 /// Key prefix of the unbonding queue.
 pub const QUEUE_PREFIX: &[u8] = b"staking/queue/";
+/// Key of the BFT validator set (genesis `validators`; empty on a solo chain).
+pub const VALIDATORS_KEY: &[u8] = b"staking/validators";
+/// Key prefix of the (validator, view) pairs already slashed.
+pub const SLASHED_PREFIX: &[u8] = b"staking/slashed/";
 /// Most unbonding entries released at one height (one per transaction of a full block).
 pub const MAX_RELEASES_PER_BLOCK: usize = 100_000;
 
@@ -71,6 +76,26 @@ pub enum StakingError {
     /// A stake would overflow `u128`.
     #[error("stake overflow")]
     Overflow,
+    /// A validator-only action by, or against, a key outside the validator set.
+    #[error("{key} is not a validator")]
+    NotAValidator {
+        /// The key, hex.
+        key: String,
+    },
+    /// The validator was already slashed for this view.
+    #[error("validator {key} was already slashed for view {view}")]
+    AlreadySlashed {
+        /// The validator, hex.
+        key: String,
+        /// The view.
+        view: u64,
+    },
+    /// An equivocation proof over [`depin_types::tx::MAX_EVIDENCE_BYTES`] or of an unknown kind.
+    #[error("invalid evidence: {reason}")]
+    InvalidEvidence {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ReasonCode for StakingError {
@@ -79,6 +104,9 @@ impl ReasonCode for StakingError {
             StakingError::InsufficientBonded { .. } => "insufficient_bonded",
             StakingError::CollateralLocked { .. } => "collateral_locked",
             StakingError::Overflow => "stake_overflow",
+            StakingError::NotAValidator { .. } => "not_a_validator",
+            StakingError::AlreadySlashed { .. } => "already_slashed",
+            StakingError::InvalidEvidence { .. } => "invalid_evidence",
         }
     }
 }
@@ -86,6 +114,68 @@ impl ReasonCode for StakingError {
 /// State key of an account's stake.
 pub fn stake_key(who: &PublicKey) -> Vec<u8> {
     [STAKE_PREFIX, &who.0].concat()
+}
+
+fn slashed_key(validator: &PublicKey, view: u64) -> Vec<u8> {
+    [SLASHED_PREFIX, &validator.0, &view.to_be_bytes()[..]].concat()
+}
+
+/// The BFT validator set (empty on a solo chain).
+pub fn validators(s: &impl StateRead) -> Result<Vec<PublicKey>, StateError> {
+    Ok(get(s, VALIDATORS_KEY)?.unwrap_or_default())
+}
+
+/// Kinds of equivocation a [`StakingAction::SlashValidator`] may name.
+pub const EVIDENCE_KINDS: [&str; 3] = [
+    "conflicting_notarize",
+    "conflicting_finalize",
+    "nullify_finalize",
+];
+
+/// Who may report, against whom, how big, and only once (the proof's signatures are checked
+/// by consensus, see [`StakingAction::SlashValidator`]).
+fn check_slash(
+    s: &impl StateRead,
+    reporter: &PublicKey,
+    validator: &PublicKey,
+    view: u64,
+    (kind, proof): (&str, &[u8]),
+) -> Result<(), TxError> {
+    let set = validators(s)?;
+    for k in [reporter, validator] {
+        if !set.contains(k) {
+            return Err(StakingError::NotAValidator { key: k.to_hex() }.into());
+        }
+    }
+    if !EVIDENCE_KINDS.contains(&kind) || proof.len() > depin_types::tx::MAX_EVIDENCE_BYTES {
+        let reason = format!("kind {kind:?}, {} bytes", proof.len());
+        return Err(StakingError::InvalidEvidence { reason }.into());
+    }
+    if get::<()>(s, &slashed_key(validator, view))?.is_some() {
+        return Err(StakingError::AlreadySlashed {
+            key: validator.to_hex(),
+            view,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Burns [`depin_types::tx::VALIDATOR_SLASH_BPS`] of the validator's stake (floored) and
+/// marks the view slashed.
+fn slash_validator(s: &mut Overlay<'_>, validator: &PublicKey, view: u64) -> Result<(), TxError> {
+    let st = stake(s, validator)?;
+    let total = st
+        .bonded
+        .checked_add(st.unbonding)
+        .map_err(|_| StakingError::Overflow)?;
+    let amount = Amount(
+        total.bones() / 10_000 * depin_types::tx::VALIDATOR_SLASH_BPS
+            + total.bones() % 10_000 * depin_types::tx::VALIDATOR_SLASH_BPS / 10_000,
+    );
+    slash(s, validator, amount)?;
+    s.put(slashed_key(validator, view), &());
+    Ok(())
 }
 
 fn queue_key(height: u64) -> Vec<u8> {
@@ -126,6 +216,12 @@ pub fn check(
             }
             Ok(())
         }
+        StakingAction::SlashValidator {
+            validator,
+            view,
+            kind,
+            proof,
+        } => check_slash(s, &ctx.signer, validator, *view, (kind, proof)),
     }
 }
 
@@ -163,6 +259,9 @@ pub fn execute(
             });
             s.put(queue_key(release), &queue);
         }
+        StakingAction::SlashValidator {
+            validator, view, ..
+        } => return slash_validator(s, validator, *view),
     }
     s.put(stake_key(&ctx.signer), &st);
     Ok(())

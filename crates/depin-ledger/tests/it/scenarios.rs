@@ -301,3 +301,65 @@ fn a_block_at_the_wrong_height_is_refused() {
         Err(depin_ledger::exec::BlockError::WrongHeight { .. })
     ));
 }
+
+#[test]
+fn a_validator_that_equivocated_is_slashed_five_percent_once_per_view_on_another_validators_report()
+{
+    use crate::harness::addr;
+    use depin_types::genesis::GenesisValidator;
+    let (reporter, offender, outsider) = (key(0), key(1), key(2));
+    let mut g = genesis(
+        &[1_000_000, 0, 1_000_000],
+        ChainParams {
+            min_fee_bones: Amount(10),
+            ..ChainParams::default()
+        },
+        &key(9),
+    );
+    g.validators = [(&reporter, 1_000_000), (&offender, 2_000_000)]
+        .map(|(k, stake)| GenesisValidator {
+            address: addr(k),
+            stake_bones: Amount(stake),
+        })
+        .to_vec();
+    let mut c = Chain::new(&g, key(9));
+    assert_eq!(
+        staking::stake(&c.state, &offender.public()).unwrap().bonded,
+        Amount(2_000_000),
+        "genesis bonds the validators' stakes"
+    );
+    let slash = |signer: &SecretKey, nonce, against: &SecretKey, view| {
+        let action = StakingAction::SlashValidator {
+            validator: against.public(),
+            view,
+            kind: "conflicting_notarize".into(),
+            proof: vec![7; 300],
+        };
+        tx(signer, nonce, Action::Staking(action))
+    };
+    let (_, v) = c.block(vec![slash(&reporter, 0, &offender, 7)]);
+    assert_eq!(v, vec![Ok("success".to_string())]);
+    let bonded = |c: &Chain| staking::stake(&c.state, &offender.public()).unwrap().bonded;
+    assert_eq!(bonded(&c), Amount(1_900_000), "5 % burned");
+    let (_, v) = c.block(vec![slash(&reporter, 1, &offender, 7)]);
+    assert_eq!(
+        v,
+        vec![Ok("already_slashed".to_string())],
+        "included, failed, fee paid"
+    );
+    let (_, v) = c.block(vec![slash(&outsider, 0, &offender, 8)]);
+    assert_eq!(
+        v,
+        vec![Ok("not_a_validator".to_string())],
+        "only validators report"
+    );
+    let (_, v) = c.block(vec![slash(&reporter, 2, &outsider, 8)]);
+    assert_eq!(
+        v,
+        vec![Ok("not_a_validator".to_string())],
+        "only validators are slashed"
+    );
+    let (_, v) = c.block(vec![slash(&reporter, 3, &offender, 8)]);
+    assert_eq!(v, vec![Ok("success".to_string())]);
+    assert_eq!(bonded(&c), Amount(1_805_000), "5 % of what was left");
+}

@@ -120,7 +120,8 @@ fn init_chain(l: &Layout, a: &DevnetArgs, password: &str) -> Result<()> {
     for i in 1..=ORACLES {
         oracles.push(wallet_at(&l.wallets.join(format!("oracle-{i}.json")), password)?.address());
     }
-    let validators = validator_addresses(l, a, password)?
+    let validator_keys = validator_addresses(l, a, password)?;
+    let validators = validator_keys
         .iter()
         .map(|v| format!("{v}={}", validators::VALIDATOR_STAKE_TOKENS))
         .collect();
@@ -131,6 +132,12 @@ fn init_chain(l: &Layout, a: &DevnetArgs, password: &str) -> Result<()> {
         allocs: oracles
             .iter()
             .map(|o| format!("{o}={ORACLE_TOKENS}"))
+            // Validators pay the fees of the slashing transactions they submit.
+            .chain(
+                validator_keys
+                    .iter()
+                    .map(|v| format!("{v}={ORACLE_TOKENS}")),
+            )
             .collect(),
         makers: vec![],
         block_time_ms: BLOCK_TIME_MS,
