@@ -144,25 +144,12 @@ impl Reporter for Mailbox {
     }
 }
 
-/// A proposal or verification waiting for a block or for the block interval.
-enum Waiting {
-    Propose {
-        context: Context<Digest, ValidatorKey>,
-        response: oneshot::Sender<Digest>,
-    },
-    Verify {
-        context: Context<Digest, ValidatorKey>,
-        payload: Digest,
-        response: oneshot::Sender<bool>,
-    },
-}
-
 /// What became of a waiting item when it was tried.
 // Short-lived return value, moved once: boxing the waiting item would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum Outcome {
     Done,
-    Wait(Waiting),
+    Wait(Message),
 }
 
 /// A running validator: its simplex engine and its driver task.
@@ -285,7 +272,9 @@ struct Driver<C: Chain> {
     tree: BlockTree,
     validators: Vec<ValidatorKey>,
     min_block_interval_ms: u64,
-    waiting: Vec<Waiting>,
+    /// Proposals and verifications waiting for a block or the block interval (only those two
+    /// [`Message`] kinds).
+    waiting: Vec<Message>,
     /// Block hashes being fetched, with when they were last asked (ms).
     wanted: BTreeMap<Hash32, u64>,
     /// The highest finalization seen: view and block hash.
@@ -350,14 +339,14 @@ impl<C: Chain> Driver<C> {
     ) {
         match message {
             Message::Propose { context, response } => {
-                self.enqueue(Waiting::Propose { context, response }, now_ms, out);
+                self.enqueue(Message::Propose { context, response }, now_ms, out);
             }
             Message::Verify {
                 context,
                 payload,
                 response,
             } => {
-                let waiting = Waiting::Verify {
+                let waiting = Message::Verify {
                     context,
                     payload,
                     response,
@@ -371,7 +360,7 @@ impl<C: Chain> Driver<C> {
 
     fn enqueue<S: Sender<PublicKey = ValidatorKey>>(
         &mut self,
-        waiting: Waiting,
+        waiting: Message,
         now_ms: u64,
         out: &mut S,
     ) {
@@ -401,18 +390,18 @@ impl<C: Chain> Driver<C> {
 
     fn attempt<S: Sender<PublicKey = ValidatorKey>>(
         &mut self,
-        waiting: Waiting,
+        waiting: Message,
         now_ms: u64,
         out: &mut S,
     ) -> Outcome {
         match waiting {
-            Waiting::Propose { context, response } => {
+            Message::Propose { context, response } => {
                 if response.is_closed() {
                     return Outcome::Done;
                 }
                 self.try_propose(context, response, now_ms, out)
             }
-            Waiting::Verify {
+            Message::Verify {
                 context,
                 payload,
                 response,
@@ -421,6 +410,9 @@ impl<C: Chain> Driver<C> {
                     return Outcome::Done;
                 }
                 self.try_verify(context, payload, response, now_ms, out)
+            }
+            Message::Broadcast { .. } | Message::Report(_) => {
+                unreachable!("only proposals and verifications wait")
             }
         }
     }
@@ -455,13 +447,13 @@ impl<C: Chain> Driver<C> {
         let parent = hash_of(&context.parent.1);
         let path = match self.path_to(parent, now_ms, out) {
             Ancestry::Ready(path) => path,
-            Ancestry::Missing(_) => return Outcome::Wait(Waiting::Propose { context, response }),
+            Ancestry::Missing(_) => return Outcome::Wait(Message::Propose { context, response }),
             Ancestry::Conflicts => return Outcome::Done,
         };
         let parent_time_ms = path.last().map_or(self.tree.tip().2, |b| b.header.time_ms);
         let earliest_ms = parent_time_ms.saturating_add(self.min_block_interval_ms);
         if now_ms < earliest_ms {
-            return Outcome::Wait(Waiting::Propose { context, response });
+            return Outcome::Wait(Message::Propose { context, response });
         }
         match self.chain.build(&path, now_ms) {
             Ok(block) => {
@@ -493,7 +485,7 @@ impl<C: Chain> Driver<C> {
                 return Outcome::Done;
             }
             self.want(hash, now_ms, out);
-            let waiting = Waiting::Verify {
+            let waiting = Message::Verify {
                 context,
                 payload,
                 response,
@@ -508,7 +500,7 @@ impl<C: Chain> Driver<C> {
         let path = match self.path_to(parent, now_ms, out) {
             Ancestry::Ready(path) => path,
             Ancestry::Missing(_) => {
-                let waiting = Waiting::Verify {
+                let waiting = Message::Verify {
                     context,
                     payload,
                     response,

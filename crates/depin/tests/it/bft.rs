@@ -171,13 +171,7 @@ async fn check(vals: &[Validator], to: &SecretKey, committed: &[Hash32], expecte
                 v.api_port
             );
         }
-        let got: u128 = c
-            .account(&to.public().to_hex())
-            .await
-            .unwrap()
-            .balance_bones
-            .parse()
-            .unwrap();
+        let got = crate::process::balance(&c, to).await;
         assert_eq!(
             got, expected_bones,
             "recipient balance on validator {}",

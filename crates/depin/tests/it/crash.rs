@@ -165,13 +165,7 @@ async fn check_nothing_lost(
             expected += amount;
         }
     }
-    let got: u128 = c
-        .account(&to.public().to_hex())
-        .await
-        .unwrap()
-        .balance_bones
-        .parse()
-        .unwrap();
+    let got = crate::process::balance(c, to).await;
     assert_eq!(
         got, expected,
         "recipient balance equals the committed transfers"

@@ -90,3 +90,13 @@ pub fn start_serving(args: &[&str], port: u16) -> Child {
     let _ = child.wait();
     panic!("depin {args:?} on port {port} did not come up");
 }
+
+/// `who`'s balance on the node behind `c`, bones.
+pub async fn balance(c: &depin_client::NodeClient, who: &depin_types::SecretKey) -> u128 {
+    c.account(&who.public().to_hex())
+        .await
+        .unwrap()
+        .balance_bones
+        .parse()
+        .unwrap()
+}
