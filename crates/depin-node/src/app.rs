@@ -50,7 +50,8 @@ impl Rejection {
         Rejection::new(status, e.code(), e.to_string())
     }
 
-    fn internal(e: impl std::fmt::Display) -> Rejection {
+    /// A 500 `internal_error` rejection.
+    pub fn internal(e: impl std::fmt::Display) -> Rejection {
         Rejection::new(500, "internal_error", e.to_string())
     }
 }

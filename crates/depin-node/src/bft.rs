@@ -7,7 +7,7 @@
 //! extends the finalized tip goes through [`NodeApp`]'s pipelined path unchanged.
 
 use crate::app::NodeState;
-use crate::producer::{AppError, NodeApp};
+use crate::producer::{verified_txs, AppError, NodeApp};
 use depin_consensus::bft::{self, Chain, Equivocation};
 use depin_consensus::Application as _;
 use depin_ledger::exec::{self, BlockContext, BlockMode};
@@ -43,7 +43,8 @@ pub struct ValidatorSetup {
 pub struct BftChain {
     app: NodeApp,
     tip_time_ms: u64,
-    recent: VecDeque<Block>,
+    /// The last finalized blocks, with their hashes (answers to peers' fetches).
+    recent: VecDeque<(Hash32, Block)>,
     /// This validator's key: it signs the slashing transactions of the equivocations it sees.
     key: SecretKey,
 }
@@ -85,9 +86,9 @@ impl BftChain {
         let snap = node
             .db
             .snapshot()
-            .map_err(|e| crate::app::Rejection::new(500, "internal_error", e.to_string()))?;
+            .map_err(crate::app::Rejection::internal)?;
         let committed = depin_ledger::components::bank::account(&snap, &self.key.public())
-            .map_err(|e| crate::app::Rejection::new(500, "internal_error", e.to_string()))?
+            .map_err(crate::app::Rejection::internal)?
             .nonce;
         let nonce = node.mempool().next_nonce(&self.key.public(), committed);
         let action = depin_types::tx::StakingAction::SlashValidator {
@@ -107,13 +108,7 @@ impl BftChain {
         let bytes = borsh::to_vec(&tx).expect("writing to a Vec cannot fail");
         node.admit_batch(&[bytes.as_slice()])
             .pop()
-            .unwrap_or_else(|| {
-                Err(crate::app::Rejection::new(
-                    500,
-                    "internal_error",
-                    "no verdict",
-                ))
-            })
+            .unwrap_or_else(|| Err(crate::app::Rejection::internal("no verdict")))
     }
 
     /// Executes `ancestors` then `txs` as the next block on an overlay of the finalized state.
@@ -142,10 +137,7 @@ impl BftChain {
             if a.header.parent_hash != parent.1 || a.header.height != parent.0 + 1 {
                 return Err(rejected("ancestor does not extend its parent"));
             }
-            let verified: Result<Vec<VerifiedTx>, _> = depin_ledger::verify_batch(a.txs.clone())
-                .into_iter()
-                .collect();
-            let verified = verified.map_err(|e| rejected(&e.to_string()))?;
+            let verified = verified_txs(a)?;
             let ctx = self.context(a.header.height, a.header.time_ms, a.header.proposer);
             let out = exec::execute_block(&overlay, &ctx, &verified, BlockMode::Verify)?;
             overlay.apply(out.writes);
@@ -199,7 +191,7 @@ impl Chain for BftChain {
     }
 
     fn finalized_block(&self, hash: &Hash32) -> Option<Block> {
-        if let Some(b) = self.recent.iter().find(|b| b.header.hash() == *hash) {
+        if let Some((_, b)) = self.recent.iter().find(|(h, _)| h == hash) {
             return Some(b.clone());
         }
         let db = &self.app.node().db;
@@ -240,19 +232,15 @@ impl Chain for BftChain {
         if ancestors.is_empty() {
             return self.app.verify(block);
         }
-        let rejected = |reason: String| AppError::Rejected {
-            height: block.header.height,
-            reason,
-        };
-        let verified: Result<Vec<VerifiedTx>, _> = depin_ledger::verify_batch(block.txs.clone())
-            .into_iter()
-            .collect();
-        let txs = verified.map_err(|e| rejected(e.to_string()))?;
+        let txs = verified_txs(block)?;
         let h = &block.header;
         let (header, _) =
             self.speculate(ancestors, (h.time_ms, h.proposer), &txs, BlockMode::Verify)?;
         if header != block.header {
-            return Err(rejected("state or tx root differs".into()));
+            return Err(AppError::Rejected {
+                height: block.header.height,
+                reason: "state or tx root differs".into(),
+            });
         }
         Ok(())
     }
@@ -264,7 +252,7 @@ impl Chain for BftChain {
         if self.recent.len() >= RECENT_BLOCKS {
             self.recent.pop_front();
         }
-        self.recent.push_back(block);
+        self.recent.push_back((block.header.hash(), block));
         Ok(())
     }
 

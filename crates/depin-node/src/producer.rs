@@ -213,6 +213,19 @@ impl NodeApp {
     }
 }
 
+/// `block`'s transactions with their signatures batch-verified.
+///
+/// Errors: [`AppError::Rejected`] naming the first transaction that does not verify.
+pub fn verified_txs(block: &Block) -> Result<Vec<VerifiedTx>, AppError> {
+    let verified: Result<Vec<VerifiedTx>, _> = depin_ledger::verify_batch(block.txs.clone())
+        .into_iter()
+        .collect();
+    verified.map_err(|e| AppError::Rejected {
+        height: block.header.height,
+        reason: e.to_string(),
+    })
+}
+
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -261,13 +274,7 @@ impl Application for NodeApp {
         if self.in_flight.as_ref().is_some_and(|f| !f.staged) {
             self.flush()?;
         }
-        let verified: Result<Vec<VerifiedTx>, _> = depin_ledger::verify_batch(block.txs.clone())
-            .into_iter()
-            .collect();
-        let txs = verified.map_err(|e| AppError::Rejected {
-            height: block.header.height,
-            reason: e.to_string(),
-        })?;
+        let txs = verified_txs(block)?;
         let h = &block.header;
         let (header, executed, _) =
             self.execute((h.height, h.time_ms, h.proposer), &txs, BlockMode::Verify)?;
