@@ -2,12 +2,12 @@
 //! uploads the shards; fetches any `k` shard files (each checked against its root) and
 //! rebuilds the object, verified against its BLAKE3; rebuilds a faulty shard for repair.
 
-use crate::storage::{deal_from_view, wall_clock_ms, RECEIPT_HEADER};
+use crate::storage::{wall_clock_ms, RECEIPT_HEADER};
 use depin_api::{DealView, ProviderView};
 use depin_module_storage::erasure::{ErasureError, Layout};
-use depin_module_storage::object::{blake3_hash, decode_object, encode_object, Encoded};
+use depin_module_storage::object::{encode_object, Encoded};
 use depin_types::storage::{
-    per_gib, Deal, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
+    per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
 };
 use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
 use std::collections::BTreeMap;
@@ -54,6 +54,12 @@ pub enum ClientError {
         /// The deal's.
         expected: String,
     },
+    /// Writing the fetched object failed.
+    #[error("writing the object: {message}")]
+    Io {
+        /// What failed.
+        message: String,
+    },
     /// A reply that does not parse.
     #[error("bad reply: {message}")]
     Reply {
@@ -68,7 +74,7 @@ pub struct PutPlan {
     pub id: Hash32,
     /// The coding layout.
     pub layout: Layout,
-    /// The shard files and roots.
+    /// The shard files and roots ([`Transfers::upload_all`] moves the files out).
     pub encoded: Encoded,
     /// Object size, bytes.
     pub size_bytes: u64,
@@ -83,10 +89,7 @@ pub struct PutPlan {
 impl PutPlan {
     /// Bytes of each shard file.
     pub fn file_bytes(&self) -> u64 {
-        self.encoded
-            .shard_files
-            .first()
-            .map_or(0, |f| f.len() as u64)
+        self.layout.segments(self.size_bytes) * self.layout.shard_bytes as u64
     }
 
     /// The `Open` action for this plan (its deposit as the limit).
@@ -237,20 +240,13 @@ impl Transfers {
         put(self.http.clone(), shard_url(endpoint, id, index), bytes).await
     }
 
-    /// Uploads every shard file of `plan` (in parallel); one result per shard.
-    pub async fn upload_all(&self, plan: &PutPlan) -> Vec<Result<(), String>> {
+    /// Uploads every shard file of `plan` (in parallel, each moved out of the plan into its
+    /// request body, not copied); one result per shard.
+    pub async fn upload_all(&self, plan: &mut PutPlan) -> Vec<Result<(), String>> {
         let mut set = tokio::task::JoinSet::new();
-        for ((p, f), i) in plan
-            .providers
-            .iter()
-            .zip(&plan.encoded.shard_files)
-            .zip(0u32..)
-        {
-            let (http, url, body) = (
-                self.http.clone(),
-                shard_url(&p.endpoint, &plan.id, i),
-                f.clone(),
-            );
+        let files = std::mem::take(&mut plan.encoded.shard_files);
+        for ((p, body), i) in plan.providers.iter().zip(files).zip(0u32..) {
+            let (http, url) = (self.http.clone(), shard_url(&p.endpoint, &plan.id, i));
             set.spawn(async move { (i, put(http, url, body).await) });
         }
         let mut out: Vec<Result<(), String>> =
@@ -264,7 +260,7 @@ impl Transfers {
         out
     }
 
-    fn receipt_header(&self, id: &Hash32, provider: PublicKey, bytes: u64) -> String {
+    pub(crate) fn receipt_header(&self, id: &Hash32, provider: PublicKey, bytes: u64) -> String {
         let receipt = RetrievalReceipt {
             chain_id: self.chain_id.clone(),
             deal: *id,
@@ -283,121 +279,24 @@ impl Transfers {
         hex::encode(borsh::to_vec(&signed).expect("to a Vec"))
     }
 
-    /// Downloads shard file `index` of `d` and checks it against its root.
-    ///
-    /// Errors: transport, refusal, wrong size or root, as text.
-    pub async fn download(
-        &self,
-        endpoint: &str,
-        (id, d): (&Hash32, &Deal),
-        index: u32,
-    ) -> Result<Vec<u8>, String> {
-        let shard = &d.shards[index as usize];
-        let url = shard_url(endpoint, id, index);
-        let header = self.receipt_header(id, shard.provider, d.shard_file_bytes);
-        let r = self
-            .http
-            .get(&url)
-            .header(RECEIPT_HEADER, header)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            let status = r.status();
-            return Err(format!("{status}: {}", r.text().await.unwrap_or_default()));
-        }
-        let bytes = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
-        if bytes.len() as u64 != d.shard_file_bytes {
-            return Err(format!(
-                "{} bytes, expected {}",
-                bytes.len(),
-                d.shard_file_bytes
-            ));
-        }
-        if blake3_hash(&bytes) != shard.root {
-            return Err("root mismatch (corrupt shard)".into());
-        }
-        Ok(bytes)
+    /// A `GET` of `url` carrying the retrieval receipt `receipt_header`.
+    pub(crate) fn get_request(&self, url: &str, receipt_header: String) -> reqwest::RequestBuilder {
+        self.http.get(url).header(RECEIPT_HEADER, receipt_header)
     }
 
-    /// Fetches `k` intact shard files of `view` (healthy shards first) from the providers'
-    /// `endpoints` (device address → URL) and rebuilds the object, checked against its hash.
+    /// Fetches the object of `view` into memory (see [`Transfers::fetch_into`]).
     ///
-    /// Errors: [`ClientError::Unavailable`] naming each missing shard and why;
-    /// [`ClientError::ObjectMismatch`]; never returns wrong bytes.
+    /// Errors: as [`Transfers::fetch_into`]; never returns wrong bytes.
     pub async fn fetch(
         &self,
         view: &DealView,
         endpoints: &BTreeMap<String, String>,
     ) -> Result<Vec<u8>, ClientError> {
-        let d = deal_from_view(view).map_err(|message| ClientError::Reply { message })?;
-        let id: Hash32 = view.id.parse().map_err(|_| ClientError::Reply {
-            message: format!("deal id {:?}", view.id),
-        })?;
-        let (files, missing) = self.fetch_files(&id, &d, view, endpoints).await;
-        let k = usize::from(d.k);
-        let have = files.iter().filter(|f| f.is_some()).count();
-        if have < k {
-            let missing = missing
-                .iter()
-                .map(|(i, why)| format!("{i} ({why})"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(ClientError::Unavailable {
-                deal: view.id.clone(),
-                have,
-                need: k,
-                missing,
-            });
-        }
-        let layout = Layout::new(k, usize::from(d.n), d.segment_shard_bytes as usize)?;
-        let refs: Vec<Option<&[u8]>> = files.iter().map(|f| f.as_deref()).collect();
-        let data = decode_object(&layout, d.size_bytes, &refs)?;
-        let got = blake3_hash(&data);
-        if got != d.object {
-            return Err(ClientError::ObjectMismatch {
-                got: got.to_hex(),
-                expected: d.object.to_hex(),
-            });
-        }
-        Ok(data)
-    }
-
-    /// Up to `k` intact shard files (healthy shards first), and why the others are missing.
-    async fn fetch_files(
-        &self,
-        id: &Hash32,
-        d: &Deal,
-        view: &DealView,
-        endpoints: &BTreeMap<String, String>,
-    ) -> (Vec<Option<Vec<u8>>>, Vec<(u32, String)>) {
-        let mut order: Vec<u32> = (0..u32::from(d.n)).collect();
-        order.sort_by_key(|i| d.shards[*i as usize].faulty);
-        let mut files: Vec<Option<Vec<u8>>> = vec![None; usize::from(d.n)];
-        let mut missing = Vec::new();
-        let mut have = 0;
-        for i in order {
-            if have == usize::from(d.k) {
-                break;
-            }
-            let provider = &view.shards[i as usize].provider;
-            let Some(url) = endpoints.get(provider) else {
-                missing.push((i, "provider not announced".to_string()));
-                continue;
-            };
-            match self.download(url, (id, d), i).await {
-                Ok(b) => {
-                    files[i as usize] = Some(b);
-                    have += 1;
-                }
-                Err(why) => missing.push((i, why)),
-            }
-        }
-        (files, missing)
+        self.fetch_into(view, endpoints, || Ok(Vec::new())).await
     }
 }
 
-fn shard_url(endpoint: &str, id: &Hash32, index: u32) -> String {
+pub(crate) fn shard_url(endpoint: &str, id: &Hash32, index: u32) -> String {
     format!("{}/v1/shards/{id}/{index}", endpoint.trim_end_matches('/'))
 }
 

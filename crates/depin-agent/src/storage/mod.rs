@@ -2,6 +2,7 @@
 //! and fetches objects ([`client`]).
 
 pub mod client;
+pub mod fetch;
 pub mod prover;
 pub mod provider;
 

@@ -16,7 +16,7 @@
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
 use crate::storage::{ProviderError, RECEIPT_HEADER};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,10 @@ use std::sync::Arc;
 
 /// Largest shard file accepted in one upload, bytes.
 pub const MAX_SHARD_FILE_BYTES: usize = 2 << 30;
+/// Bytes read from disk per chunk of a download.
+pub const READ_CHUNK_BYTES: usize = 1 << 20;
+/// Chunks of a download read ahead of the socket.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
 /// Most shards proven per epoch (a bound on the prover's loop).
 pub const MAX_SHARDS_PER_EPOCH: usize = 100_000;
 
@@ -127,7 +131,8 @@ impl Provider {
         Ok(())
     }
 
-    /// The shard file for a download paid by `receipt`; the receipt goes to the oracle.
+    /// The shard file for a download paid by `receipt` (its length in bytes and a body that
+    /// streams it from disk); the receipt goes to the oracle.
     ///
     /// Errors: [`ProviderError::ReceiptRequired`], [`ProviderError::NotHeld`], I/O.
     pub async fn serve_download(
@@ -135,7 +140,7 @@ impl Provider {
         deal: &Hash32,
         index: u32,
         receipt: Option<&str>,
-    ) -> Result<Vec<u8>, ProviderError> {
+    ) -> Result<(u64, Body), ProviderError> {
         let path = self.shard_path(deal, index, "shard");
         let not_held = || ProviderError::NotHeld {
             deal: deal.to_hex(),
@@ -144,13 +149,13 @@ impl Provider {
         let len = std::fs::metadata(&path).map_err(|_| not_held())?.len();
         let d = self.covering_deal(deal, index).await?;
         let receipt = self.check_receipt(&d, deal, len, receipt)?;
-        let bytes = std::fs::read(&path).map_err(|_| not_held())?;
+        let file = std::fs::File::open(&path).map_err(|_| not_held())?;
         let payload = StorageReport::Retrieval(receipt);
         let report = self.report(&payload, crate::storage::wall_clock_ms());
         if let Err(e) = self.oracle.submit(&report).await {
             tracing::warn!(error = %e, deal = %deal, "retrieval receipt not delivered");
         }
-        Ok(bytes)
+        Ok((len, stream_file(file, len)))
     }
 
     fn check_receipt(
@@ -238,6 +243,29 @@ impl Provider {
     }
 }
 
+/// A body streaming the first `len` bytes of `file`, read [`READ_CHUNK_BYTES`] at a time
+/// on a blocking thread, at most [`CHUNKS_IN_FLIGHT`] ahead of the socket. A read error
+/// ends the body early (the client sees a short shard and tries another provider).
+fn stream_file(mut file: std::fs::File, len: u64) -> Body {
+    use std::io::Read;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        // Bounded: each turn reads at least one byte of the `len` left, or stops.
+        while left > 0 {
+            let n = usize::try_from(left.min(READ_CHUNK_BYTES as u64)).unwrap_or(READ_CHUNK_BYTES);
+            let mut buf = vec![0u8; n];
+            let read = file.read_exact(&mut buf).map(|()| Bytes::from(buf));
+            let failed = read.is_err();
+            if tx.blocking_send(read).is_err() || failed {
+                return;
+            }
+            left -= n as u64;
+        }
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
 /// Writes `bytes` to `path` through a synced temporary file and a rename.
 fn write_atomic(path: &FsPath, bytes: &[u8]) -> Result<(), ProviderError> {
     use std::io::Write;
@@ -291,7 +319,12 @@ async fn get_shard(
     };
     let receipt = headers.get(RECEIPT_HEADER).and_then(|v| v.to_str().ok());
     match p.serve_download(&deal, index, receipt).await {
-        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+        Ok((len, body)) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_LENGTH, len.to_string())],
+            body,
+        )
+            .into_response(),
         Err(e) => e.into(),
     }
 }

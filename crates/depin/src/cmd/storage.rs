@@ -49,8 +49,9 @@ pub enum StorageCmd {
         #[command(flatten)]
         opts: TxOpts,
     },
-    /// Fetch a deal's object: any `k` shard files, each checked against its root, rebuilt and
-    /// checked against the object's BLAKE3 before `OUT` is written.
+    /// Fetch a deal's object: `k` shard files streamed at once and rebuilt segment by segment
+    /// into `OUT.depin-partial`, renamed to `OUT` (after an fsync) only when every shard
+    /// matched its root and the object its BLAKE3; a failing shard is replaced by another.
     Get {
         /// Deal id (hex).
         id: Hash32,
@@ -282,7 +283,7 @@ async fn put(
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
     let mut out = Vec::new();
-    for (file, plan) in &plans {
+    for (file, plan) in &mut plans {
         let results = transfers.upload_all(plan).await;
         let failed: Vec<String> = (0..)
             .zip(&results)
@@ -311,14 +312,25 @@ async fn get(ctx: &Ctx, id: &Hash32, out: &Path) -> Result<()> {
     let key = open(&ctx.wallet)?.key;
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
-    let data = transfers.fetch(&view, &endpoints(&node).await?).await?;
     let tmp = out.with_extension("depin-partial");
-    std::fs::write(&tmp, &data).with_context(|| format!("writing {}", tmp.display()))?;
+    let fetched = transfers
+        .fetch_into(&view, &endpoints(&node).await?, || {
+            std::fs::File::create(&tmp)
+        })
+        .await;
+    let synced = fetched.map_err(anyhow::Error::from).and_then(|f| {
+        f.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))
+    });
+    if let Err(e) = synced {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
     print(
         ctx.format,
         &json!({"deal": id.to_hex(), "out": out.display().to_string(),
-        "size_bytes": data.len(), "object": view.object}),
+        "size_bytes": view.size_bytes, "object": view.object}),
     )
 }
 

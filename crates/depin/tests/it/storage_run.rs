@@ -222,7 +222,8 @@ fn get_fails_naming_the_missing_shards(net: &Net, id: &str, target: &Path) {
     let base = ["--node", &net.node_url, "--wallet", &wallet];
     let r = run(&[&base[..], &["storage", "get", id, target.to_str().unwrap()]].concat());
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success() && !target.exists());
+    let partial = target.with_extension("depin-partial");
+    assert!(!r.status.success() && !target.exists() && !partial.exists());
     let named = err.contains("3 of the 4 shards needed")
         && err.contains("missing 0 (")
         && err.contains("2 (");
@@ -415,6 +416,7 @@ fn flipped_bits_are_caught_on_read(net: &Net, id: &str, target: &Path) {
     let base = ["--node", &net.node_url, "--wallet", &wallet];
     let r = run(&[&base[..], &["storage", "get", id, target.to_str().unwrap()]].concat());
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success() && !target.exists(), "{err}");
+    let partial = target.with_extension("depin-partial");
+    assert!(!r.status.success() && !target.exists() && !partial.exists(), "{err}");
     assert!(err.contains("root mismatch (corrupt shard)"), "{err}");
 }
