@@ -1,20 +1,25 @@
-//! The storage client: codes an object into shard files, picks providers, builds the deal,
-//! uploads the shards; fetches any `k` shard files (each checked against its root) and
-//! rebuilds the object, verified against its BLAKE3; rebuilds a faulty shard for repair.
+//! The storage client: reads a file once for its shard roots (streamed, segment by segment),
+//! picks providers, builds the deal, then reads it again to stream each segment's shards to
+//! the `n` providers at once; fetching is in [`crate::storage::fetch`].
 
 use crate::storage::{wall_clock_ms, RECEIPT_HEADER};
 use depin_api::{DealView, ProviderView};
 use depin_module_storage::erasure::{ErasureError, Layout};
-use depin_module_storage::object::{encode_object, Encoded};
+use depin_module_storage::stream::{code_stream, summarize, StreamError, Summary};
 use depin_types::storage::{
     per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
 };
 use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
 
 /// Time allowed for one shard upload or download.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Segment shards of an upload queued ahead of its connection.
+pub const UPLOAD_SEGMENTS_IN_FLIGHT: usize = 16;
 /// Domain of deal ids.
 pub const DOMAIN_DEAL_ID: &[u8] = b"depin/storage/deal/v1\0";
 
@@ -54,6 +59,9 @@ pub enum ClientError {
         /// The deal's.
         expected: String,
     },
+    /// Reading or coding the file to store failed.
+    #[error(transparent)]
+    Stream(#[from] StreamError),
     /// Writing the fetched object failed.
     #[error("writing the object: {message}")]
     Io {
@@ -74,8 +82,10 @@ pub struct PutPlan {
     pub id: Hash32,
     /// The coding layout.
     pub layout: Layout,
-    /// The shard files and roots ([`Transfers::upload_all`] moves the files out).
-    pub encoded: Encoded,
+    /// The file stored (read again by [`Transfers::upload_all`]).
+    pub source: PathBuf,
+    /// The shard roots and object hash.
+    pub summary: Summary,
     /// Object size, bytes.
     pub size_bytes: u64,
     /// Provider `i` gets shard file `i`.
@@ -99,7 +109,7 @@ impl PutPlan {
         let shards = self
             .providers
             .iter()
-            .zip(&self.encoded.roots)
+            .zip(&self.summary.roots)
             .map(|(p, root)| {
                 Ok(ShardPlacement {
                     provider: parse_address(&p.device)?,
@@ -109,7 +119,7 @@ impl PutPlan {
             .collect::<Result<Vec<_>, ClientError>>()?;
         Ok(StorageAction::Open {
             id: self.id,
-            object: self.encoded.object,
+            object: self.summary.object,
             size_bytes: self.size_bytes,
             k: u16::try_from(self.layout.data_shards).unwrap_or(u16::MAX),
             segment_shard_bytes: u32::try_from(self.layout.shard_bytes).unwrap_or(u32::MAX),
@@ -163,21 +173,27 @@ pub fn deal_id(client: &PublicKey, object: &Hash32, nonce: u64) -> Hash32 {
     Hash32::digest_with_domain(DOMAIN_DEAL_ID, &bytes)
 }
 
-/// Codes `data` `k` of `n` and plans its deal over `providers` for `term_epochs`.
+/// Reads `source` once for its shard roots coded `k` of `n` and plans its deal over
+/// `providers` for `term_epochs`.
 ///
-/// Errors: layout, too few providers, overflow of the price.
+/// Errors: reading the file, layout, too few providers, overflow of the price.
 pub fn plan_put(
     client: &PublicKey,
     nonce: u64,
-    data: &[u8],
+    source: &Path,
     (k, n): (usize, usize),
     providers: &[ProviderView],
     term_epochs: u64,
 ) -> Result<PutPlan, ClientError> {
-    let ssb = depin_module_storage::object::segment_shard_bytes_for(data.len() as u64, k);
+    let io = |e: std::io::Error| ClientError::Io {
+        message: format!("{}: {e}", source.display()),
+    };
+    let file = std::fs::File::open(source).map_err(io)?;
+    let size_bytes = file.metadata().map_err(io)?.len();
+    let ssb = depin_module_storage::object::segment_shard_bytes_for(size_bytes, k);
     let layout = Layout::new(k, n, ssb)?;
-    let encoded = encode_object(&layout, data)?;
-    let file_bytes = encoded.shard_files[0].len() as u64;
+    let summary = summarize(&layout, file, size_bytes)?;
+    let file_bytes = layout.segments(size_bytes) * ssb as u64;
     let chosen = choose_providers(providers, n, file_bytes)?;
     let overflow = || ClientError::Reply {
         message: "price overflows".into(),
@@ -191,13 +207,14 @@ pub fn plan_put(
         .checked_mul(u128::from(term_epochs))
         .map_err(|_| overflow())?;
     Ok(PutPlan {
-        id: deal_id(client, &encoded.object, nonce),
+        id: deal_id(client, &summary.object, nonce),
         layout,
-        size_bytes: data.len() as u64,
+        size_bytes,
+        source: source.to_path_buf(),
         providers: chosen,
         term_epochs,
         deposit,
-        encoded,
+        summary,
     })
 }
 
@@ -237,18 +254,41 @@ impl Transfers {
         index: u32,
         bytes: Vec<u8>,
     ) -> Result<(), String> {
-        put(self.http.clone(), shard_url(endpoint, id, index), bytes).await
+        send_upload(self.http.put(shard_url(endpoint, id, index)).body(bytes)).await
     }
 
-    /// Uploads every shard file of `plan` (in parallel, each moved out of the plan into its
-    /// request body, not copied); one result per shard.
-    pub async fn upload_all(&self, plan: &mut PutPlan) -> Vec<Result<(), String>> {
+    /// Uploads every shard file of `plan` at once: the file is read and coded again segment
+    /// by segment on a blocking thread and each segment's shards are streamed to their
+    /// providers ([`UPLOAD_SEGMENTS_IN_FLIGHT`] ahead at most); one result per shard. A
+    /// provider that fails does not stop the others.
+    pub async fn upload_all(&self, plan: &PutPlan) -> Vec<Result<(), String>> {
         let mut set = tokio::task::JoinSet::new();
-        let files = std::mem::take(&mut plan.encoded.shard_files);
-        for ((p, body), i) in plan.providers.iter().zip(files).zip(0u32..) {
-            let (http, url) = (self.http.clone(), shard_url(&p.endpoint, &plan.id, i));
-            set.spawn(async move { (i, put(http, url, body).await) });
+        let mut senders = Vec::with_capacity(plan.providers.len());
+        for (p, i) in plan.providers.iter().zip(0u32..) {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>(UPLOAD_SEGMENTS_IN_FLIGHT);
+            senders.push(Some(tx));
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
+                .map(|piece| Ok::<_, std::io::Error>(bytes_of(piece)));
+            let request = self
+                .http
+                .put(shard_url(&p.endpoint, &plan.id, i))
+                .header(reqwest::header::CONTENT_LENGTH, plan.file_bytes())
+                .body(reqwest::Body::wrap_stream(stream));
+            set.spawn(async move { (i, send_upload(request).await) });
         }
+        let (layout, size, source) = (plan.layout, plan.size_bytes, plan.source.clone());
+        let producer = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
+            code_stream(&layout, file, size, |_, pieces| {
+                for (tx, piece) in senders.iter_mut().zip(pieces) {
+                    if tx.as_ref().is_some_and(|t| t.blocking_send(piece).is_err()) {
+                        *tx = None;
+                    }
+                }
+                senders.iter().any(Option::is_some)
+            })
+            .map_err(|e| e.to_string())
+        });
         let mut out: Vec<Result<(), String>> =
             vec![Err("not attempted".into()); plan.providers.len()];
         while let Some(joined) = set.join_next().await {
@@ -256,6 +296,11 @@ impl Transfers {
                 Ok((i, r)) => out[i as usize] = r,
                 Err(e) => tracing::error!(error = %e, "upload task failed"),
             }
+        }
+        let read = producer.await.map_err(|e| e.to_string()).and_then(|r| r);
+        if let Err(e) = read {
+            let why = format!("reading {}: {e}", plan.source.display());
+            out.iter_mut().for_each(|r| *r = Err(why.clone()));
         }
         out
     }
@@ -300,13 +345,13 @@ pub(crate) fn shard_url(endpoint: &str, id: &Hash32, index: u32) -> String {
     format!("{}/v1/shards/{id}/{index}", endpoint.trim_end_matches('/'))
 }
 
-async fn put(http: reqwest::Client, url: String, body: Vec<u8>) -> Result<(), String> {
-    let r = http
-        .put(&url)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+/// A shard piece as a request body chunk (no copy).
+fn bytes_of(piece: Vec<u8>) -> axum::body::Bytes {
+    axum::body::Bytes::from(piece)
+}
+
+async fn send_upload(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let r = request.send().await.map_err(|e| e.to_string())?;
     if r.status().is_success() {
         return Ok(());
     }

@@ -8,7 +8,8 @@
 //! renamed, so a crash never leaves a half shard under the real name.
 //!
 //! HTTP (all errors JSON `{code, message}`):
-//! - `PUT /v1/shards/{deal}/{index}`: body the shard file. `403 not_covered` unless the
+//! - `PUT /v1/shards/{deal}/{index}`: body the shard file, written to disk and hashed as it
+//!   arrives (memory stays at a few frames). `403 not_covered` unless the
 //!   ledger's deal places shard `index` on this provider; `400 size_mismatch` /
 //!   `root_mismatch` unless the body is exactly the shard file the deal records.
 //! - `GET /v1/shards/{deal}/{index}` with header `x-depin-receipt` (hex borsh
@@ -17,7 +18,7 @@
 
 use crate::storage::{ProviderError, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,10 +29,10 @@ use depin_types::{Hash32, Report, SecretKey};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-/// Largest shard file accepted in one upload, bytes.
-pub const MAX_SHARD_FILE_BYTES: usize = 2 << 30;
 /// Bytes read from disk per chunk of a download.
 pub const READ_CHUNK_BYTES: usize = 1 << 20;
+/// Body frames of an upload queued between the socket and the disk writer.
+pub const UPLOAD_FRAMES_IN_FLIGHT: usize = 64;
 /// Chunks of a download read ahead of the socket.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
 /// Most shards proven per epoch (a bound on the prover's loop).
@@ -104,31 +105,56 @@ impl Provider {
         }
     }
 
-    /// Stores an uploaded shard file after checking the deal covers it, byte for byte.
+    /// Stores an uploaded shard file after checking the deal covers it, byte for byte: the
+    /// body is written to a temporary file as it arrives while its tree (root and outboard)
+    /// is built in the same pass; only a body of the deal's size and root is synced and
+    /// renamed into place.
     ///
     /// Errors: [`ProviderError::NotCovered`], size or root mismatch, I/O.
     pub async fn accept_upload(
         &self,
         deal: &Hash32,
         index: u32,
-        body: &[u8],
+        announced_bytes: Option<u64>,
+        body: Body,
     ) -> Result<(), ProviderError> {
         let d = self.covering_deal(deal, index).await?;
-        if body.len() as u64 != d.shard_file_bytes {
-            let (got, expected) = (body.len() as u64, d.shard_file_bytes);
+        let expected = d.shard_file_bytes;
+        if let Some(got) = announced_bytes.filter(|b| *b != expected) {
             return Err(ProviderError::SizeMismatch { got, expected });
         }
-        let tree = ShardTree::new(body);
-        let want = d.shards[index as usize].root;
-        if tree.root != want {
-            return Err(ProviderError::RootMismatch {
-                got: tree.root.to_hex(),
-                expected: want.to_hex(),
-            });
-        }
+        let path = self.shard_path(deal, index, "shard");
+        let tmp = path.with_extension("shard.tmp");
+        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_FRAMES_IN_FLIGHT);
+        let file = create_file(&tmp)?;
+        let writer = tokio::task::spawn_blocking(move || write_and_hash(rx, file, expected));
+        let received = forward_body(body, expected, tx).await;
+        let written = writer.await.map_err(|e| ProviderError::Io {
+            message: format!("upload writer: {e}"),
+        })?;
+        let checked = match (received, written) {
+            (Err(e), _) => Err(e),
+            (Ok(got), _) if got != expected => Err(ProviderError::SizeMismatch { got, expected }),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(tree)) if tree.root != d.shards[index as usize].root => {
+                Err(ProviderError::RootMismatch {
+                    got: tree.root.to_hex(),
+                    expected: d.shards[index as usize].root.to_hex(),
+                })
+            }
+            (Ok(_), Ok(tree)) => Ok(tree),
+        };
+        let tree = match checked {
+            Ok(tree) => tree,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         write_atomic(&self.shard_path(deal, index, "obao"), &tree.outboard)?;
-        write_atomic(&self.shard_path(deal, index, "shard"), body)?;
-        Ok(())
+        std::fs::rename(&tmp, &path).map_err(|e| ProviderError::Io {
+            message: format!("{}: {e}", path.display()),
+        })
     }
 
     /// The shard file for a download paid by `receipt` (its length in bytes and a body that
@@ -266,6 +292,102 @@ fn stream_file(mut file: std::fs::File, len: u64) -> Body {
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// Creates `path` (and its directory) for writing.
+fn create_file(path: &FsPath) -> Result<std::fs::File, ProviderError> {
+    let io = |e: std::io::Error| ProviderError::Io {
+        message: format!("{}: {e}", path.display()),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::File::create(path).map_err(io)
+}
+
+/// Sends the body's bytes to the writer as they arrive; the bytes received. Stops (and says
+/// so) as soon as the body is longer than `expected`.
+///
+/// Errors: [`ProviderError::SizeMismatch`] for a body longer than `expected`;
+/// [`ProviderError::Io`] when the body breaks off.
+async fn forward_body(
+    body: Body,
+    expected: u64,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) -> Result<u64, ProviderError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut got = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ProviderError::Io {
+            message: format!("upload body: {e}"),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        got += data.len() as u64;
+        if got > expected {
+            return Err(ProviderError::SizeMismatch { got, expected });
+        }
+        if tx.send(data).await.is_err() {
+            break; // The writer stopped; its result says why.
+        }
+    }
+    Ok(got)
+}
+
+/// The upload's bytes, read from the channel, each chunk written to `file` as it comes: a
+/// reader for the tree builder that tees to disk.
+struct TeeReader {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    chunk: Bytes,
+    file: std::fs::File,
+}
+
+impl std::io::Read for TeeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        // Bounded by the sender: each turn takes one chunk, and the channel ends with the body.
+        while self.chunk.is_empty() {
+            let Some(next) = self.rx.blocking_recv() else {
+                return Ok(0);
+            };
+            self.file.write_all(&next)?;
+            self.chunk = next;
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk = self.chunk.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Writes the `expected` bytes the channel delivers to `file` (synced) and returns their
+/// tree, built in the same pass.
+///
+/// Errors: [`ProviderError::SizeMismatch`] when the channel ends early, I/O.
+fn write_and_hash(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    file: std::fs::File,
+    expected: u64,
+) -> Result<ShardTree, ProviderError> {
+    let io = |e: std::io::Error| ProviderError::Io {
+        message: format!("writing the shard: {e}"),
+    };
+    let mut reader = TeeReader {
+        rx,
+        chunk: Bytes::new(),
+        file,
+    };
+    let tree = match ShardTree::from_reader(&mut reader, expected) {
+        Ok(tree) => tree,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(ProviderError::SizeMismatch { got: 0, expected })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    reader.file.sync_all().map_err(io)?;
+    Ok(tree)
+}
+
 /// Writes `bytes` to `path` through a synced temporary file and a rename.
 fn write_atomic(path: &FsPath, bytes: &[u8]) -> Result<(), ProviderError> {
     use std::io::Write;
@@ -294,12 +416,16 @@ fn bad_deal_id() -> Response {
 async fn put_shard(
     State(p): State<Arc<Provider>>,
     Path((deal, index)): Path<(String, u32)>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let Ok(deal) = deal.parse::<Hash32>() else {
         return bad_deal_id();
     };
-    match p.accept_upload(&deal, index, &body).await {
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    match p.accept_upload(&deal, index, announced, body).await {
         Ok(()) => reply(
             StatusCode::CREATED,
             "stored",
@@ -337,6 +463,5 @@ pub fn router(p: Arc<Provider>) -> axum::Router {
             axum::routing::put(put_shard).get(get_shard),
         )
         .route("/health", axum::routing::get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(MAX_SHARD_FILE_BYTES))
         .with_state(p)
 }

@@ -238,7 +238,7 @@ fn plan_json(path: &Path, p: &PutPlan) -> serde_json::Value {
     json!({
         "path": path.display().to_string(),
         "deal": p.id.to_hex(),
-        "object": p.encoded.object.to_hex(),
+        "object": p.summary.object.to_hex(),
         "size_bytes": p.size_bytes,
         "shard_file_bytes": p.file_bytes(),
         "providers": p.providers.iter().map(|v| v.device.clone()).collect::<Vec<_>>(),
@@ -259,9 +259,8 @@ async fn put(
     let account = node.account(&key.public().to_hex()).await?;
     let mut plans = Vec::new();
     for (i, file) in (0u64..).zip(files_under(path)?) {
-        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         let nonce = account.next_nonce + i;
-        let plan = plan_put(&key.public(), nonce, &data, (k, n), &providers, epochs)
+        let plan = plan_put(&key.public(), nonce, &file, (k, n), &providers, epochs)
             .with_context(|| format!("planning {}", file.display()))?;
         plans.push((file, plan));
     }
@@ -283,7 +282,7 @@ async fn put(
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
     let mut out = Vec::new();
-    for (file, plan) in &mut plans {
+    for (file, plan) in &plans {
         let results = transfers.upload_all(plan).await;
         let failed: Vec<String> = (0..)
             .zip(&results)

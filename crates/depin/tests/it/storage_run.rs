@@ -345,7 +345,8 @@ fn wait_faulty(net: &Net, id: &str, faulty: usize) -> serde_json::Value {
     }
 }
 
-/// `storage repair`: a provider of a 4-of-6 deal dies, misses its proofs and its shard is
+/// Uploads that differ from the deal are refused with their codes. `storage repair`: a
+/// provider of a 4-of-6 deal dies, misses its proofs and its shard is
 /// marked faulty; `storage repair --commit` rebuilds the shard from four healthy ones onto a
 /// new provider (same root); the deal has no faulty shard left, the new provider holds the
 /// shard, and the file comes back byte-exact with the dead provider still down and one more
@@ -361,6 +362,7 @@ fn a_faulty_shard_is_repaired_onto_a_new_provider_and_flipped_bits_are_caught_on
     let put = net.put(&file, "50");
     let id = put["deals"][0]["deal"].as_str().unwrap().to_string();
     let providers = put["deals"][0]["providers"].as_array().unwrap().clone();
+    uploads_unlike_the_deal_are_refused(&net, &id, &providers);
     let dead = providers[2].as_str().unwrap();
     net.kill(dead);
     wait_faulty(&net, &id, 1);
@@ -394,6 +396,52 @@ fn a_faulty_shard_is_repaired_onto_a_new_provider_and_flipped_bits_are_caught_on
     flipped_bits_are_caught_on_read(&net, &id, &dir.path().join("corrupt.bin"));
 }
 
+/// Shard 0 of deal `id` uploaded again to its provider as it is stored: one bit flipped
+/// (`root_mismatch`), a byte short or long (`size_mismatch`), or to the provider of shard 1
+/// (`not_covered`), each refused with its code and nothing left behind; the exact bytes are
+/// accepted again.
+fn uploads_unlike_the_deal_are_refused(net: &Net, id: &str, providers: &[serde_json::Value]) {
+    let endpoint = |i: usize| net.providers[providers[i].as_str().unwrap()].1.clone();
+    let stored = std::fs::read_dir(&net.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().join(id).join("0.shard"))
+        .find(|p| p.exists())
+        .expect("shard 0 on some provider's disk");
+    let shard = std::fs::read(&stored).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let put = |i: usize, body: Vec<u8>| {
+        let r = http
+            .put(format!("{}/v1/shards/{id}/0", endpoint(i)))
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let code = r.json::<serde_json::Value>().unwrap()["code"].clone();
+        (status, code.as_str().unwrap_or_default().to_string())
+    };
+    let mut flipped = shard.clone();
+    flipped[shard.len() / 3] ^= 0x10;
+    assert_eq!(put(0, flipped), (400, "root_mismatch".into()));
+    assert_eq!(put(0, shard[1..].to_vec()), (400, "size_mismatch".into()));
+    assert_eq!(
+        put(0, [&shard[..], b"x"].concat()),
+        (400, "size_mismatch".into())
+    );
+    assert_eq!(put(1, shard.clone()), (403, "not_covered".into()));
+    let left: Vec<_> = std::fs::read_dir(stored.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(left.iter().all(|f| !f.contains("tmp")), "{left:?}");
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        shard,
+        "stored shard untouched"
+    );
+    assert_eq!(put(0, shard.clone()), (201, "stored".into()));
+    assert_eq!(std::fs::read(&stored).unwrap(), shard);
+}
+
 /// One bit flipped in every stored shard file of deal `id` (every provider's disk): `storage
 /// get` names each corrupt shard and writes nothing.
 fn flipped_bits_are_caught_on_read(net: &Net, id: &str, target: &Path) {
@@ -417,6 +465,9 @@ fn flipped_bits_are_caught_on_read(net: &Net, id: &str, target: &Path) {
     let r = run(&[&base[..], &["storage", "get", id, target.to_str().unwrap()]].concat());
     let err = String::from_utf8_lossy(&r.stderr);
     let partial = target.with_extension("depin-partial");
-    assert!(!r.status.success() && !target.exists() && !partial.exists(), "{err}");
+    assert!(
+        !r.status.success() && !target.exists() && !partial.exists(),
+        "{err}"
+    );
     assert!(err.contains("root mismatch (corrupt shard)"), "{err}");
 }

@@ -11,6 +11,9 @@
 //!   lost a fraction `f` of a shard passes one challenge with probability `(1 − f)^c`
 //!   ([`proof::epochs_to_detect`]).
 //!
+//! - [`object`] codes a whole object in memory; [`stream`] codes it segment by segment from a
+//!   reader (a put reads its file twice: once for the roots the deal records, once to upload),
+//!   memory staying at a few segments whatever the object's size.
 //! - [`module`]: the module the oracle runs: per epoch, verdicts on proof and retrieval
 //!   reports, shares for proven bytes, faults (penalties) for shards not proven, retrieval
 //!   charges.
@@ -22,5 +25,6 @@ pub mod erasure;
 pub mod module;
 pub mod object;
 pub mod proof;
+pub mod stream;
 
 pub use module::StorageModule;

@@ -68,6 +68,18 @@ pub struct ShardTree {
 }
 
 impl ShardTree {
+    /// The tree of the `size_bytes` shard `reader` yields, read once (16 KiB at a time).
+    ///
+    /// Errors: the reader's; `UnexpectedEof` when it ends before `size_bytes`.
+    pub fn from_reader(reader: impl std::io::Read, size_bytes: u64) -> std::io::Result<ShardTree> {
+        let ob = PreOrderOutboard::<Vec<u8>>::create_sized(reader, size_bytes, BLOCK_SIZE)?;
+        Ok(ShardTree {
+            root: Hash32(*ob.root.as_bytes()),
+            size_bytes,
+            outboard: ob.data,
+        })
+    }
+
     /// The tree of `shard`.
     pub fn new(shard: &[u8]) -> ShardTree {
         let ob = PreOrderOutboard::<Vec<u8>>::create_sized(shard, shard.len() as u64, BLOCK_SIZE)

@@ -1,0 +1,253 @@
+//! Objects coded as a stream, segment by segment, so that memory stays at a few segments
+//! whatever the object's size: [`summarize`] reads an object once for its shard roots and
+//! BLAKE3 (what a deal records), [`code_stream`] reads it again and hands each segment's `n`
+//! shards to the uploads. The shards are the ones [`crate::object::encode_object`] gives.
+
+use crate::erasure::{ErasureError, Layout};
+use depin_types::Hash32;
+use reed_solomon_simd::ReedSolomonEncoder;
+use std::io::Read;
+
+/// Segments read, coded and hashed together by [`summarize`] (16 MiB of a 4-of-6 object at
+/// the default shard size).
+pub const BATCH_SEGMENTS: usize = 16;
+
+/// Why streaming an object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading the object failed.
+    #[error("reading the object: {message}")]
+    Io {
+        /// The reader's error.
+        message: String,
+    },
+    /// The object ended before (or went on after) the size it was announced with.
+    #[error("the object is not {expected} bytes long (it changed while being read?)")]
+    Size {
+        /// The size announced.
+        expected: u64,
+    },
+    /// The codec refused.
+    #[error(transparent)]
+    Erasure(#[from] ErasureError),
+}
+
+/// The roots and hash of a coded object: what its deal records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// `BLAKE3` of shard file `i` (provider `i`'s).
+    pub roots: Vec<Hash32>,
+    /// `BLAKE3` of the object.
+    pub object: Hash32,
+}
+
+/// Codes segments one after another with one encoder (its work space reused).
+pub struct SegmentCoder {
+    layout: Layout,
+    encoder: ReedSolomonEncoder,
+}
+
+fn codec(e: reed_solomon_simd::Error) -> ErasureError {
+    ErasureError::Codec {
+        reason: e.to_string(),
+    }
+}
+
+impl SegmentCoder {
+    /// A coder for `layout`.
+    ///
+    /// Errors: [`ErasureError::Codec`] if the codec refuses the layout.
+    pub fn new(layout: Layout) -> Result<SegmentCoder, ErasureError> {
+        let encoder = ReedSolomonEncoder::new(
+            layout.data_shards,
+            layout.parity_shards(),
+            layout.shard_bytes,
+        )
+        .map_err(codec)?;
+        Ok(SegmentCoder { layout, encoder })
+    }
+
+    /// The `n` shards of one segment (`data` at most `k × shard_bytes`, zero-padded).
+    ///
+    /// Errors: [`ErasureError::ShardSize`] for data longer than a segment; the codec's.
+    pub fn code(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+        let (k, ssb) = (self.layout.data_shards, self.layout.shard_bytes);
+        if data.len() > self.layout.segment_bytes() {
+            let (got, expected) = (data.len(), self.layout.segment_bytes());
+            return Err(ErasureError::ShardSize {
+                index: 0,
+                got,
+                expected,
+            });
+        }
+        let mut shards = Vec::with_capacity(self.layout.total_shards);
+        for i in 0..k {
+            let mut s = Vec::with_capacity(ssb);
+            s.extend_from_slice(&data[(i * ssb).min(data.len())..((i + 1) * ssb).min(data.len())]);
+            s.resize(ssb, 0);
+            self.encoder.add_original_shard(&s).map_err(codec)?;
+            shards.push(s);
+        }
+        let result = self.encoder.encode().map_err(codec)?;
+        shards.extend(result.recovery_iter().map(<[u8]>::to_vec));
+        assert_eq!(
+            shards.len(),
+            self.layout.total_shards,
+            "k data + (n − k) parity"
+        );
+        Ok(shards)
+    }
+}
+
+/// Fills `buf` from `reader` as far as it goes; the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, StreamError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(StreamError::Io {
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Reads the `size_bytes` object of `reader` segment by segment and calls `each(segment,
+/// shards)` with each segment's `n` shards, in order, until it returns `false`.
+///
+/// Errors: the reader's, [`StreamError::Size`] when the object is not `size_bytes` long,
+/// the codec's.
+pub fn code_stream(
+    layout: &Layout,
+    mut reader: impl Read,
+    size_bytes: u64,
+    mut each: impl FnMut(u64, Vec<Vec<u8>>) -> bool,
+) -> Result<(), StreamError> {
+    let mut coder = SegmentCoder::new(*layout)?;
+    let mut buf = vec![0u8; layout.segment_bytes()];
+    let segment_bytes = layout.segment_bytes() as u64;
+    for s in 0..layout.segments(size_bytes) {
+        let want = (size_bytes - s * segment_bytes).min(segment_bytes);
+        let want = usize::try_from(want).expect("a segment fits in memory");
+        if read_full(&mut reader, &mut buf[..want])? != want {
+            return Err(StreamError::Size {
+                expected: size_bytes,
+            });
+        }
+        if !each(s, coder.code(&buf[..want])?) {
+            return Ok(());
+        }
+    }
+    if read_full(&mut reader, &mut buf[..1])? != 0 {
+        return Err(StreamError::Size {
+            expected: size_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The shard roots and object hash of the `size_bytes` object of `reader`, read once in
+/// batches of [`BATCH_SEGMENTS`]: each batch is coded, then hashed on two threads (the
+/// object and the first third of the shards on one, the other shards on the other).
+///
+/// Errors: as [`code_stream`].
+pub fn summarize(
+    layout: &Layout,
+    reader: impl Read,
+    size_bytes: u64,
+) -> Result<Summary, StreamError> {
+    let n = layout.total_shards;
+    let mut object = blake3::Hasher::new();
+    let mut shards: Vec<blake3::Hasher> = (0..n).map(|_| blake3::Hasher::new()).collect();
+    // Each segment's object bytes (its data shards without the padding) and its shards.
+    let mut batch: Vec<(usize, Vec<Vec<u8>>)> = Vec::with_capacity(BATCH_SEGMENTS);
+    let segment_bytes = layout.segment_bytes() as u64;
+    let segments = layout.segments(size_bytes);
+    // The object and the first third of the shards on one thread, the rest on the other
+    // (which also reads and codes): about even.
+    let split = n.div_ceil(3);
+    let mut hash_batch = |batch: &mut Vec<(usize, Vec<Vec<u8>>)>| {
+        let (first, rest) = shards.split_at_mut(split);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for (len, pieces) in batch.iter() {
+                    let mut left = *len;
+                    for p in &pieces[..layout.data_shards] {
+                        let take = left.min(p.len());
+                        object.update(&p[..take]);
+                        left -= take;
+                    }
+                    for (h, p) in first.iter_mut().zip(pieces) {
+                        h.update(p);
+                    }
+                }
+            });
+            for (_, pieces) in batch.iter() {
+                for (h, p) in rest.iter_mut().zip(&pieces[split..]) {
+                    h.update(p);
+                }
+            }
+        });
+        batch.clear();
+    };
+    code_stream(layout, reader, size_bytes, |s, pieces| {
+        let len = (size_bytes - s * segment_bytes).min(segment_bytes);
+        batch.push((usize::try_from(len).unwrap_or(usize::MAX), pieces));
+        if batch.len() == BATCH_SEGMENTS || s + 1 == segments {
+            hash_batch(&mut batch);
+        }
+        true
+    })?;
+    assert!(batch.is_empty(), "every batch hashed");
+    Ok(Summary {
+        roots: shards
+            .iter()
+            .map(|h| Hash32(*h.finalize().as_bytes()))
+            .collect(),
+        object: Hash32(*object.finalize().as_bytes()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::encode_object;
+
+    #[test]
+    fn streamed_shards_and_summary_are_the_in_memory_coding() {
+        let data: Vec<u8> = (0..300_001u32).map(|i| (i * 13 % 251) as u8).collect();
+        for (k, n, ssb) in [(4, 6, 4_096), (3, 5, 1_000), (2, 3, 64)] {
+            let layout = Layout::new(k, n, ssb).expect("layout");
+            let enc = encode_object(&layout, &data).expect("encode");
+            let mut files: Vec<Vec<u8>> = vec![Vec::new(); n];
+            code_stream(&layout, &data[..], data.len() as u64, |_, pieces| {
+                for (f, p) in files.iter_mut().zip(pieces) {
+                    f.extend_from_slice(&p);
+                }
+                true
+            })
+            .expect("stream");
+            assert_eq!(files, enc.shard_files, "{k} of {n}, {ssb}");
+            let summary = summarize(&layout, &data[..], data.len() as u64).expect("summary");
+            assert_eq!((summary.roots, summary.object), (enc.roots, enc.object));
+        }
+    }
+
+    #[test]
+    fn an_object_of_another_size_than_announced_is_refused() {
+        let layout = Layout::new(2, 3, 64).expect("layout");
+        let data = vec![1u8; 1_000];
+        for announced in [999, 1_001, 5_000] {
+            assert!(matches!(
+                summarize(&layout, &data[..], announced),
+                Err(StreamError::Size { .. })
+            ));
+        }
+        assert!(summarize(&layout, &[][..], 0).is_ok());
+    }
+}
