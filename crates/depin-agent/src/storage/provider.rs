@@ -16,7 +16,7 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::{ProviderError, RECEIPT_HEADER};
+use crate::storage::{ProviderError, SyncingFile, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -339,7 +339,7 @@ async fn forward_body(
 struct TeeReader {
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     chunk: Bytes,
-    file: std::fs::File,
+    file: SyncingFile,
 }
 
 impl std::io::Read for TeeReader {
@@ -375,7 +375,7 @@ fn write_and_hash(
     let mut reader = TeeReader {
         rx,
         chunk: Bytes::new(),
-        file,
+        file: SyncingFile::new(file),
     };
     let tree = match ShardTree::from_reader(&mut reader, expected) {
         Ok(tree) => tree,
@@ -384,7 +384,7 @@ fn write_and_hash(
         }
         Err(e) => return Err(io(e)),
     };
-    reader.file.sync_all().map_err(io)?;
+    reader.file.into_synced().map_err(io)?;
     Ok(tree)
 }
 

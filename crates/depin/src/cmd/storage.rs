@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use depin_agent::storage::client::{plan_put, PutPlan, Transfers};
 use depin_agent::storage::prover::{self, EpochClock};
 use depin_agent::storage::provider::{self, Provider};
+use depin_agent::storage::SyncingFile;
 use depin_api::{DealView, ReceiptView};
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
@@ -314,11 +315,11 @@ async fn get(ctx: &Ctx, id: &Hash32, out: &Path) -> Result<()> {
     let tmp = out.with_extension("depin-partial");
     let fetched = transfers
         .fetch_into(&view, &endpoints(&node).await?, || {
-            std::fs::File::create(&tmp)
+            std::fs::File::create(&tmp).map(SyncingFile::new)
         })
         .await;
     let synced = fetched.map_err(anyhow::Error::from).and_then(|f| {
-        f.sync_all()
+        f.into_synced()
             .with_context(|| format!("syncing {}", tmp.display()))
     });
     if let Err(e) = synced {
