@@ -11,6 +11,7 @@
 
 use crate::storage::client::{shard_url, ClientError, Transfers};
 use crate::storage::deal_from_view;
+use axum::body::Bytes;
 use depin_api::DealView;
 use depin_module_storage::erasure::{decode_segment, Layout};
 use depin_types::storage::Deal;
@@ -19,8 +20,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use tokio::sync::mpsc;
 
-/// Segment shards buffered per download before the writer takes them.
+/// Segment shards buffered per download before the assembler takes them.
 pub const SEGMENTS_IN_FLIGHT: usize = 16;
+/// Slices of the object queued between the assembler and the thread writing the sink.
+pub const WRITES_IN_FLIGHT: usize = 1_024;
 
 /// Why one shard's download ended early.
 #[derive(Debug)]
@@ -50,12 +53,16 @@ enum Attempt<W> {
     Failed(Vec<(u32, String)>),
 }
 
+/// One segment's shard as it arrived: slices of the received chunks, `shard_bytes` in all
+/// (cut without copying).
+type Piece = Vec<Bytes>;
+
 /// Downloads one shard file, cut into pieces of `spec.piece_bytes` sent to the writer, and
 /// checks its size and root once it has all of it.
 async fn stream_shard(
     request: reqwest::RequestBuilder,
     spec: ShardSpec,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Piece>,
 ) -> Result<(), StreamEnd> {
     let shard = |why: String| StreamEnd::Shard(why);
     let mut r = request.send().await.map_err(|e| shard(e.to_string()))?;
@@ -71,25 +78,26 @@ async fn stream_shard(
         return Err(wrong_size(len));
     }
     let mut hasher = blake3::Hasher::new();
-    let (mut piece, mut total) = (Vec::with_capacity(spec.piece_bytes), 0u64);
+    let (mut piece, mut piece_bytes, mut total) = (Piece::new(), 0usize, 0u64);
     while let Some(chunk) = r.chunk().await.map_err(|e| shard(e.to_string()))? {
         total += chunk.len() as u64;
         if total > spec.file_bytes {
             return Err(wrong_size(total));
         }
-        let mut rest = &chunk[..];
+        hasher.update(&chunk);
+        let mut rest = chunk;
         while !rest.is_empty() {
-            let take = (spec.piece_bytes - piece.len()).min(rest.len());
-            piece.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if piece.len() == spec.piece_bytes {
-                hasher.update(&piece);
-                let full = std::mem::replace(&mut piece, Vec::with_capacity(spec.piece_bytes));
+            let take = (spec.piece_bytes - piece_bytes).min(rest.len());
+            piece.push(rest.split_to(take));
+            piece_bytes += take;
+            if piece_bytes == spec.piece_bytes {
+                let full = std::mem::take(&mut piece);
+                piece_bytes = 0;
                 tx.send(full).await.map_err(|_| StreamEnd::WriterGone)?;
             }
         }
     }
-    if total != spec.file_bytes || !piece.is_empty() {
+    if total != spec.file_bytes || piece_bytes != 0 {
         return Err(wrong_size(total));
     }
     if Hash32(*hasher.finalize().as_bytes()) != spec.root {
@@ -98,50 +106,58 @@ async fn stream_shard(
     Ok(())
 }
 
-/// Why the writer stopped.
+/// Why the assembler stopped.
 enum AssembleError {
     /// A download ended early (its task says why).
     Stream,
-    /// The sink refused a write.
-    Io(std::io::Error),
+    /// The writer stopped (the sink refused a write; the writer says why).
+    WriterGone,
     /// The codec refused a segment.
     Erasure(depin_module_storage::erasure::ErasureError),
 }
 
 /// Rebuilds the object segment by segment from the shards `rxs` deliver (`(index, pieces)`),
-/// writes it to `sink` and returns its `BLAKE3`.
-fn assemble<W: Write>(
+/// hands its bytes to the writer `out` in order (slices of the pieces, not copies) and
+/// returns its `BLAKE3`.
+fn assemble(
     layout: &Layout,
     size_bytes: u64,
-    mut rxs: Vec<(usize, mpsc::Receiver<Vec<u8>>)>,
-    sink: &mut W,
+    mut rxs: Vec<(usize, mpsc::Receiver<Piece>)>,
+    out: &std::sync::mpsc::SyncSender<Bytes>,
 ) -> Result<Hash32, AssembleError> {
     let k = layout.data_shards;
     assert!(rxs.len() == k, "one download per needed shard");
     let (segments, segment_bytes) = (layout.segments(size_bytes), layout.segment_bytes() as u64);
     let mut hasher = blake3::Hasher::new();
     for s in 0..segments {
-        let mut pieces: Vec<Option<Vec<u8>>> = vec![None; layout.total_shards];
+        let mut pieces: Vec<Option<Piece>> = vec![None; layout.total_shards];
         for (i, rx) in &mut rxs {
             pieces[*i] = Some(rx.blocking_recv().ok_or(AssembleError::Stream)?);
         }
         let take = usize::try_from((size_bytes - s * segment_bytes).min(segment_bytes))
             .expect("a segment fits in memory");
-        let mut write = |bytes: &[u8]| {
-            hasher.update(bytes);
-            sink.write_all(bytes).map_err(AssembleError::Io)
+        let mut write = |bytes: Bytes| {
+            hasher.update(&bytes);
+            out.send(bytes).map_err(|_| AssembleError::WriterGone)
         };
         if pieces[..k].iter().all(Option::is_some) {
             let mut left = take;
-            for p in pieces[..k].iter().flatten() {
-                let n = left.min(p.len());
-                write(&p[..n])?;
+            for part in pieces[..k].iter().flatten().flatten() {
+                let n = left.min(part.len());
+                if n > 0 {
+                    write(part.slice(..n))?;
+                }
                 left -= n;
             }
         } else {
-            let view: Vec<Option<&[u8]>> = pieces.iter().map(|p| p.as_deref()).collect();
-            let segment = decode_segment(layout, s, &view).map_err(AssembleError::Erasure)?;
-            write(&segment[..take])?;
+            let whole: Vec<Option<Vec<u8>>> = pieces
+                .iter()
+                .map(|p| p.as_ref().map(|p| p.concat()))
+                .collect();
+            let view: Vec<Option<&[u8]>> = whole.iter().map(|p| p.as_deref()).collect();
+            let mut segment = decode_segment(layout, s, &view).map_err(AssembleError::Erasure)?;
+            segment.truncate(take);
+            write(Bytes::from(segment))?;
         }
     }
     Ok(Hash32(*hasher.finalize().as_bytes()))
@@ -251,13 +267,22 @@ impl Transfers {
             rxs.push((i as usize, rx));
         }
         let (layout, size) = (*layout, d.size_bytes);
-        let written = tokio::task::spawn_blocking(move || {
-            assemble(&layout, size, rxs, &mut sink).map(|object| (sink, object))
-        })
-        .await
-        .map_err(|e| ClientError::Io {
+        let (out, bytes) = std::sync::mpsc::sync_channel::<Bytes>(WRITES_IN_FLIGHT);
+        let writer = tokio::task::spawn_blocking(move || {
+            bytes
+                .iter()
+                .try_for_each(|b| sink.write_all(&b))
+                .map(|()| sink)
+        });
+        let assembled =
+            tokio::task::spawn_blocking(move || assemble(&layout, size, rxs, &out)).await;
+        let joined = |e: tokio::task::JoinError| ClientError::Io {
             message: format!("writer: {e}"),
+        };
+        let sink = writer.await.map_err(joined)?.map_err(|e| ClientError::Io {
+            message: e.to_string(),
         })?;
+        let written = assembled.map_err(joined)?.map(|object| (sink, object));
         let mut failed = Vec::new();
         for (i, task) in tasks {
             match task.await {
@@ -267,8 +292,8 @@ impl Transfers {
             }
         }
         match written {
-            Err(AssembleError::Io(e)) => Err(ClientError::Io {
-                message: e.to_string(),
+            Err(AssembleError::WriterGone) => Err(ClientError::Io {
+                message: "the writer stopped".into(),
             }),
             Err(AssembleError::Erasure(e)) => Err(e.into()),
             _ if !failed.is_empty() => Ok(Attempt::Failed(failed)),
@@ -291,15 +316,18 @@ mod tests {
         for (i, f) in files {
             let (tx, rx) = mpsc::channel(f.len() / layout.shard_bytes + 1);
             for piece in f.chunks(layout.shard_bytes) {
-                tx.try_send(piece.to_vec()).expect("room for every piece");
+                let (a, b) = piece.split_at(piece.len() / 3);
+                let parts = vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)];
+                tx.try_send(parts).expect("room for every piece");
             }
             rxs.push((*i, rx));
         }
-        let mut out = Vec::new();
-        let Ok(object) = assemble(layout, size, rxs, &mut out) else {
+        let (tx, written) = std::sync::mpsc::sync_channel(100_000);
+        let Ok(object) = assemble(layout, size, rxs, &tx) else {
             panic!("assembly failed")
         };
-        (out, object)
+        drop(tx);
+        (written.iter().flat_map(|b| b.to_vec()).collect(), object)
     }
 
     #[test]
@@ -326,13 +354,14 @@ mod tests {
         for (i, f) in [(0, &enc.shard_files[0][..]), (1, half)] {
             let (tx, rx) = mpsc::channel(64);
             for piece in f.chunks(64) {
-                tx.try_send(piece.to_vec()).expect("room");
+                tx.try_send(vec![Bytes::copy_from_slice(piece)])
+                    .expect("room");
             }
             rxs.push((i, rx));
         }
-        let mut out = Vec::new();
+        let (tx, _written) = std::sync::mpsc::sync_channel(1_024);
         assert!(matches!(
-            assemble(&layout, 1_000, rxs, &mut out),
+            assemble(&layout, 1_000, rxs, &tx),
             Err(AssembleError::Stream)
         ));
     }

@@ -280,8 +280,12 @@ fn stream_file(mut file: std::fs::File, len: u64) -> Body {
         // Bounded: each turn reads at least one byte of the `len` left, or stops.
         while left > 0 {
             let n = usize::try_from(left.min(READ_CHUNK_BYTES as u64)).unwrap_or(READ_CHUNK_BYTES);
-            let mut buf = vec![0u8; n];
-            let read = file.read_exact(&mut buf).map(|()| Bytes::from(buf));
+            let mut buf = Vec::with_capacity(n);
+            let read = match (&mut file).take(n as u64).read_to_end(&mut buf) {
+                Ok(got) if got == n => Ok(Bytes::from(buf)),
+                Ok(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Err(e) => Err(e),
+            };
             let failed = read.is_err();
             if tx.blocking_send(read).is_err() || failed {
                 return;

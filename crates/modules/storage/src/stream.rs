@@ -67,23 +67,31 @@ impl SegmentCoder {
         Ok(SegmentCoder { layout, encoder })
     }
 
-    /// The `n` shards of one segment (`data` at most `k × shard_bytes`, zero-padded).
+    /// The `n` shards of the next `len` bytes of `reader` (at most `k × shard_bytes`,
+    /// zero-padded), read straight into the data shards (no copy of the segment).
     ///
-    /// Errors: [`ErasureError::ShardSize`] for data longer than a segment; the codec's.
-    pub fn code(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+    /// Errors: [`StreamError::Size`] when `reader` ends before `len` bytes or `len` is
+    /// longer than a segment; the reader's; the codec's.
+    pub fn code(
+        &mut self,
+        reader: &mut impl Read,
+        len: usize,
+    ) -> Result<Vec<Vec<u8>>, StreamError> {
         let (k, ssb) = (self.layout.data_shards, self.layout.shard_bytes);
-        if data.len() > self.layout.segment_bytes() {
-            let (got, expected) = (data.len(), self.layout.segment_bytes());
+        if len > self.layout.segment_bytes() {
+            let (got, expected) = (len, self.layout.segment_bytes());
             return Err(ErasureError::ShardSize {
                 index: 0,
                 got,
                 expected,
-            });
+            }
+            .into());
         }
         let mut shards = Vec::with_capacity(self.layout.total_shards);
         for i in 0..k {
+            let want = len.saturating_sub(i * ssb).min(ssb);
             let mut s = Vec::with_capacity(ssb);
-            s.extend_from_slice(&data[(i * ssb).min(data.len())..((i + 1) * ssb).min(data.len())]);
+            read_exactly(reader, &mut s, want)?;
             s.resize(ssb, 0);
             self.encoder.add_original_shard(&s).map_err(codec)?;
             shards.push(s);
@@ -99,22 +107,23 @@ impl SegmentCoder {
     }
 }
 
-/// Fills `buf` from `reader` as far as it goes; the bytes read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, StreamError> {
-    let mut got = 0;
-    while got < buf.len() {
-        match reader.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(StreamError::Io {
-                    message: e.to_string(),
-                })
-            }
-        }
+/// Appends exactly `len` bytes of `reader` to `out` (no zeroing of the space first).
+///
+/// Errors: [`StreamError::Size`] (with `expected` = `len`) when the reader ends first; the
+/// reader's.
+fn read_exactly(reader: &mut impl Read, out: &mut Vec<u8>, len: usize) -> Result<(), StreamError> {
+    let got = reader
+        .take(len as u64)
+        .read_to_end(out)
+        .map_err(|e| StreamError::Io {
+            message: e.to_string(),
+        })?;
+    if got != len {
+        return Err(StreamError::Size {
+            expected: len as u64,
+        });
     }
-    Ok(got)
+    Ok(())
 }
 
 /// Reads the `size_bytes` object of `reader` segment by segment and calls `each(segment,
@@ -129,26 +138,27 @@ pub fn code_stream(
     mut each: impl FnMut(u64, Vec<Vec<u8>>) -> bool,
 ) -> Result<(), StreamError> {
     let mut coder = SegmentCoder::new(*layout)?;
-    let mut buf = vec![0u8; layout.segment_bytes()];
     let segment_bytes = layout.segment_bytes() as u64;
+    let wrong_size = |_| StreamError::Size {
+        expected: size_bytes,
+    };
     for s in 0..layout.segments(size_bytes) {
         let want = (size_bytes - s * segment_bytes).min(segment_bytes);
         let want = usize::try_from(want).expect("a segment fits in memory");
-        if read_full(&mut reader, &mut buf[..want])? != want {
-            return Err(StreamError::Size {
-                expected: size_bytes,
-            });
-        }
-        if !each(s, coder.code(&buf[..want])?) {
+        let shards = match coder.code(&mut reader, want) {
+            Err(StreamError::Size { expected }) => return Err(wrong_size(expected)),
+            other => other?,
+        };
+        if !each(s, shards) {
             return Ok(());
         }
     }
-    if read_full(&mut reader, &mut buf[..1])? != 0 {
-        return Err(StreamError::Size {
-            expected: size_bytes,
-        });
+    let mut probe = Vec::with_capacity(1);
+    match read_exactly(&mut reader, &mut probe, 1) {
+        Err(StreamError::Size { .. }) => Ok(()),
+        Err(e) => Err(e),
+        Ok(()) => Err(wrong_size(0)),
     }
-    Ok(())
 }
 
 /// The shard roots and object hash of the `size_bytes` object of `reader`, read once in
