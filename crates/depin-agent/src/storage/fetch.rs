@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// Segment shards buffered per download before the assembler takes them.
 pub const SEGMENTS_IN_FLIGHT: usize = 16;
 /// Slices of the object queued between the assembler and the thread writing the sink.
-pub const WRITES_IN_FLIGHT: usize = 1_024;
+pub const WRITES_IN_FLIGHT: usize = 256;
 
 /// Why one shard's download ended early.
 #[derive(Debug)]
