@@ -161,9 +161,42 @@ pub fn code_stream(
     }
 }
 
+/// One batch of segments: each segment's object bytes (its data shards without the padding)
+/// and its `n` shards.
+type Batch = std::sync::Arc<Vec<(usize, Vec<Vec<u8>>)>>;
+
+/// Batches queued for each hashing thread while the next one is read and coded.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Feeds every batch `rx` delivers to the hashers: the object's bytes (its first `k`
+/// shards less the padding) to `object` if given, shard `first + i` to `shards[i]`.
+fn hash_batches(
+    rx: &std::sync::mpsc::Receiver<Batch>,
+    (k, mut object): (usize, Option<&mut blake3::Hasher>),
+    first: usize,
+    shards: &mut [blake3::Hasher],
+) {
+    for batch in rx {
+        for (len, pieces) in batch.iter() {
+            if let Some(object) = object.as_deref_mut() {
+                let mut left = *len;
+                for p in &pieces[..k] {
+                    let take = left.min(p.len());
+                    object.update(&p[..take]);
+                    left -= take;
+                }
+            }
+            for (h, p) in shards.iter_mut().zip(&pieces[first..]) {
+                h.update(p);
+            }
+        }
+    }
+}
+
 /// The shard roots and object hash of the `size_bytes` object of `reader`, read once in
-/// batches of [`BATCH_SEGMENTS`]: each batch is coded, then hashed on two threads (the
-/// object and the first third of the shards on one, the other shards on the other).
+/// batches of [`BATCH_SEGMENTS`]: while one batch is read and coded, the previous ones are
+/// hashed on two threads (the object and the first shard on one, the other shards on the
+/// other: about even).
 ///
 /// Errors: as [`code_stream`].
 pub fn summarize(
@@ -171,49 +204,34 @@ pub fn summarize(
     reader: impl Read,
     size_bytes: u64,
 ) -> Result<Summary, StreamError> {
-    let n = layout.total_shards;
+    let (n, k) = (layout.total_shards, layout.data_shards);
     let mut object = blake3::Hasher::new();
     let mut shards: Vec<blake3::Hasher> = (0..n).map(|_| blake3::Hasher::new()).collect();
-    // Each segment's object bytes (its data shards without the padding) and its shards.
-    let mut batch: Vec<(usize, Vec<Vec<u8>>)> = Vec::with_capacity(BATCH_SEGMENTS);
-    let segment_bytes = layout.segment_bytes() as u64;
-    let segments = layout.segments(size_bytes);
-    // The object and the first third of the shards on one thread, the rest on the other
-    // (which also reads and codes): about even.
-    let split = n.div_ceil(3);
-    let mut hash_batch = |batch: &mut Vec<(usize, Vec<Vec<u8>>)>| {
-        let (first, rest) = shards.split_at_mut(split);
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                for (len, pieces) in batch.iter() {
-                    let mut left = *len;
-                    for p in &pieces[..layout.data_shards] {
-                        let take = left.min(p.len());
-                        object.update(&p[..take]);
-                        left -= take;
-                    }
-                    for (h, p) in first.iter_mut().zip(pieces) {
-                        h.update(p);
-                    }
-                }
-            });
-            for (_, pieces) in batch.iter() {
-                for (h, p) in rest.iter_mut().zip(&pieces[split..]) {
-                    h.update(p);
-                }
+    let (segment_bytes, segments) = (layout.segment_bytes() as u64, layout.segments(size_bytes));
+    let (first, rest) = shards.split_at_mut(1);
+    let coded = std::thread::scope(|scope| {
+        let (to_a, rx_a) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (to_b, rx_b) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let object = &mut object;
+        scope.spawn(move || hash_batches(&rx_a, (k, Some(object)), 0, first));
+        scope.spawn(move || hash_batches(&rx_b, (k, None), 1, rest));
+        let mut batch = Vec::with_capacity(BATCH_SEGMENTS);
+        code_stream(layout, reader, size_bytes, |s, pieces| {
+            let len = (size_bytes - s * segment_bytes).min(segment_bytes);
+            batch.push((usize::try_from(len).unwrap_or(usize::MAX), pieces));
+            if batch.len() == BATCH_SEGMENTS || s + 1 == segments {
+                let full = Batch::new(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(BATCH_SEGMENTS),
+                ));
+                // The hashing threads stop only when these senders are dropped.
+                let _ = to_a.send(full.clone());
+                let _ = to_b.send(full);
             }
-        });
-        batch.clear();
-    };
-    code_stream(layout, reader, size_bytes, |s, pieces| {
-        let len = (size_bytes - s * segment_bytes).min(segment_bytes);
-        batch.push((usize::try_from(len).unwrap_or(usize::MAX), pieces));
-        if batch.len() == BATCH_SEGMENTS || s + 1 == segments {
-            hash_batch(&mut batch);
-        }
-        true
-    })?;
-    assert!(batch.is_empty(), "every batch hashed");
+            true
+        })
+    });
+    coded?;
     Ok(Summary {
         roots: shards
             .iter()
