@@ -2,7 +2,7 @@
 //! picks providers, builds the deal, then reads it again to stream each segment's shards to
 //! the `n` providers at once; fetching is in [`crate::storage::fetch`].
 
-use crate::storage::{wall_clock_ms, RECEIPT_HEADER};
+use crate::storage::{wall_clock_ms, DEAL_TX_HEADER, RECEIPT_HEADER};
 use depin_api::{DealView, ProviderView};
 use depin_module_storage::erasure::{ErasureError, Layout};
 use depin_module_storage::stream::{code_stream, summarize, StreamError, Summary};
@@ -260,8 +260,14 @@ impl Transfers {
     /// Uploads every shard file of `plan` at once: the file is read and coded again segment
     /// by segment on a blocking thread and each segment's shards are streamed to their
     /// providers ([`UPLOAD_SEGMENTS_IN_FLIGHT`] ahead at most); one result per shard. A
-    /// provider that fails does not stop the others.
-    pub async fn upload_all(&self, plan: &PutPlan) -> Vec<Result<(), String>> {
+    /// provider that fails does not stop the others. `deal_tx`, the deal's signed `Open`,
+    /// goes along so that providers receive while the deal's block is being made.
+    pub async fn upload_all(
+        &self,
+        plan: &PutPlan,
+        deal_tx: Option<&depin_types::SignedTransaction>,
+    ) -> Vec<Result<(), String>> {
+        let deal_tx = deal_tx.map(|t| hex::encode(t.to_bytes()));
         let mut set = tokio::task::JoinSet::new();
         let mut senders = Vec::with_capacity(plan.providers.len());
         for (p, i) in plan.providers.iter().zip(0u32..) {
@@ -269,11 +275,14 @@ impl Transfers {
             senders.push(Some(tx));
             let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
                 .map(|piece| Ok::<_, std::io::Error>(bytes_of(piece)));
-            let request = self
+            let mut request = self
                 .http
                 .put(shard_url(&p.endpoint, &plan.id, i))
                 .header(reqwest::header::CONTENT_LENGTH, plan.file_bytes())
                 .body(reqwest::Body::wrap_stream(stream));
+            if let Some(t) = &deal_tx {
+                request = request.header(DEAL_TX_HEADER, t);
+            }
             set.spawn(async move { (i, send_upload(request).await) });
         }
         let (layout, size, source) = (plan.layout, plan.size_bytes, plan.source.clone());

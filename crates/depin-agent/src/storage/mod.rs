@@ -12,6 +12,9 @@ use depin_types::{Address, Amount, Hash32};
 
 /// Header carrying a download's retrieval receipt (hex borsh `SignedRetrieval`).
 pub const RECEIPT_HEADER: &str = "x-depin-receipt";
+/// Header carrying the signed `Open` transaction of a deal an upload is for, while the deal
+/// is not committed yet (hex borsh `SignedTransaction`).
+pub const DEAL_TX_HEADER: &str = "x-depin-deal-tx";
 
 /// Why a provider refused a request.
 #[derive(Debug, thiserror::Error)]

@@ -11,26 +11,36 @@
 //! - `PUT /v1/shards/{deal}/{index}`: body the shard file, written to disk and hashed as it
 //!   arrives (memory stays at a few frames). `403 not_covered` unless the
 //!   ledger's deal places shard `index` on this provider; `400 size_mismatch` /
-//!   `root_mismatch` unless the body is exactly the shard file the deal records.
+//!   `root_mismatch` unless the body is exactly the shard file the deal records. A deal not
+//!   yet committed is accepted with its signed `Open` transaction in `x-depin-deal-tx` (hex
+//!   borsh): the body is received meanwhile and kept only once the deal lands as signed
+//!   (within `DEAL_WAIT`), so an upload overlaps the deal's block.
 //! - `GET /v1/shards/{deal}/{index}` with header `x-depin-receipt` (hex borsh
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::{ProviderError, SyncingFile, RECEIPT_HEADER};
+use crate::storage::{ProviderError, SyncingFile, DEAL_TX_HEADER, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depin_client::{NodeClient, OracleClient};
+use depin_module_storage::erasure::Layout;
 use depin_module_storage::proof::{self, ChallengeSeed, ShardTree};
-use depin_types::storage::{Deal, SignedRetrieval, StorageReport, MODULE};
+use depin_types::storage::{Deal, SignedRetrieval, StorageAction, StorageReport, MODULE};
+use depin_types::tx::{Action, SignedTransaction};
 use depin_types::{Hash32, Report, SecretKey};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 /// Bytes read from disk per chunk of a download.
 pub const READ_CHUNK_BYTES: usize = 1 << 20;
+/// How long a provider waits for the deal of an upload sent with its transaction
+/// ([`DEAL_TX_HEADER`]) before dropping what it received.
+pub const DEAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often it asks the node meanwhile.
+pub const DEAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 /// Body frames of an upload queued between the socket and the disk writer.
 pub const UPLOAD_FRAMES_IN_FLIGHT: usize = 64;
 /// Chunks of a download read ahead of the socket.
@@ -113,38 +123,25 @@ impl Provider {
     /// Errors: [`ProviderError::NotCovered`], size or root mismatch, I/O.
     pub async fn accept_upload(
         &self,
-        deal: &Hash32,
-        index: u32,
-        announced_bytes: Option<u64>,
+        (deal, index): (&Hash32, u32),
+        (announced_bytes, deal_tx): (Option<u64>, Option<&str>),
         body: Body,
     ) -> Result<(), ProviderError> {
-        let d = self.covering_deal(deal, index).await?;
-        let expected = d.shard_file_bytes;
+        let want = self.expected_upload(deal, index, deal_tx).await?;
+        let expected = want.file_bytes;
         if let Some(got) = announced_bytes.filter(|b| *b != expected) {
             return Err(ProviderError::SizeMismatch { got, expected });
         }
         let path = self.shard_path(deal, index, "shard");
-        let tmp = path.with_extension("shard.tmp");
-        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_FRAMES_IN_FLIGHT);
-        let file = create_file(&tmp)?;
-        let writer = tokio::task::spawn_blocking(move || write_and_hash(rx, file, expected));
-        let received = forward_body(body, expected, tx).await;
-        let written = writer.await.map_err(|e| ProviderError::Io {
-            message: format!("upload writer: {e}"),
-        })?;
-        let checked = match (received, written) {
-            (Err(e), _) => Err(e),
-            (Ok(got), _) if got != expected => Err(ProviderError::SizeMismatch { got, expected }),
-            (Ok(_), Err(e)) => Err(e),
-            (Ok(_), Ok(tree)) if tree.root != d.shards[index as usize].root => {
-                Err(ProviderError::RootMismatch {
-                    got: tree.root.to_hex(),
-                    expected: d.shards[index as usize].root.to_hex(),
-                })
-            }
-            (Ok(_), Ok(tree)) => Ok(tree),
+        // A name of its own, so that two uploads of one shard never write the same file.
+        let upload = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("shard.{upload}.tmp"));
+        let received = receive(&tmp, body, &want).await;
+        let kept = match received {
+            Ok(tree) if want.pending => self.wait_for_deal(deal, index, &want).await.map(|()| tree),
+            other => other,
         };
-        let tree = match checked {
+        let tree = match kept {
             Ok(tree) => tree,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -155,6 +152,105 @@ impl Provider {
         std::fs::rename(&tmp, &path).map_err(|e| ProviderError::Io {
             message: format!("{}: {e}", path.display()),
         })
+    }
+
+    /// What an upload of shard `index` of `deal` must be: from the committed deal, or else
+    /// from the deal's signed `Open` transaction sent with it (`deal_tx`).
+    async fn expected_upload(
+        &self,
+        deal: &Hash32,
+        index: u32,
+        deal_tx: Option<&str>,
+    ) -> Result<Expected, ProviderError> {
+        match (self.covering_deal(deal, index).await, deal_tx) {
+            (Ok(d), _) => Ok(Expected {
+                file_bytes: d.shard_file_bytes,
+                root: d.shards[index as usize].root,
+                pending: false,
+            }),
+            (Err(ProviderError::NotCovered { .. }), Some(raw)) => {
+                self.pending_open(deal, index, raw)
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// The upload a not yet committed deal expects, from its signed `Open` transaction
+    /// (hex borsh): signed by its signer on this chain, for `deal`, placing shard `index` here.
+    fn pending_open(
+        &self,
+        deal: &Hash32,
+        index: u32,
+        raw: &str,
+    ) -> Result<Expected, ProviderError> {
+        let refuse = |why: &str| ProviderError::NotCovered {
+            reason: format!("deal {deal} is not committed and its transaction {why}"),
+        };
+        let bytes = hex::decode(raw).map_err(|_| refuse("is not hex"))?;
+        let stx: SignedTransaction =
+            borsh::from_slice(&bytes).map_err(|_| refuse("does not decode"))?;
+        if stx.tx.chain_id != self.chain_id {
+            return Err(refuse("is for another chain"));
+        }
+        let signed = stx
+            .tx
+            .signer
+            .verify(&stx.tx.signing_bytes(), &stx.signature);
+        signed.map_err(|_| refuse("signature does not verify"))?;
+        let Action::Storage(StorageAction::Open {
+            id,
+            size_bytes,
+            k,
+            segment_shard_bytes,
+            shards,
+            ..
+        }) = &stx.tx.action
+        else {
+            return Err(refuse("is not a storage open"));
+        };
+        let me = self.device.public();
+        let shard = shards.get(index as usize).filter(|s| s.provider == me);
+        let Some(shard) = shard.filter(|_| id == deal) else {
+            return Err(refuse("places no such shard here"));
+        };
+        let layout = Layout::new(usize::from(*k), shards.len(), *segment_shard_bytes as usize)
+            .map_err(|e| refuse(&e.to_string()))?;
+        Ok(Expected {
+            file_bytes: layout.segments(*size_bytes) * layout.shard_bytes as u64,
+            root: shard.root,
+            pending: true,
+        })
+    }
+
+    /// Waits (at most [`DEAL_WAIT`]) until the deal of an upload received with its
+    /// transaction is committed as that transaction said.
+    async fn wait_for_deal(
+        &self,
+        deal: &Hash32,
+        index: u32,
+        want: &Expected,
+    ) -> Result<(), ProviderError> {
+        let start = std::time::Instant::now();
+        // Bounded by DEAL_WAIT.
+        loop {
+            match self.covering_deal(deal, index).await {
+                Ok(d)
+                    if d.shard_file_bytes == want.file_bytes
+                        && d.shards[index as usize].root == want.root =>
+                {
+                    return Ok(())
+                }
+                Ok(_) => {
+                    return Err(ProviderError::NotCovered {
+                        reason: format!("deal {deal} was committed unlike its transaction"),
+                    })
+                }
+                Err(ProviderError::NotCovered { .. }) if start.elapsed() < DEAL_WAIT => {
+                    tokio::time::sleep(DEAL_POLL).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The shard file for a download paid by `receipt` (its length in bytes and a body that
@@ -296,6 +392,44 @@ fn stream_file(mut file: std::fs::File, len: u64) -> Body {
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// Uploads started by this process (names their temporary files).
+static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What an upload must be.
+struct Expected {
+    /// The shard file's size, bytes.
+    file_bytes: u64,
+    /// Its root.
+    root: Hash32,
+    /// The deal is not committed yet (the upload came with its transaction).
+    pending: bool,
+}
+
+/// Receives the upload `body` into `tmp` (synced), building its tree in the same pass, and
+/// checks it is the shard file `want` describes.
+///
+/// Errors: size or root mismatch, I/O.
+async fn receive(tmp: &FsPath, body: Body, want: &Expected) -> Result<ShardTree, ProviderError> {
+    let expected = want.file_bytes;
+    let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_FRAMES_IN_FLIGHT);
+    let file = create_file(tmp)?;
+    let writer = tokio::task::spawn_blocking(move || write_and_hash(rx, file, expected));
+    let received = forward_body(body, expected, tx).await;
+    let written = writer.await.map_err(|e| ProviderError::Io {
+        message: format!("upload writer: {e}"),
+    })?;
+    match (received, written) {
+        (Err(e), _) => Err(e),
+        (Ok(got), _) if got != expected => Err(ProviderError::SizeMismatch { got, expected }),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok(_), Ok(tree)) if tree.root != want.root => Err(ProviderError::RootMismatch {
+            got: tree.root.to_hex(),
+            expected: want.root.to_hex(),
+        }),
+        (Ok(_), Ok(tree)) => Ok(tree),
+    }
+}
+
 /// Creates `path` (and its directory) for writing.
 fn create_file(path: &FsPath) -> Result<std::fs::File, ProviderError> {
     let io = |e: std::io::Error| ProviderError::Io {
@@ -429,7 +563,11 @@ async fn put_shard(
     let announced = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    match p.accept_upload(&deal, index, announced, body).await {
+    let deal_tx = headers.get(DEAL_TX_HEADER).and_then(|v| v.to_str().ok());
+    match p
+        .accept_upload((&deal, index), (announced, deal_tx), body)
+        .await
+    {
         Ok(()) => reply(
             StatusCode::CREATED,
             "stored",

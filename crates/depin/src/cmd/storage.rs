@@ -216,13 +216,27 @@ async fn commit_all(
     node: &NodeClient,
     txs: &[depin_types::SignedTransaction],
 ) -> Result<Vec<ReceiptView>> {
+    let ids = submit_all(node, txs).await?;
+    wait_all(node, &ids).await
+}
+
+/// Submits `txs` (each admitted to the mempool); their ids.
+async fn submit_all(
+    node: &NodeClient,
+    txs: &[depin_types::SignedTransaction],
+) -> Result<Vec<Hash32>> {
     let mut ids = Vec::with_capacity(txs.len());
     for t in txs {
         ids.push(node.submit(t).await?);
     }
+    Ok(ids)
+}
+
+/// Waits until each of `ids` is committed; errors on the first that failed.
+async fn wait_all(node: &NodeClient, ids: &[Hash32]) -> Result<Vec<ReceiptView>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let r = node.wait_committed(&id, COMMIT_WAIT).await?;
+        let r = node.wait_committed(id, COMMIT_WAIT).await?;
         if r.status != "success" {
             bail!(
                 "transaction {id} failed: {} {}",
@@ -279,12 +293,25 @@ async fn put(
             "note": "nothing was submitted or uploaded; add --commit", "deals": listed}),
         );
     }
-    commit_all(&node, &txs).await?;
+    // The uploads run while the deals' block is made (providers keep them once it is);
+    // a deal transaction that fails stops them.
+    let ids = submit_all(&node, &txs).await?;
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
-    let mut out = Vec::new();
-    for (file, plan) in &plans {
-        let results = transfers.upload_all(plan).await;
+    let uploads = async { Ok(upload_plans(&transfers, &plans, &txs).await) };
+    let (_, out) = tokio::try_join!(wait_all(&node, &ids), uploads)?;
+    print(ctx.format, &json!({"committed": true, "deals": out}))
+}
+
+/// Uploads each plan's shard files (with its deal transaction); one JSON summary each.
+async fn upload_plans(
+    transfers: &Transfers,
+    plans: &[(PathBuf, PutPlan)],
+    txs: &[depin_types::SignedTransaction],
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::with_capacity(plans.len());
+    for ((file, plan), tx) in plans.iter().zip(txs) {
+        let results = transfers.upload_all(plan, Some(tx)).await;
         let failed: Vec<String> = (0..)
             .zip(&results)
             .filter_map(|(i, r): (u32, _)| r.as_ref().err().map(|e| format!("{i}: {e}")))
@@ -294,7 +321,7 @@ async fn put(
         j["upload_failures"] = json!(failed);
         out.push(j);
     }
-    print(ctx.format, &json!({"committed": true, "deals": out}))
+    out
 }
 
 /// Device address → endpoint of every announced provider.

@@ -398,6 +398,7 @@ fn a_faulty_shard_is_repaired_onto_a_new_provider_and_flipped_bits_are_caught_on
 
 /// Shard 0 of deal `id` uploaded again to its provider as it is stored: one bit flipped
 /// (`root_mismatch`), a byte short or long (`size_mismatch`), or to the provider of shard 1
+/// (`not_covered`), or for a deal not committed with a deal transaction that is not one
 /// (`not_covered`), each refused with its code and nothing left behind; the exact bytes are
 /// accepted again.
 fn uploads_unlike_the_deal_are_refused(net: &Net, id: &str, providers: &[serde_json::Value]) {
@@ -428,6 +429,29 @@ fn uploads_unlike_the_deal_are_refused(net: &Net, id: &str, providers: &[serde_j
         (400, "size_mismatch".into())
     );
     assert_eq!(put(1, shard.clone()), (403, "not_covered".into()));
+    let unknown = "ab".repeat(32);
+    for header in ["not hex", "00ff", &hex_of(b"anything")] {
+        let r = http
+            .put(format!("{}/v1/shards/{unknown}/0", endpoint(0)))
+            .header("x-depin-deal-tx", header)
+            .body(shard.clone())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.json::<serde_json::Value>().unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("not_covered")),
+            "{body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not committed"),
+            "{body}"
+        );
+    }
     let left: Vec<_> = std::fs::read_dir(stored.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -440,6 +464,10 @@ fn uploads_unlike_the_deal_are_refused(net: &Net, id: &str, providers: &[serde_j
     );
     assert_eq!(put(0, shard.clone()), (201, "stored".into()));
     assert_eq!(std::fs::read(&stored).unwrap(), shard);
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One bit flipped in every stored shard file of deal `id` (every provider's disk): `storage
