@@ -3,14 +3,13 @@
 //! the `n` providers at once; fetching is in [`crate::storage::fetch`].
 
 use crate::storage::{wall_clock_ms, DEAL_TX_HEADER, RECEIPT_HEADER};
-use depin_api::{DealView, ProviderView};
+use depin_api::ProviderView;
 use depin_module_storage::erasure::{ErasureError, Layout};
 use depin_module_storage::stream::{code_stream, summarize, StreamError, Summary};
 use depin_types::storage::{
     per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
 };
 use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -218,6 +217,18 @@ pub fn plan_put(
     })
 }
 
+/// An object in a file, as a deal codes it.
+pub struct Coded {
+    /// The deal.
+    pub deal: Hash32,
+    /// The file holding the object.
+    pub source: PathBuf,
+    /// The deal's coding.
+    pub layout: Layout,
+    /// Object size, bytes.
+    pub size_bytes: u64,
+}
+
 /// Talks to providers over HTTP on behalf of a client key.
 pub struct Transfers {
     http: reqwest::Client,
@@ -244,19 +255,6 @@ impl Transfers {
         }
     }
 
-    /// Uploads shard file `index` of deal `id` to the provider at `endpoint`.
-    ///
-    /// Errors: the provider's refusal (`code: message`) or the transport error, as text.
-    pub async fn upload(
-        &self,
-        endpoint: &str,
-        id: &Hash32,
-        index: u32,
-        bytes: Vec<u8>,
-    ) -> Result<(), String> {
-        send_upload(self.http.put(shard_url(endpoint, id, index)).body(bytes)).await
-    }
-
     /// Uploads every shard file of `plan` at once: the file is read and coded again segment
     /// by segment on a blocking thread and each segment's shards are streamed to their
     /// providers ([`UPLOAD_SEGMENTS_IN_FLIGHT`] ahead at most); one result per shard. A
@@ -267,25 +265,53 @@ impl Transfers {
         plan: &PutPlan,
         deal_tx: Option<&depin_types::SignedTransaction>,
     ) -> Vec<Result<(), String>> {
+        let object = Coded {
+            deal: plan.id,
+            source: plan.source.clone(),
+            layout: plan.layout,
+            size_bytes: plan.size_bytes,
+        };
+        let targets: Vec<(u32, String)> = (0u32..)
+            .zip(&plan.providers)
+            .map(|(i, p)| (i, p.endpoint.clone()))
+            .collect();
+        self.upload_shards(&object, &targets, deal_tx).await
+    }
+
+    /// Uploads shard file `i` of `object` to `endpoint` for each `(i, endpoint)` of
+    /// `targets` (distinct shards), coding the object from its file segment by segment as
+    /// [`Transfers::upload_all`] does; one result per target, in order.
+    pub async fn upload_shards(
+        &self,
+        object: &Coded,
+        targets: &[(u32, String)],
+        deal_tx: Option<&depin_types::SignedTransaction>,
+    ) -> Vec<Result<(), String>> {
         let deal_tx = deal_tx.map(|t| hex::encode(t.to_bytes()));
+        let file_bytes =
+            object.layout.segments(object.size_bytes) * object.layout.shard_bytes as u64;
         let mut set = tokio::task::JoinSet::new();
-        let mut senders = Vec::with_capacity(plan.providers.len());
-        for (p, i) in plan.providers.iter().zip(0u32..) {
+        let mut senders: Vec<Option<mpsc::Sender<Vec<u8>>>> =
+            vec![None; object.layout.total_shards];
+        for (t, (i, endpoint)) in targets.iter().enumerate() {
             let (tx, rx) = mpsc::channel::<Vec<u8>>(UPLOAD_SEGMENTS_IN_FLIGHT);
-            senders.push(Some(tx));
+            let Some(slot) = senders.get_mut(*i as usize) else {
+                continue; // Not a shard of this layout: stays "not attempted".
+            };
+            *slot = Some(tx);
             let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
                 .map(|piece| Ok::<_, std::io::Error>(bytes_of(piece)));
             let mut request = self
                 .http
-                .put(shard_url(&p.endpoint, &plan.id, i))
-                .header(reqwest::header::CONTENT_LENGTH, plan.file_bytes())
+                .put(shard_url(endpoint, &object.deal, *i))
+                .header(reqwest::header::CONTENT_LENGTH, file_bytes)
                 .body(reqwest::Body::wrap_stream(stream));
-            if let Some(t) = &deal_tx {
-                request = request.header(DEAL_TX_HEADER, t);
+            if let Some(d) = &deal_tx {
+                request = request.header(DEAL_TX_HEADER, d);
             }
-            set.spawn(async move { (i, send_upload(request).await) });
+            set.spawn(async move { (t, send_upload(request).await) });
         }
-        let (layout, size, source) = (plan.layout, plan.size_bytes, plan.source.clone());
+        let (layout, size, source) = (object.layout, object.size_bytes, object.source.clone());
         let producer = tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
             code_stream(&layout, file, size, |_, pieces| {
@@ -298,17 +324,16 @@ impl Transfers {
             })
             .map_err(|e| e.to_string())
         });
-        let mut out: Vec<Result<(), String>> =
-            vec![Err("not attempted".into()); plan.providers.len()];
+        let mut out: Vec<Result<(), String>> = vec![Err("not attempted".into()); targets.len()];
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok((i, r)) => out[i as usize] = r,
+                Ok((t, r)) => out[t] = r,
                 Err(e) => tracing::error!(error = %e, "upload task failed"),
             }
         }
         let read = producer.await.map_err(|e| e.to_string()).and_then(|r| r);
         if let Err(e) = read {
-            let why = format!("reading {}: {e}", plan.source.display());
+            let why = format!("reading {}: {e}", object.source.display());
             out.iter_mut().for_each(|r| *r = Err(why.clone()));
         }
         out
@@ -336,17 +361,6 @@ impl Transfers {
     /// A `GET` of `url` carrying the retrieval receipt `receipt_header`.
     pub(crate) fn get_request(&self, url: &str, receipt_header: String) -> reqwest::RequestBuilder {
         self.http.get(url).header(RECEIPT_HEADER, receipt_header)
-    }
-
-    /// Fetches the object of `view` into memory (see [`Transfers::fetch_into`]).
-    ///
-    /// Errors: as [`Transfers::fetch_into`]; never returns wrong bytes.
-    pub async fn fetch(
-        &self,
-        view: &DealView,
-        endpoints: &BTreeMap<String, String>,
-    ) -> Result<Vec<u8>, ClientError> {
-        self.fetch_into(view, endpoints, || Ok(Vec::new())).await
     }
 }
 

@@ -8,14 +8,13 @@ use super::Ctx;
 use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use depin_agent::storage::client::{plan_put, PutPlan, Transfers};
+use depin_agent::storage::client::{plan_put, Coded, PutPlan, Transfers};
 use depin_agent::storage::prover::{self, EpochClock};
 use depin_agent::storage::provider::{self, Provider};
 use depin_agent::storage::SyncingFile;
 use depin_api::{DealView, ReceiptView};
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
-use depin_module_storage::object::encode_object;
 use depin_types::storage::{StorageAction, StorageParams, MODULE};
 use depin_types::tx::{Action, Transaction};
 use depin_types::{Amount, Hash32, SecretKey};
@@ -439,29 +438,51 @@ async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
     }
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
-    let data = transfers.fetch(&view, &endpoints(&node).await?).await?;
-    let d = depin_agent::storage::deal_from_view(&view).map_err(anyhow::Error::msg)?;
-    let layout = Layout::new(
-        usize::from(d.k),
-        usize::from(d.n),
-        d.segment_shard_bytes as usize,
-    )?;
-    let enc = encode_object(&layout, &data)?;
-    commit_all(&node, &txs).await?;
+    let tmp = std::env::temp_dir().join(format!("depin-repair-{id}-{}", std::process::id()));
+    let rebuilt = rebuild(&transfers, &node, &view, &txs, &tmp).await;
+    let targets: Vec<(u32, String)> = faulty
+        .iter()
+        .zip(&chosen)
+        .map(|(i, p)| (*i, p.endpoint.clone()))
+        .collect();
+    let results = match rebuilt {
+        Ok(object) => transfers.upload_shards(&object, &targets, None).await,
+        Err(e) => vec![Err(format!("{e:#}")); targets.len()],
+    };
+    let _ = std::fs::remove_file(&tmp);
     let mut done = Vec::new();
-    for (index, p) in faulty.iter().zip(&chosen) {
-        let shard = enc.shard_files[*index as usize].clone();
-        assert_eq!(
-            enc.roots[*index as usize], d.shards[*index as usize].root,
-            "rebuilt shards are identical"
-        );
-        transfers
-            .upload(&p.endpoint, id, *index, shard)
-            .await
-            .map_err(|e| anyhow::anyhow!("uploading shard {index} to {}: {e}", p.device))?;
+    for ((index, p), r) in faulty.iter().zip(&chosen).zip(results) {
+        r.map_err(|e| anyhow::anyhow!("rebuilding shard {index} onto {}: {e}", p.device))?;
         done.push(json!({"index": index, "provider": p.device}));
     }
     print(ctx.format, &json!({"deal": id.to_hex(), "repaired": done}))
+}
+
+/// Fetches the object of `view` into `tmp` (streamed, verified) and commits the repair
+/// transactions `txs`; the object, coded as its deal says, ready to rebuild shards from.
+async fn rebuild(
+    transfers: &Transfers,
+    node: &NodeClient,
+    view: &DealView,
+    txs: &[depin_types::SignedTransaction],
+    tmp: &Path,
+) -> Result<Coded> {
+    let d = depin_agent::storage::deal_from_view(view).map_err(anyhow::Error::msg)?;
+    let file = transfers
+        .fetch_into(view, &endpoints(node).await?, || std::fs::File::create(tmp))
+        .await?;
+    drop(file);
+    commit_all(node, txs).await?;
+    Ok(Coded {
+        deal: view.id.parse()?,
+        source: tmp.to_path_buf(),
+        layout: Layout::new(
+            usize::from(d.k),
+            usize::from(d.n),
+            d.segment_shard_bytes as usize,
+        )?,
+        size_bytes: d.size_bytes,
+    })
 }
 
 /// `agent storage`: serve shards and prove them every epoch until interrupted.
