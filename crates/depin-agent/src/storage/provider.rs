@@ -14,7 +14,8 @@
 //!   `root_mismatch` unless the body is exactly the shard file the deal records. A deal not
 //!   yet committed is accepted with its signed `Open` transaction in `x-depin-deal-tx` (hex
 //!   borsh): the body is received meanwhile and kept only once the deal lands as signed
-//!   (within `DEAL_WAIT`), so an upload overlaps the deal's block.
+//!   (within `DEAL_WAIT`), so an upload overlaps the deal's block. Such uploads hold at most
+//!   `MAX_PENDING_UPLOAD_BYTES` at once (beyond: `403 not_covered`, retry after the block).
 //! - `GET /v1/shards/{deal}/{index}` with header `x-depin-receipt` (hex borsh
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
@@ -128,6 +129,10 @@ impl Provider {
         body: Body,
     ) -> Result<(), ProviderError> {
         let want = self.expected_upload(deal, index, deal_tx).await?;
+        let _held = want
+            .pending
+            .then(|| Pending::hold(want.file_bytes))
+            .transpose()?;
         let expected = want.file_bytes;
         if let Some(got) = announced_bytes.filter(|b| *b != expected) {
             return Err(ProviderError::SizeMismatch { got, expected });
@@ -392,6 +397,44 @@ fn stream_file(mut file: std::fs::File, len: u64) -> Body {
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// Most bytes a provider receives at once for deals not committed yet: a bound on what anyone
+/// who signs an `Open` naming this provider can make it write before the deal is paid for.
+pub const MAX_PENDING_UPLOAD_BYTES: u64 = 8 << 30;
+
+/// Bytes of the uploads now waiting for their deal (this process's provider).
+static PENDING_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A share of [`MAX_PENDING_UPLOAD_BYTES`] held by one upload, given back when dropped.
+struct Pending(u64);
+
+impl Pending {
+    /// Holds `bytes` of the pending budget.
+    ///
+    /// Errors: [`ProviderError::NotCovered`] when they do not fit.
+    fn hold(bytes: u64) -> Result<Pending, ProviderError> {
+        use std::sync::atomic::Ordering;
+        let fits = |held: u64| {
+            held.checked_add(bytes)
+                .filter(|t| *t <= MAX_PENDING_UPLOAD_BYTES)
+        };
+        match PENDING_BYTES.fetch_update(Ordering::AcqRel, Ordering::Acquire, fits) {
+            Ok(_) => Ok(Pending(bytes)),
+            Err(held) => Err(ProviderError::NotCovered {
+                reason: format!(
+                    "the deal is not committed and uploads waiting for theirs already hold \
+                     {held} of {MAX_PENDING_UPLOAD_BYTES} bytes; retry once it is"
+                ),
+            }),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        PENDING_BYTES.fetch_sub(self.0, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Uploads started by this process (names their temporary files).
 static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -606,4 +649,24 @@ pub fn router(p: Arc<Provider>) -> axum::Router {
         )
         .route("/health", axum::routing::get(|| async { "ok" }))
         .with_state(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_waiting_for_their_deal_share_a_bounded_budget() {
+        let a = Pending::hold(MAX_PENDING_UPLOAD_BYTES - 10).expect("fits");
+        assert!(matches!(
+            Pending::hold(11),
+            Err(ProviderError::NotCovered { .. })
+        ));
+        let b = Pending::hold(10).expect("fits exactly");
+        drop(a);
+        let c = Pending::hold(MAX_PENDING_UPLOAD_BYTES - 10).expect("given back when dropped");
+        drop((b, c));
+        assert_eq!(PENDING_BYTES.load(std::sync::atomic::Ordering::Acquire), 0);
+        assert!(Pending::hold(u64::MAX).is_err(), "no overflow");
+    }
 }
