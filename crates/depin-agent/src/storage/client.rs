@@ -77,16 +77,11 @@ pub enum ClientError {
 
 /// An object ready to be stored: its coding, the providers chosen, and the deal's terms.
 pub struct PutPlan {
-    /// Deal id.
-    pub id: Hash32,
-    /// The coding layout.
-    pub layout: Layout,
-    /// The file stored (read again by [`Transfers::upload_all`]).
-    pub source: PathBuf,
+    /// The deal id, the file stored (read again by [`Transfers::upload_all`]), its coding
+    /// and size.
+    pub object: Coded,
     /// The shard roots and object hash.
     pub summary: Summary,
-    /// Object size, bytes.
-    pub size_bytes: u64,
     /// Provider `i` gets shard file `i`.
     pub providers: Vec<ProviderView>,
     /// Epochs paid for.
@@ -96,11 +91,6 @@ pub struct PutPlan {
 }
 
 impl PutPlan {
-    /// Bytes of each shard file.
-    pub fn file_bytes(&self) -> u64 {
-        self.layout.segments(self.size_bytes) * self.layout.shard_bytes as u64
-    }
-
     /// The `Open` action for this plan (its deposit as the limit).
     ///
     /// Errors: a provider address that does not parse.
@@ -117,11 +107,11 @@ impl PutPlan {
             })
             .collect::<Result<Vec<_>, ClientError>>()?;
         Ok(StorageAction::Open {
-            id: self.id,
+            id: self.object.deal,
             object: self.summary.object,
-            size_bytes: self.size_bytes,
-            k: u16::try_from(self.layout.data_shards).unwrap_or(u16::MAX),
-            segment_shard_bytes: u32::try_from(self.layout.shard_bytes).unwrap_or(u32::MAX),
+            size_bytes: self.object.size_bytes,
+            k: u16::try_from(self.object.layout.data_shards).unwrap_or(u16::MAX),
+            segment_shard_bytes: u32::try_from(self.object.layout.shard_bytes).unwrap_or(u32::MAX),
             shards,
             term_epochs: self.term_epochs,
             max_deposit_bones: self.deposit,
@@ -192,7 +182,7 @@ pub fn plan_put(
     let ssb = depin_module_storage::object::segment_shard_bytes_for(size_bytes, k);
     let layout = Layout::new(k, n, ssb)?;
     let summary = summarize(&layout, file, size_bytes)?;
-    let file_bytes = layout.segments(size_bytes) * ssb as u64;
+    let file_bytes = layout.shard_file_bytes(size_bytes);
     let chosen = choose_providers(providers, n, file_bytes)?;
     let overflow = || ClientError::Reply {
         message: "price overflows".into(),
@@ -206,10 +196,12 @@ pub fn plan_put(
         .checked_mul(u128::from(term_epochs))
         .map_err(|_| overflow())?;
     Ok(PutPlan {
-        id: deal_id(client, &summary.object, nonce),
-        layout,
-        size_bytes,
-        source: source.to_path_buf(),
+        object: Coded {
+            deal: deal_id(client, &summary.object, nonce),
+            source: source.to_path_buf(),
+            layout,
+            size_bytes,
+        },
         providers: chosen,
         term_epochs,
         deposit,
@@ -265,17 +257,11 @@ impl Transfers {
         plan: &PutPlan,
         deal_tx: Option<&depin_types::SignedTransaction>,
     ) -> Vec<Result<(), String>> {
-        let object = Coded {
-            deal: plan.id,
-            source: plan.source.clone(),
-            layout: plan.layout,
-            size_bytes: plan.size_bytes,
-        };
         let targets: Vec<(u32, String)> = (0u32..)
             .zip(&plan.providers)
             .map(|(i, p)| (i, p.endpoint.clone()))
             .collect();
-        self.upload_shards(&object, &targets, deal_tx).await
+        self.upload_shards(&plan.object, &targets, deal_tx).await
     }
 
     /// Uploads shard file `i` of `object` to `endpoint` for each `(i, endpoint)` of
@@ -288,8 +274,7 @@ impl Transfers {
         deal_tx: Option<&depin_types::SignedTransaction>,
     ) -> Vec<Result<(), String>> {
         let deal_tx = deal_tx.map(|t| hex::encode(t.to_bytes()));
-        let file_bytes =
-            object.layout.segments(object.size_bytes) * object.layout.shard_bytes as u64;
+        let file_bytes = object.layout.shard_file_bytes(object.size_bytes);
         let mut set = tokio::task::JoinSet::new();
         let mut senders: Vec<Option<mpsc::Sender<Vec<u8>>>> =
             vec![None; object.layout.total_shards];

@@ -221,7 +221,7 @@ impl Provider {
         let layout = Layout::new(usize::from(*k), shards.len(), *segment_shard_bytes as usize)
             .map_err(|e| refuse(&e.to_string()))?;
         Ok(Expected {
-            file_bytes: layout.segments(*size_bytes) * layout.shard_bytes as u64,
+            file_bytes: layout.shard_file_bytes(*size_bytes),
             root: shard.root,
             pending: true,
         })

@@ -251,10 +251,10 @@ async fn wait_all(node: &NodeClient, ids: &[Hash32]) -> Result<Vec<ReceiptView>>
 fn plan_json(path: &Path, p: &PutPlan) -> serde_json::Value {
     json!({
         "path": path.display().to_string(),
-        "deal": p.id.to_hex(),
+        "deal": p.object.deal.to_hex(),
         "object": p.summary.object.to_hex(),
-        "size_bytes": p.size_bytes,
-        "shard_file_bytes": p.file_bytes(),
+        "size_bytes": p.object.size_bytes,
+        "shard_file_bytes": p.object.layout.shard_file_bytes(p.object.size_bytes),
         "providers": p.providers.iter().map(|v| v.device.clone()).collect::<Vec<_>>(),
         "deposit_bones": p.deposit.0.to_string(),
     })

@@ -107,6 +107,11 @@ impl Layout {
         len.div_ceil(self.segment_bytes() as u64).max(1)
     }
 
+    /// Bytes of each shard file of an object of `len` bytes (one shard per segment).
+    pub fn shard_file_bytes(&self, len: u64) -> u64 {
+        self.segments(len).saturating_mul(self.shard_bytes as u64)
+    }
+
     /// Parity shards per segment.
     pub fn parity_shards(&self) -> usize {
         self.total_shards - self.data_shards

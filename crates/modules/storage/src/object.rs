@@ -112,9 +112,7 @@ pub fn decode_object(
 ) -> Result<Vec<u8>, ErasureError> {
     let segments = layout.segments(size_bytes);
     let ssb = layout.shard_bytes;
-    let file_bytes = usize::try_from(segments)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(ssb);
+    let file_bytes = usize::try_from(layout.shard_file_bytes(size_bytes)).unwrap_or(usize::MAX);
     if let Some((index, f)) = files
         .iter()
         .enumerate()
