@@ -46,6 +46,14 @@ pub const DEAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub const UPLOAD_FRAMES_IN_FLIGHT: usize = 64;
 /// Chunks of a download read ahead of the socket.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
+/// Most bytes of a refused upload's body read and dropped before the refusal is sent
+/// (16 MiB). The refusal usually comes before the body is read; a server that closes the
+/// connection with unread bytes makes the client's kernel reset it, often before the client
+/// has read the refusal (nginx's "lingering close" answers the same race). A longer body is
+/// cut off and its client sees a transport error instead of the code.
+pub const MAX_DRAIN_BYTES: u64 = 16 << 20;
+/// Longest wait for a refused upload's body while draining it.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Most shards proven per epoch (a bound on the prover's loop).
 pub const MAX_SHARDS_PER_EPOCH: usize = 100_000;
 
@@ -126,7 +134,7 @@ impl Provider {
         &self,
         (deal, index): (&Hash32, u32),
         (announced_bytes, deal_tx): (Option<u64>, Option<&str>),
-        body: Body,
+        body: &mut Body,
     ) -> Result<(), ProviderError> {
         let want = self.expected_upload(deal, index, deal_tx).await?;
         let _held = want
@@ -452,7 +460,11 @@ struct Expected {
 /// checks it is the shard file `want` describes.
 ///
 /// Errors: size or root mismatch, I/O.
-async fn receive(tmp: &FsPath, body: Body, want: &Expected) -> Result<ShardTree, ProviderError> {
+async fn receive(
+    tmp: &FsPath,
+    body: &mut Body,
+    want: &Expected,
+) -> Result<ShardTree, ProviderError> {
     let expected = want.file_bytes;
     let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_FRAMES_IN_FLIGHT);
     let file = create_file(tmp)?;
@@ -490,12 +502,11 @@ fn create_file(path: &FsPath) -> Result<std::fs::File, ProviderError> {
 /// Errors: [`ProviderError::SizeMismatch`] for a body longer than `expected`;
 /// [`ProviderError::Io`] when the body breaks off.
 async fn forward_body(
-    body: Body,
+    body: &mut Body,
     expected: u64,
     tx: tokio::sync::mpsc::Sender<Bytes>,
 ) -> Result<u64, ProviderError> {
     use http_body_util::BodyExt;
-    let mut body = body;
     let mut got = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProviderError::Io {
@@ -598,9 +609,10 @@ async fn put_shard(
     State(p): State<Arc<Provider>>,
     Path((deal, index)): Path<(String, u32)>,
     headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Response {
     let Ok(deal) = deal.parse::<Hash32>() else {
+        drain(&mut body).await;
         return bad_deal_id();
     };
     let announced = headers
@@ -608,7 +620,7 @@ async fn put_shard(
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let deal_tx = headers.get(DEAL_TX_HEADER).and_then(|v| v.to_str().ok());
     match p
-        .accept_upload((&deal, index), (announced, deal_tx), body)
+        .accept_upload((&deal, index), (announced, deal_tx), &mut body)
         .await
     {
         Ok(()) => reply(
@@ -616,7 +628,31 @@ async fn put_shard(
             "stored",
             format!("shard {index} of {deal}"),
         ),
-        Err(e) => e.into(),
+        Err(e) => {
+            drain(&mut body).await;
+            e.into()
+        }
+    }
+}
+
+/// Reads and drops what is left of a refused upload's `body`, at most [`MAX_DRAIN_BYTES`]
+/// and for at most [`DRAIN_TIMEOUT`], so that the client reads the refusal rather than a
+/// reset connection.
+async fn drain(body: &mut Body) {
+    use http_body_util::BodyExt;
+    let read_to_end = async {
+        let mut dropped_bytes = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            dropped_bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if dropped_bytes > MAX_DRAIN_BYTES {
+                return false;
+            }
+        }
+        true
+    };
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, read_to_end).await;
+    if drained != Ok(true) {
+        tracing::debug!("refused upload body cut off undrained");
     }
 }
 

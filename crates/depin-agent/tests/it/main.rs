@@ -1,3 +1,4 @@
 //! Integration tests of the device agents.
 
 mod fleet;
+mod refusals;
