@@ -2,16 +2,29 @@
 //! acknowledged (group commit: one `fdatasync` covers every append waiting at that moment).
 //!
 //! Record framing: `len u32 LE ‖ crc32 u32 LE ‖ payload[len]` (CRC-32/ISO-HDLC of the payload).
-//! A segment rolls over at [`SEGMENT_MAX_BYTES`]. On open, every segment is read back; a torn
-//! or corrupt record at the end of the last segment (a crash mid-append, never acknowledged)
-//! is cut off; anywhere else it is an error, because acknowledged data would be missing.
+//! Records are never empty, so an all-zero header marks the end of a segment's records.
+//!
+//! Segments are preallocated: each is created [`SEGMENT_MAX_BYTES`] long and zero-filled (on
+//! a background thread, one segment ahead) before its first append, and appends overwrite the
+//! zeros in place. An append's `fdatasync` then changes neither the file's size nor its
+//! block map, so it flushes data only and never waits for a file-system journal commit —
+//! PostgreSQL's WAL and TigerBeetle's data file are preallocated for the same reason.
+//!
+//! On open, every segment is read back; a torn or corrupt record at the end of the last
+//! segment (a crash mid-append, never acknowledged) is zeroed; anywhere else it is an error,
+//! because acknowledged data would be missing.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// A segment is closed and a new one started past this size.
+/// Size of a segment file, preallocated; an append that would pass it starts the next
+/// segment (a single append larger than a segment extends its file).
 pub const SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Zeros written per call when a segment is preallocated or a torn tail is cleared.
+const ZERO_CHUNK_BYTES: usize = 1024 * 1024;
+/// Extension of the segment being preallocated (not read as a segment).
+const PREPARED_EXTENSION: &str = "log.next";
 /// Largest record payload.
 pub const MAX_RECORD_BYTES: u32 = 16 * 1024 * 1024;
 const HEADER_BYTES: usize = 8;
@@ -37,6 +50,9 @@ pub enum LogError {
         /// What is wrong.
         reason: String,
     },
+    /// An empty record (its header would read as the end of the segment).
+    #[error("empty record")]
+    Empty,
     /// A record too large to frame.
     #[error("record of {size_bytes} bytes is over the {MAX_RECORD_BYTES}-byte limit")]
     TooLarge {
@@ -57,7 +73,12 @@ pub struct Log {
     dir: PathBuf,
     index: u64,
     file: File,
+    /// Bytes of records in the current segment (where the next append writes).
     len_bytes: u64,
+    /// End of what a failed append may have written past `len_bytes` (0: nothing).
+    failed_end: u64,
+    /// The next segment being preallocated.
+    next: Option<std::thread::JoinHandle<Result<(), LogError>>>,
 }
 
 fn segment_path(dir: &Path, index: u64) -> PathBuf {
@@ -113,6 +134,14 @@ fn read_segment(path: &Path) -> Result<SegmentRead, LogError> {
                 bad: Some("torn record header".into()),
             });
         }
+        if hdr == [0u8; HEADER_BYTES] {
+            // The preallocated zeros after the last record.
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad: None,
+            });
+        }
         let len = u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes"));
         let crc = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
         if len > MAX_RECORD_BYTES || total - offset - (HEADER_BYTES as u64) < u64::from(len) {
@@ -162,47 +191,48 @@ impl Log {
                         reason,
                     });
                 }
-                tracing::warn!(path = %path.display(), offset = valid, %reason, "cutting a torn tail off the report log");
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io(&path))?;
-                f.set_len(valid).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
+                tracing::warn!(path = %path.display(), offset = valid, %reason, "zeroing a torn tail of the report log");
             }
             records.append(&mut recs);
             last_len = valid;
         }
         let path = segment_path(dir, last);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
             .open(&path)
             .map_err(io(&path))?;
-        file.seek(SeekFrom::End(0)).map_err(io(&path))?;
+        zero_after(&file, &path, last_len)?;
         sync_dir(dir)?;
-        let log = Log {
+        let mut log = Log {
             dir: dir.to_path_buf(),
             index: last,
             file,
             len_bytes: last_len,
+            failed_end: 0,
+            next: None,
         };
+        log.prepare_next();
         Ok((log, records))
     }
 
     /// Appends `records` and makes them durable (`fdatasync`) before returning.
     ///
-    /// Errors: [`LogError::TooLarge`], i/o. After an error nothing of this call is
-    /// acknowledged; the next open cuts a partial record.
+    /// Errors: [`LogError::Empty`], [`LogError::TooLarge`], i/o. After an error nothing of
+    /// this call is acknowledged, and the next append first zeroes whatever it wrote (so no
+    /// fragment of it is ever read back before later records).
     pub fn append_durable<'r>(
         &mut self,
         records: impl IntoIterator<Item = &'r [u8]>,
     ) -> Result<(), LogError> {
-        if self.len_bytes >= SEGMENT_MAX_BYTES {
-            self.roll()?;
-        }
+        use std::os::unix::fs::FileExt;
         let mut buf = Vec::new();
         for r in records {
+            if r.is_empty() {
+                return Err(LogError::Empty);
+            }
             let len = u32::try_from(r.len())
                 .ok()
                 .filter(|l| *l <= MAX_RECORD_BYTES);
@@ -213,29 +243,106 @@ impl Log {
             buf.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
             buf.extend_from_slice(r);
         }
+        self.clear_failed()?;
+        if self.len_bytes > 0 && self.len_bytes + buf.len() as u64 > SEGMENT_MAX_BYTES {
+            self.roll()?;
+        }
         let path = segment_path(&self.dir, self.index);
-        self.file.write_all(&buf).map_err(io(&path))?;
+        self.failed_end = self.len_bytes + buf.len() as u64;
+        self.file
+            .write_all_at(&buf, self.len_bytes)
+            .map_err(io(&path))?;
         self.file.sync_data().map_err(io(&path))?;
         self.len_bytes += buf.len() as u64;
+        self.failed_end = 0;
         Ok(())
     }
 
-    fn roll(&mut self) -> Result<(), LogError> {
-        self.index += 1;
+    /// Zeroes what a failed append wrote after the last acknowledged record.
+    fn clear_failed(&mut self) -> Result<(), LogError> {
+        use std::os::unix::fs::FileExt;
+        if self.failed_end <= self.len_bytes {
+            return Ok(());
+        }
         let path = segment_path(&self.dir, self.index);
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let zeros = vec![0u8; usize::try_from(self.failed_end - self.len_bytes).unwrap_or(0)];
+        self.file
+            .write_all_at(&zeros, self.len_bytes)
+            .and_then(|()| self.file.sync_data())
             .map_err(io(&path))?;
+        self.failed_end = 0;
+        Ok(())
+    }
+
+    /// Starts preallocating the segment after the current one on a background thread.
+    fn prepare_next(&mut self) {
+        let path = segment_path(&self.dir, self.index + 1).with_extension(PREPARED_EXTENSION);
+        self.next = Some(std::thread::spawn(move || preallocate(&path)));
+    }
+
+    /// Moves on to the next segment: its preallocated file (made now if that failed) is
+    /// renamed into place and the one after it started.
+    fn roll(&mut self) -> Result<(), LogError> {
+        let next = segment_path(&self.dir, self.index + 1);
+        let prepared = next.with_extension(PREPARED_EXTENSION);
+        let ready = self.next.take().map(std::thread::JoinHandle::join);
+        if !matches!(ready, Some(Ok(Ok(())))) {
+            preallocate(&prepared)?;
+        }
+        std::fs::rename(&prepared, &next).map_err(io(&next))?;
+        sync_dir(&self.dir)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&next)
+            .map_err(io(&next))?;
+        self.index += 1;
         self.len_bytes = 0;
-        sync_dir(&self.dir)
+        self.prepare_next();
+        Ok(())
     }
 
     /// Number of segment files.
     pub fn segments(&self) -> Result<usize, LogError> {
         Ok(segment_indices(&self.dir)?.len())
     }
+}
+
+/// Creates (or recreates) `path` as [`SEGMENT_MAX_BYTES`] of zeros, synced.
+fn preallocate(path: &Path) -> Result<(), LogError> {
+    let file = File::create(path).map_err(io(path))?;
+    zero_after(&file, path, 0)
+}
+
+/// Makes every byte of `file` from `offset` on zero, and the file at least
+/// [`SEGMENT_MAX_BYTES`] long, synced; reads first and writes only what is not zero.
+fn zero_after(file: &File, path: &Path, offset: u64) -> Result<(), LogError> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_err(io(path))?.len();
+    let end = len.max(SEGMENT_MAX_BYTES);
+    let zeros = vec![0u8; ZERO_CHUNK_BYTES];
+    let mut chunk = vec![0u8; ZERO_CHUNK_BYTES];
+    let (mut at, mut wrote) = (offset, false);
+    while at < end {
+        let n = usize::try_from(end - at).map_or(ZERO_CHUNK_BYTES, |r| r.min(ZERO_CHUNK_BYTES));
+        let existing = if at < len {
+            let have = usize::try_from(len - at).map_or(n, |r| r.min(n));
+            file.read_exact_at(&mut chunk[..have], at)
+                .map_err(io(path))?;
+            have
+        } else {
+            0
+        };
+        if existing < n || chunk[..existing].iter().any(|b| *b != 0) {
+            file.write_all_at(&zeros[..n], at).map_err(io(path))?;
+            wrote = true;
+        }
+        at += n as u64;
+    }
+    if wrote {
+        file.sync_all().map_err(io(path))?;
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
@@ -247,7 +354,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_survive_reopening_and_a_torn_tail_is_cut() {
+    fn records_survive_reopening_and_a_torn_tail_is_zeroed_not_resurrected() {
+        use std::os::unix::fs::FileExt;
         let dir = tempfile::tempdir().unwrap();
         {
             let (mut log, recs) = Log::open(dir.path()).unwrap();
@@ -256,8 +364,15 @@ mod tests {
             log.append_durable([&b"three"[..]]).unwrap();
         }
         let seg = segment_path(dir.path(), 0);
-        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
-        f.write_all(&[9, 0, 0, 0, 1]).unwrap(); // a crash mid-header
+        let end = (3 * HEADER_BYTES + 3 + 3 + 5) as u64;
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&[9, 0, 0, 0, 1], end).unwrap(); // a crash mid-header…
+                                                        // …and a whole record just where the next append will end.
+        let mut ghost = 5u32.to_le_bytes().to_vec();
+        ghost.extend_from_slice(&crc32fast::hash(b"ghost").to_le_bytes());
+        ghost.extend_from_slice(b"ghost");
+        f.write_all_at(&ghost, end + (HEADER_BYTES + 4) as u64)
+            .unwrap();
         drop(f);
         let (mut log, recs) = Log::open(dir.path()).unwrap();
         assert_eq!(
@@ -267,7 +382,67 @@ mod tests {
         log.append_durable([&b"four"[..]]).unwrap();
         drop(log);
         let (_, recs) = Log::open(dir.path()).unwrap();
-        assert_eq!(recs.len(), 4);
+        assert_eq!(recs.len(), 4, "the unacknowledged record is gone");
+        assert_eq!(recs[3], b"four");
+    }
+
+    #[test]
+    fn what_a_failed_append_wrote_is_zeroed_before_the_next_one() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path()).unwrap();
+        log.append_durable([&b"kept"[..]]).unwrap();
+        // As if an append of two records had been written and its fdatasync had failed.
+        let mut failed = Vec::new();
+        for r in [&b"lost"[..], b"also lost"] {
+            failed.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
+            failed.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
+            failed.extend_from_slice(r);
+        }
+        log.file.write_all_at(&failed, log.len_bytes).unwrap();
+        log.failed_end = log.len_bytes + failed.len() as u64;
+        log.append_durable([&b"next"[..]]).unwrap();
+        drop(log);
+        let (_, recs) = Log::open(dir.path()).unwrap();
+        assert_eq!(recs, vec![b"kept".to_vec(), b"next".to_vec()]);
+    }
+
+    #[test]
+    fn segments_are_preallocated_and_appends_never_change_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = segment_path(dir.path(), 0);
+        let (mut log, _) = Log::open(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), SEGMENT_MAX_BYTES);
+        log.append_durable([&b"a record"[..]]).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), SEGMENT_MAX_BYTES);
+        assert!(matches!(
+            log.append_durable([&b"x"[..], b""]),
+            Err(LogError::Empty)
+        ));
+    }
+
+    #[test]
+    fn an_append_past_a_segment_rolls_into_the_prepared_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![7u8; MAX_RECORD_BYTES as usize];
+        let per_segment = SEGMENT_MAX_BYTES / (u64::from(MAX_RECORD_BYTES) + 8);
+        {
+            let (mut log, _) = Log::open(dir.path()).unwrap();
+            for _ in 0..=per_segment {
+                log.append_durable([big.as_slice()]).unwrap();
+            }
+            log.append_durable([&b"small"[..]]).unwrap();
+            assert_eq!(log.segments().unwrap(), 2);
+        }
+        let (_, recs) = Log::open(dir.path()).unwrap();
+        assert_eq!(recs.len() as u64, per_segment + 2);
+        assert_eq!(recs.last().unwrap(), b"small");
+        for i in 0..2 {
+            let len = std::fs::metadata(segment_path(dir.path(), i))
+                .unwrap()
+                .len();
+            assert_eq!(len, SEGMENT_MAX_BYTES, "segment {i}");
+        }
     }
 
     #[test]

@@ -226,6 +226,16 @@ fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Resident set of this process now, bytes (`VmRSS`).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Runs the benchmark.
 ///
 /// Errors: a world that cannot be built or an epoch that does not settle.
@@ -237,9 +247,11 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
     let w = world(a)?;
     let (witnesses, beacons) = count(&w.inputs);
     eprintln!(
-        "built {} hotspots, {beacons} beacons, {witnesses} witnesses in {:.1} s",
+        "built {} hotspots, {beacons} beacons, {witnesses} witnesses in {:.1} s (peak RSS so far {} MB, now {} MB)",
         a.hotspots,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        peak_rss_bytes() >> 20,
+        rss_bytes() >> 20
     );
     let modules = [w.module];
     let mut runs = Vec::new();
