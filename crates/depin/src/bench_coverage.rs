@@ -216,24 +216,20 @@ fn world(a: &CoverageArgs) -> Result<World> {
     })
 }
 
-/// Peak resident set of this process, bytes (`VmHWM`).
-fn peak_rss_bytes() -> u64 {
+/// A size field of `/proc/self/status` (`VmHWM`: peak resident set, `VmRSS`: resident set
+/// now), bytes; 0 where it cannot be read.
+fn status_bytes(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Resident set of this process now, bytes (`VmRSS`).
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+/// Peak resident set of this process, bytes.
+fn peak_rss_bytes() -> u64 {
+    status_bytes("VmHWM")
 }
 
 /// Runs the benchmark.
@@ -251,7 +247,7 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
         a.hotspots,
         t.elapsed().as_secs_f64(),
         peak_rss_bytes() >> 20,
-        rss_bytes() >> 20
+        status_bytes("VmRSS") >> 20
     );
     let modules = [w.module];
     let mut runs = Vec::new();
