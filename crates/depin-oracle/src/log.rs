@@ -127,19 +127,22 @@ fn read_segment(path: &Path) -> Result<SegmentRead, LogError> {
             });
         }
         let mut hdr = [0u8; HEADER_BYTES];
-        if total - offset < HEADER_BYTES as u64 || r.read_exact(&mut hdr).is_err() {
-            return Ok(SegmentRead {
-                records: out,
-                valid_bytes: offset,
-                bad: Some("torn record header".into()),
-            });
-        }
+        let have = usize::try_from(total - offset).map_or(HEADER_BYTES, |r| r.min(HEADER_BYTES));
+        r.read_exact(&mut hdr[..have]).map_err(io(path))?;
         if hdr == [0u8; HEADER_BYTES] {
-            // The preallocated zeros after the last record.
+            // The preallocated zeros after the last record (a segment may end with fewer
+            // zeros than a header).
             return Ok(SegmentRead {
                 records: out,
                 valid_bytes: offset,
                 bad: None,
+            });
+        }
+        if have < HEADER_BYTES {
+            return Ok(SegmentRead {
+                records: out,
+                valid_bytes: offset,
+                bad: Some("torn record header".into()),
             });
         }
         let len = u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes"));
@@ -405,6 +408,40 @@ mod tests {
         drop(log);
         let (_, recs) = Log::open(dir.path()).unwrap();
         assert_eq!(recs, vec![b"kept".to_vec(), b"next".to_vec()]);
+    }
+
+    #[test]
+    fn a_segment_ending_in_fewer_zeros_than_a_header_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut log, _) = Log::open(dir.path()).unwrap();
+            // Four records filling the segment but for 3 bytes.
+            let payload_bytes = usize::try_from(SEGMENT_MAX_BYTES).unwrap() - 4 * HEADER_BYTES - 3;
+            let seg = segment_path(dir.path(), 0);
+            let f = OpenOptions::new().write(true).open(&seg).unwrap();
+            let mut at = 0u64;
+            for i in 0..4 {
+                use std::os::unix::fs::FileExt;
+                let len = if i < 3 {
+                    payload_bytes / 4
+                } else {
+                    payload_bytes - 3 * (payload_bytes / 4)
+                };
+                let body = vec![1u8; len];
+                let mut rec = u32::try_from(len).unwrap().to_le_bytes().to_vec();
+                rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+                rec.extend_from_slice(&body);
+                f.write_all_at(&rec, at).unwrap();
+                at += rec.len() as u64;
+            }
+            assert_eq!(at, SEGMENT_MAX_BYTES - 3);
+            log.len_bytes = SEGMENT_MAX_BYTES - 3;
+            log.append_durable([&b"in the next segment"[..]]).unwrap();
+            assert_eq!(log.segments().unwrap(), 2);
+        }
+        let (_, recs) = Log::open(dir.path()).expect("no corruption reported");
+        assert_eq!(recs.len(), 5);
+        assert_eq!(recs[4], b"in the next segment");
     }
 
     #[test]
