@@ -233,18 +233,7 @@ impl Log {
         use std::os::unix::fs::FileExt;
         let mut buf = Vec::new();
         for r in records {
-            if r.is_empty() {
-                return Err(LogError::Empty);
-            }
-            let len = u32::try_from(r.len())
-                .ok()
-                .filter(|l| *l <= MAX_RECORD_BYTES);
-            let len = len.ok_or(LogError::TooLarge {
-                size_bytes: r.len(),
-            })?;
-            buf.extend_from_slice(&len.to_le_bytes());
-            buf.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
-            buf.extend_from_slice(r);
+            frame(r, &mut buf)?;
         }
         self.clear_failed()?;
         if self.len_bytes > 0 && self.len_bytes + buf.len() as u64 > SEGMENT_MAX_BYTES {
@@ -263,16 +252,12 @@ impl Log {
 
     /// Zeroes what a failed append wrote after the last acknowledged record.
     fn clear_failed(&mut self) -> Result<(), LogError> {
-        use std::os::unix::fs::FileExt;
         if self.failed_end <= self.len_bytes {
             return Ok(());
         }
         let path = segment_path(&self.dir, self.index);
-        let zeros = vec![0u8; usize::try_from(self.failed_end - self.len_bytes).unwrap_or(0)];
-        self.file
-            .write_all_at(&zeros, self.len_bytes)
-            .and_then(|()| self.file.sync_data())
-            .map_err(io(&path))?;
+        write_zeros(&self.file, &path, self.len_bytes, self.failed_end)?;
+        self.file.sync_data().map_err(io(&path))?;
         self.failed_end = 0;
         Ok(())
     }
@@ -311,6 +296,25 @@ impl Log {
     }
 }
 
+/// Appends `record` to `out` framed as `len ‖ crc32 ‖ record`.
+///
+/// Errors: [`LogError::Empty`], [`LogError::TooLarge`].
+fn frame(record: &[u8], out: &mut Vec<u8>) -> Result<(), LogError> {
+    if record.is_empty() {
+        return Err(LogError::Empty);
+    }
+    let len = u32::try_from(record.len())
+        .ok()
+        .filter(|l| *l <= MAX_RECORD_BYTES)
+        .ok_or(LogError::TooLarge {
+            size_bytes: record.len(),
+        })?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(record).to_le_bytes());
+    out.extend_from_slice(record);
+    Ok(())
+}
+
 /// Creates (or recreates) `path` as [`SEGMENT_MAX_BYTES`] of zeros, synced.
 fn preallocate(path: &Path) -> Result<(), LogError> {
     let file = File::create(path).map_err(io(path))?;
@@ -323,7 +327,6 @@ fn zero_after(file: &File, path: &Path, offset: u64) -> Result<(), LogError> {
     use std::os::unix::fs::FileExt;
     let len = file.metadata().map_err(io(path))?.len();
     let end = len.max(SEGMENT_MAX_BYTES);
-    let zeros = vec![0u8; ZERO_CHUNK_BYTES];
     let mut chunk = vec![0u8; ZERO_CHUNK_BYTES];
     let (mut at, mut wrote) = (offset, false);
     while at < end {
@@ -337,13 +340,27 @@ fn zero_after(file: &File, path: &Path, offset: u64) -> Result<(), LogError> {
             0
         };
         if existing < n || chunk[..existing].iter().any(|b| *b != 0) {
-            file.write_all_at(&zeros[..n], at).map_err(io(path))?;
+            write_zeros(file, path, at, at + n as u64)?;
             wrote = true;
         }
         at += n as u64;
     }
     if wrote {
         file.sync_all().map_err(io(path))?;
+    }
+    Ok(())
+}
+
+/// Writes zeros over bytes `from..to` of `file`, [`ZERO_CHUNK_BYTES`] at a time (not synced).
+fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<(), LogError> {
+    use std::os::unix::fs::FileExt;
+    // Static, not on the stack: segments are preallocated on a thread with a small stack.
+    static ZEROS: [u8; ZERO_CHUNK_BYTES] = [0; ZERO_CHUNK_BYTES];
+    let mut at = from;
+    while at < to {
+        let n = usize::try_from(to - at).map_or(ZERO_CHUNK_BYTES, |r| r.min(ZERO_CHUNK_BYTES));
+        file.write_all_at(&ZEROS[..n], at).map_err(io(path))?;
+        at += n as u64;
     }
     Ok(())
 }
@@ -369,11 +386,10 @@ mod tests {
         let seg = segment_path(dir.path(), 0);
         let end = (3 * HEADER_BYTES + 3 + 3 + 5) as u64;
         let f = OpenOptions::new().write(true).open(&seg).unwrap();
-        f.write_all_at(&[9, 0, 0, 0, 1], end).unwrap(); // a crash mid-header…
-                                                        // …and a whole record just where the next append will end.
-        let mut ghost = 5u32.to_le_bytes().to_vec();
-        ghost.extend_from_slice(&crc32fast::hash(b"ghost").to_le_bytes());
-        ghost.extend_from_slice(b"ghost");
+        // A crash mid-header, and a whole record just where the next append will end.
+        f.write_all_at(&[9, 0, 0, 0, 1], end).unwrap();
+        let mut ghost = Vec::new();
+        frame(b"ghost", &mut ghost).unwrap();
         f.write_all_at(&ghost, end + (HEADER_BYTES + 4) as u64)
             .unwrap();
         drop(f);
@@ -398,9 +414,7 @@ mod tests {
         // As if an append of two records had been written and its fdatasync had failed.
         let mut failed = Vec::new();
         for r in [&b"lost"[..], b"also lost"] {
-            failed.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
-            failed.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
-            failed.extend_from_slice(r);
+            frame(r, &mut failed).unwrap();
         }
         log.file.write_all_at(&failed, log.len_bytes).unwrap();
         log.failed_end = log.len_bytes + failed.len() as u64;
@@ -427,10 +441,8 @@ mod tests {
                 } else {
                     payload_bytes - 3 * (payload_bytes / 4)
                 };
-                let body = vec![1u8; len];
-                let mut rec = u32::try_from(len).unwrap().to_le_bytes().to_vec();
-                rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-                rec.extend_from_slice(&body);
+                let mut rec = Vec::new();
+                frame(&vec![1u8; len], &mut rec).unwrap();
                 f.write_all_at(&rec, at).unwrap();
                 at += rec.len() as u64;
             }
