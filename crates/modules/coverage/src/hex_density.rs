@@ -72,10 +72,9 @@ const SCALING_RES: [Resolution; 10] = [
     Resolution::Four,
 ];
 
-// Lookups only, never iterated: a HashMap keeps 1M-hotspot populations fast and cannot leak
-// its iteration order into results.
-#[allow(clippy::disallowed_types)]
-type Counts = std::collections::HashMap<CellIndex, u64>;
+/// `(unclipped, clipped)` counts by hex, all resolutions in one map: looked up only, never
+/// iterated.
+type Counts = crate::Lookup<CellIndex, (u64, u64)>;
 
 /// The density scale of every asserted location of a population.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -87,14 +86,14 @@ impl HexScales {
     /// Computes the scales of `locations` (asserted res-12 cells, one entry per hotspot:
     /// several hotspots in one cell appear several times).
     pub fn compute(locations: impl IntoIterator<Item = CellIndex>) -> HexScales {
-        let (mut unclipped, mut clipped) = (Counts::default(), Counts::default());
+        let mut counts = Counts::default();
         let mut asserted: Vec<CellIndex> = Vec::new();
         for cell in locations {
             let Some(parent) = cell.parent(Resolution::Eleven) else {
                 continue;
             };
-            *unclipped.entry(parent).or_insert(0) += 1;
-            *clipped.entry(parent).or_insert(0) += 1;
+            let c = counts.entry(parent).or_insert((0, 0));
+            (c.0, c.1) = (c.0 + 1, c.1 + 1);
             asserted.push(cell);
         }
         let mut level: Vec<CellIndex> = asserted
@@ -104,19 +103,15 @@ impl HexScales {
         level.sort_unstable();
         level.dedup();
         for config in HIP104_RES_CONFIG {
-            level = roll_up(&mut unclipped, &mut clipped, &level, config.res);
-            for hex in &level {
-                let occupied = occupied_count(&clipped, *hex, config.target);
-                let limit = density_limit(&config, occupied);
-                let count = unclipped.get(hex).copied().unwrap_or(0);
-                clipped.insert(*hex, limit.min(count));
+            level = roll_up(&mut counts, &level, config.res);
+            let clips = depin_types::par::map(&level, |hex| clip(&counts, *hex, &config));
+            for (hex, clipped) in level.iter().zip(clips) {
+                counts.get_mut(hex).expect("a rolled-up hex is counted").1 = clipped;
             }
         }
         asserted.sort_unstable();
         asserted.dedup();
-        let scales = scales_of(&asserted, &unclipped, &clipped)
-            .into_iter()
-            .collect();
+        let scales = scales_of(&asserted, &counts).into_iter().collect();
         HexScales { scales }
     }
 
@@ -142,22 +137,17 @@ impl HexScales {
     }
 }
 
-/// Adds each child's clipped count to its parent at `res` (both maps, as helium/oracles
-/// does) and returns the parents, sorted and unique.
-fn roll_up(
-    unclipped: &mut Counts,
-    clipped: &mut Counts,
-    children: &[CellIndex],
-    res: Resolution,
-) -> Vec<CellIndex> {
+/// Adds each child's clipped count to its parent's at `res` (unclipped and clipped, as
+/// helium/oracles does) and returns the parents, sorted and unique.
+fn roll_up(counts: &mut Counts, children: &[CellIndex], res: Resolution) -> Vec<CellIndex> {
     let mut parents = Vec::with_capacity(children.len());
     for child in children {
         let Some(parent) = child.parent(res) else {
             continue;
         };
-        let count = clipped.get(child).copied().unwrap_or(0);
-        *unclipped.entry(parent).or_insert(0) += count;
-        *clipped.entry(parent).or_insert(0) += count;
+        let count = counts.get(child).map_or(0, |c| c.1);
+        let c = counts.entry(parent).or_insert((0, 0));
+        (c.0, c.1) = (c.0 + count, c.1 + count);
         parents.push(parent);
     }
     parents.sort_unstable();
@@ -165,9 +155,22 @@ fn roll_up(
     parents
 }
 
-/// Hexes of `hex`'s 1-ring (itself included) whose clipped count reaches `target`.
-fn occupied_count(clipped: &Counts, hex: CellIndex, target: u64) -> u64 {
-    let occupied = |c: &CellIndex| clipped.get(c).is_some_and(|n| *n >= target);
+/// The clipped count of `hex`: its unclipped count, at most its density limit. Reads the
+/// resolution's unclipped counts only, so every hex of a resolution is clipped at once, on
+/// all cores (see the module doc: reaching `target` is the same before and after clipping).
+fn clip(counts: &Counts, hex: CellIndex, config: &ResConfig) -> u64 {
+    assert!(
+        config.max >= config.target,
+        "every density limit reaches its target"
+    );
+    let occupied = occupied_count(counts, hex, config.target);
+    let count = counts.get(&hex).map_or(0, |c| c.0);
+    density_limit(config, occupied).min(count)
+}
+
+/// Hexes of `hex`'s 1-ring (itself included) whose count reaches `target`.
+fn occupied_count(counts: &Counts, hex: CellIndex, target: u64) -> u64 {
+    let occupied = |c: &CellIndex| counts.get(c).is_some_and(|n| n.0 >= target);
     // The fast walk yields `None` near pentagons; then the safe one counts instead.
     let mut n = 0u64;
     for c in hex.grid_disk_fast(1) {
@@ -188,17 +191,17 @@ fn density_limit(config: &ResConfig, occupied: u64) -> u64 {
 }
 
 /// The scale of each of `cells` (sorted), on all cores: a pure function per cell.
-fn scales_of(cells: &[CellIndex], unclipped: &Counts, clipped: &Counts) -> Vec<(u64, Decimal)> {
-    depin_types::par::map(cells, |c| (u64::from(*c), scale_of(*c, unclipped, clipped)))
+fn scales_of(cells: &[CellIndex], counts: &Counts) -> Vec<(u64, Decimal)> {
+    depin_types::par::map(cells, |c| (u64::from(*c), scale_of(*c, counts)))
 }
 
-fn scale_of(cell: CellIndex, unclipped: &Counts, clipped: &Counts) -> Decimal {
+fn scale_of(cell: CellIndex, counts: &Counts) -> Decimal {
     let mut scale = Decimal::new(10, 1);
     for res in SCALING_RES {
         let Some(parent) = cell.parent(res) else {
             continue;
         };
-        if let (Some(u), Some(c)) = (unclipped.get(&parent), clipped.get(&parent)) {
+        if let Some((u, c)) = counts.get(&parent) {
             if u == c {
                 continue; // a ratio of exactly one
             }

@@ -37,6 +37,13 @@ use depin_types::{Amount, DeviceClassParams, PublicKey};
 use hex_density::HexScales;
 use std::collections::BTreeSet;
 
+/// The hash map of an epoch's hot lookup tables (hotspots, frames, shares, densities, the
+/// reciprocity state). Only looked up, removed from, or sorted before it reaches an outcome:
+/// its iteration order never does. foldhash with a per-process random seed: several times
+/// faster than SipHash on 32-byte keys, and device-chosen keys cannot aim at collisions.
+#[allow(clippy::disallowed_types)] // order-free use, as stated above
+pub(crate) type Lookup<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Module name, as in reports and genesis.
 pub const NAME: &str = "coverage";
 /// Device class this module rewards.

@@ -7,10 +7,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_types::PublicKey;
 
-/// A hash map: an epoch updates it once per witness. Only looked up, retained (order-free)
-/// and encoded (borsh sorts a map's entries by key), so its order never reaches the bytes.
-#[allow(clippy::disallowed_types)]
-type Lookup<K, V> = std::collections::HashMap<K, V>;
+use crate::Lookup;
 
 /// Format version of the carried bytes.
 const VERSION: u8 = 1;

@@ -16,17 +16,12 @@ use crate::payload::{frame_of, BeaconReport, CoveragePayload, Kind, PacketReport
 use crate::reason;
 use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
 use crate::state::Reciprocity;
-use crate::{CoverageModule, CLASS};
+use crate::{CoverageModule, Lookup, CLASS};
 use depin_module::{DeviceInfo, EpochInput, EpochOutcome, UsageCharge, Verdict};
 use depin_types::{par, PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A hash map for the epoch's hot lookups. Only looked up, removed from, or drained into a
-/// `BTreeMap`: its iteration order never reaches the outcome.
-#[allow(clippy::disallowed_types)]
-type Lookup<K, V> = std::collections::HashMap<K, V>;
 
 /// A registered, active, asserted hotspot.
 #[derive(Clone, Copy)]
@@ -62,15 +57,17 @@ struct PocCheck<'a> {
 }
 
 /// Every device of the snapshot as a hotspot (or why it is not one), computed once per
-/// epoch: the checks look each hotspot up for every witness.
+/// epoch on all cores: the checks look each hotspot up for every witness.
 fn hotspot_table<'a>(
     m: &'a CoverageModule,
     input: &'a EpochInput<'a>,
 ) -> Lookup<PublicKey, Check<Hotspot<'a>>> {
+    let devices: Vec<&DeviceInfo> = input.snapshot.devices.values().collect();
+    let hotspots = par::map(&devices, |d| as_hotspot(m, d));
     // Lookups only, never iterated: its order cannot reach the outcome.
-    let mut table = Lookup::with_capacity(input.snapshot.devices.len());
-    for (key, d) in &input.snapshot.devices {
-        table.insert(*key, as_hotspot(m, d));
+    let mut table = Lookup::with_capacity_and_hasher(devices.len(), Default::default());
+    for (d, h) in devices.iter().zip(hotspots) {
+        table.insert(d.device, h);
     }
     table
 }
@@ -119,7 +116,7 @@ fn invalid(code: &'static str) -> Verdict {
 /// frame, in order; a frame is matched to its first beacon only.
 fn pocs(reports: &[&Report], kinds: &[Option<Kind>]) -> Vec<(usize, Vec<usize>)> {
     // Lookups and removals only, never iterated: its order cannot reach the outcome.
-    let mut groups: Lookup<&[u8], Vec<usize>> = Lookup::new();
+    let mut groups: Lookup<&[u8], Vec<usize>> = Lookup::default();
     for (i, k) in kinds.iter().enumerate() {
         if *k == Some(Kind::Witness) {
             let frame = frame_of(&reports[i].payload).expect("a decoded witness has a frame");
@@ -157,7 +154,7 @@ impl<'a> Verifier<'a> {
             table: hotspot_table(m, input),
             state: Reciprocity::decode(input.carry),
             verdicts: Vec::with_capacity(input.reports.len()),
-            shares: Lookup::new(),
+            shares: Lookup::default(),
             buckets: BTreeSet::new(),
             credits_left: BTreeMap::new(),
             packets_seen: BTreeSet::new(),
