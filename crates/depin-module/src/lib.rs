@@ -71,6 +71,103 @@ impl LedgerSnapshot {
 /// Largest report payload a module accepts unless it says otherwise, bytes.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 3_072;
 
+/// What a module knows of an epoch before its reports: everything in [`EpochInput`] but
+/// the reports, for a streamed verification ([`ResourceModule::collector`]).
+#[derive(Clone, Copy)]
+pub struct EpochContext<'a> {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First ms of the epoch (inclusive).
+    pub start_ms: u64,
+    /// End of the epoch, ms (exclusive).
+    pub end_ms: u64,
+    /// Unpredictable per-epoch randomness: the hash of the epoch's first block.
+    pub entropy: Hash32,
+    /// The device registry at the epoch's last block.
+    pub snapshot: &'a LedgerSnapshot,
+    /// This module's pool of the epoch's emission, bones (genesis module weights).
+    pub pool_bones: Amount,
+    /// State the module carried out of the previous epoch; empty for the first epoch.
+    pub carry: &'a [u8],
+}
+
+impl<'a> EpochContext<'a> {
+    /// The context of a whole-epoch input.
+    pub fn of(input: &EpochInput<'a>) -> EpochContext<'a> {
+        EpochContext {
+            epoch: input.epoch,
+            start_ms: input.start_ms,
+            end_ms: input.end_ms,
+            entropy: input.entropy,
+            snapshot: input.snapshot,
+            pool_bones: input.pool_bones,
+            carry: input.carry,
+        }
+    }
+
+    /// The whole-epoch input of this context with `reports`.
+    pub fn with_reports(self, reports: &'a [&'a Report]) -> EpochInput<'a> {
+        EpochInput {
+            epoch: self.epoch,
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            entropy: self.entropy,
+            reports,
+            snapshot: self.snapshot,
+            pool_bones: self.pool_bones,
+            carry: self.carry,
+        }
+    }
+}
+
+/// One epoch's verification fed one report at a time, in the oracle's log order, so that
+/// settlement can stream an epoch's reports (millions at Helium's scale) instead of holding
+/// them all. The outcome must equal [`ResourceModule::verify_epoch`] on the same reports.
+pub trait EpochCollector {
+    /// Takes the epoch's next report of this module.
+    fn push(&mut self, report: &Report);
+
+    /// Reports taken so far.
+    fn pushed(&self) -> usize;
+
+    /// Verifies the epoch: one verdict per pushed report, in push order.
+    fn finish(self: Box<Self>) -> EpochOutcome;
+}
+
+/// The collector of a module without its own: keeps the reports and runs
+/// [`ResourceModule::verify_epoch`] on them at the end.
+pub struct Buffered<'a, M: ResourceModule + ?Sized> {
+    module: &'a M,
+    context: EpochContext<'a>,
+    reports: Vec<Report>,
+}
+
+impl<'a, M: ResourceModule + ?Sized> Buffered<'a, M> {
+    /// An empty buffer for `module`'s epoch `context`.
+    pub fn new(module: &'a M, context: EpochContext<'a>) -> Self {
+        Buffered {
+            module,
+            context,
+            reports: Vec::new(),
+        }
+    }
+}
+
+impl<M: ResourceModule + ?Sized> EpochCollector for Buffered<'_, M> {
+    fn push(&mut self, report: &Report) {
+        self.reports.push(report.clone());
+    }
+
+    fn pushed(&self) -> usize {
+        self.reports.len()
+    }
+
+    fn finish(self: Box<Self>) -> EpochOutcome {
+        let refs: Vec<&Report> = self.reports.iter().collect();
+        self.module.verify_epoch(&self.context.with_reports(&refs))
+    }
+}
+
 /// What a module gets to verify one epoch.
 pub struct EpochInput<'a> {
     /// Epoch number.
@@ -193,6 +290,13 @@ pub trait ResourceModule: Send + Sync {
     /// Verifies one epoch. Must be deterministic: no clock, no randomness but
     /// `input.entropy`, no hash-map iteration. `verdicts.len() == input.reports.len()`.
     fn verify_epoch(&self, input: &EpochInput<'_>) -> EpochOutcome;
+
+    /// A streamed verification of the epoch `context` ([`EpochCollector`]). The default
+    /// buffers the reports for [`ResourceModule::verify_epoch`]; a module with epochs of
+    /// millions of reports keeps compact records instead (coverage does).
+    fn collector<'a>(&'a self, context: EpochContext<'a>) -> Box<dyn EpochCollector + 'a> {
+        Box::new(Buffered::new(self, context))
+    }
 }
 
 /// Counts verdicts by reason (`valid` for valid ones), sorted by code.

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod run;
 pub mod runner;
 pub mod settle;
+pub mod stream;
 pub mod verify;
 
 pub use crate::core::{Ack, Core, IngestPolicy, Refusal, ReportStatus};

@@ -71,7 +71,7 @@ impl Published {
     ///
     /// Errors: i/o.
     pub fn write(&self, inputs: &EpochInputs, s: &Settlement) -> Result<(), PublishError> {
-        let d = self.epoch_dir(inputs.epoch);
+        let d = self.epoch_dir(inputs.header.epoch);
         std::fs::create_dir_all(&d).map_err(io(&d))?;
         write_synced(&d.join("inputs.bin"), &inputs.to_bytes())?;
         let verdicts = borsh::to_vec(&s.verdicts).expect("writing to a Vec cannot fail");
@@ -80,7 +80,7 @@ impl Published {
         write_synced(&d.join("carry.bin"), &carry)?;
         let manifest =
             serde_json::to_vec_pretty(&s.manifest).expect("a manifest always serializes");
-        write_synced(&self.manifest_path(inputs.epoch), &manifest)?;
+        write_synced(&self.manifest_path(inputs.header.epoch), &manifest)?;
         std::fs::File::open(&d)
             .and_then(|f| f.sync_all())
             .map_err(io(&d))

@@ -6,7 +6,7 @@
 use crate::chain::{epoch_anchor, registry, snapshot, state_prefixes, ChainError};
 use crate::core::Core;
 use crate::publish::{PublishError, Published};
-use crate::settle::{settle, EpochInputs, SettleError};
+use crate::settle::{settle, EpochHeader, EpochInputs, SettleError};
 use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
@@ -144,7 +144,7 @@ impl Runner {
         let Some(closed) = closed else {
             return Ok(false);
         };
-        let inputs = EpochInputs {
+        let header = EpochHeader {
             chain_id: self.genesis.chain_id.clone(),
             network: self.genesis.network,
             epoch,
@@ -159,9 +159,12 @@ impl Runner {
             ),
             module_weights: r.module_weights.clone(),
             remainder_account: r.remainder_account.key,
-            reports: closed.reports,
             ingest_rejections: closed.rejections,
             carry: self.carry_into(epoch)?,
+        };
+        let inputs = EpochInputs {
+            header,
+            reports: closed.reports,
         };
         let s = settle(&inputs, &self.modules)?;
         self.published.write(&inputs, &s)?;
@@ -206,14 +209,14 @@ impl Runner {
     /// A follower that settled the previous epoch itself requires the leader's carry-in to
     /// equal its own carry-out.
     fn check_carry(&self, inputs: &EpochInputs) -> Result<(), RunnerError> {
-        let Some(prev) = inputs.epoch.checked_sub(1) else {
+        let Some(prev) = inputs.header.epoch.checked_sub(1) else {
             return Ok(());
         };
         match self.published.carry(prev)? {
-            Some(own) if own != inputs.carry => Err(VerifyError::Mismatch {
+            Some(own) if own != inputs.header.carry => Err(VerifyError::Mismatch {
                 difference: format!(
                     "inputs.carry of epoch {} differs from this oracle's carry out of epoch {prev}",
-                    inputs.epoch
+                    inputs.header.epoch
                 ),
             }
             .into()),

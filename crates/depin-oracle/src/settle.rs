@@ -17,12 +17,12 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{
-    verdict_counts, EpochInput, LedgerSnapshot, Penalty, ResourceModule, UsageCharge, Verdict,
-    UNKNOWN_MODULE,
+    verdict_counts, EpochCollector, EpochContext, LedgerSnapshot, Penalty, ResourceModule,
+    UsageCharge, Verdict, UNKNOWN_MODULE,
 };
 use depin_types::genesis::ModuleWeight;
 use depin_types::rewards::reward_root;
-use depin_types::{par, Address, Amount, Hash32, Network, PublicKey, Report, SignedReport};
+use depin_types::{par, Address, Amount, Hash32, Network, PublicKey, SignedReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,9 +30,9 @@ use std::sync::Arc;
 /// Version of the manifest format.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// Everything an epoch's settlement depends on, published as `inputs.bin` (borsh).
+/// Everything an epoch's settlement depends on but its reports: the head of `inputs.bin`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct EpochInputs {
+pub struct EpochHeader {
     /// Chain id.
     pub chain_id: String,
     /// Address network (for the manifest's addresses).
@@ -53,12 +53,20 @@ pub struct EpochInputs {
     pub module_weights: Vec<ModuleWeight>,
     /// Genesis remainder account.
     pub remainder_account: PublicKey,
-    /// Every report the oracle acknowledged for the epoch, in log order.
-    pub reports: Vec<SignedReport>,
     /// Reports refused at ingest, by reason code.
     pub ingest_rejections: BTreeMap<String, u64>,
     /// State each module carried out of the previous epoch (absent: none).
     pub carry: BTreeMap<String, Vec<u8>>,
+}
+
+/// Everything an epoch's settlement depends on, published as `inputs.bin` (borsh): the
+/// header, then the reports — last, so that [`settle_reader`] can stream them.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EpochInputs {
+    /// Everything but the reports.
+    pub header: EpochHeader,
+    /// Every report the oracle acknowledged for the epoch, in log order.
+    pub reports: Vec<SignedReport>,
 }
 
 impl EpochInputs {
@@ -217,60 +225,138 @@ struct ModuleResult {
     penalties: Vec<Penalty>,
 }
 
-/// Runs every module on its reports; fills `verdicts` (indexed like `inputs.reports`).
-fn verify_modules(
-    inputs: &EpochInputs,
-    modules: &[Arc<dyn ResourceModule>],
-    pools: &BTreeMap<&str, u128>,
-    verdicts: &mut [Verdict],
-) -> Result<BTreeMap<String, ModuleResult>, SettleError> {
-    let mut by_module: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, r) in inputs.reports.iter().enumerate() {
-        by_module
-            .entry(r.report.module.as_str())
-            .or_default()
-            .push(i);
-    }
-    let mut out = BTreeMap::new();
-    for m in modules {
-        let idx = by_module.remove(m.name()).unwrap_or_default();
-        let reports: Vec<&Report> = idx.iter().map(|&i| &inputs.reports[i].report).collect();
-        let input = EpochInput {
-            epoch: inputs.epoch,
-            start_ms: inputs.start_ms,
-            end_ms: inputs.end_ms,
-            entropy: inputs.entropy,
-            reports: &reports,
-            snapshot: &inputs.snapshot,
-            pool_bones: Amount(pools.get(m.name()).copied().unwrap_or(0)),
-            carry: inputs.carry.get(m.name()).map_or(&[], Vec::as_slice),
-        };
-        let o = m.verify_epoch(&input);
-        if o.verdicts.len() != idx.len() {
-            let (module, expected, got) = (m.name().to_string(), idx.len(), o.verdicts.len());
-            return Err(SettleError::VerdictCount {
-                module,
-                expected,
-                got,
-            });
-        }
-        for (&i, v) in idx.iter().zip(o.verdicts) {
-            verdicts[i] = v;
-        }
-        let r = ModuleResult {
-            shares: o.shares,
-            exact: o.exact_rewards,
-            carry: o.carry,
-            usage: o.usage,
-            penalties: o.penalties,
-        };
-        out.insert(m.name().to_string(), r);
-    }
-    Ok(out)
+/// Reports settlement preallocates room for at most (a header's count is not trusted).
+const MAX_PREALLOCATED_REPORTS: usize = 1 << 24;
+
+/// Marks a report whose module is not registered in [`Settler::which`].
+const NO_MODULE: u16 = u16::MAX;
+
+/// Settlement fed one report at a time: each report goes to its module's collector, and
+/// only its id and module stay here (36 bytes a report), so an epoch of millions of reports
+/// never has to be held whole ([`settle_reader`]).
+pub(crate) struct Settler<'a> {
+    header: &'a EpochHeader,
+    pools: BTreeMap<&'a str, u128>,
+    names: Vec<&'static str>,
+    by_name: BTreeMap<&'static str, u16>,
+    collectors: Vec<Box<dyn EpochCollector + 'a>>,
+    which: Vec<u16>,
+    ids: Vec<Hash32>,
 }
 
+impl<'a> Settler<'a> {
+    /// A settlement of the epoch `header` with room for `reports_hint` reports.
+    ///
+    /// Errors: [`SettleError::Overflow`] when a module pool overflows.
+    pub(crate) fn new(
+        header: &'a EpochHeader,
+        modules: &'a [Arc<dyn ResourceModule>],
+        reports_hint: usize,
+    ) -> Result<Settler<'a>, SettleError> {
+        let pools = module_pools(header)?;
+        let mut s = Settler {
+            header,
+            pools,
+            names: Vec::new(),
+            by_name: BTreeMap::new(),
+            collectors: Vec::new(),
+            which: Vec::with_capacity(reports_hint.min(MAX_PREALLOCATED_REPORTS)),
+            ids: Vec::with_capacity(reports_hint.min(MAX_PREALLOCATED_REPORTS)),
+        };
+        for m in modules.iter().take(usize::from(NO_MODULE)) {
+            if s.by_name.contains_key(m.name()) {
+                continue; // a name registered twice: the first module has it
+            }
+            let context = EpochContext {
+                epoch: header.epoch,
+                start_ms: header.start_ms,
+                end_ms: header.end_ms,
+                entropy: header.entropy,
+                snapshot: &header.snapshot,
+                pool_bones: Amount(s.pools.get(m.name()).copied().unwrap_or(0)),
+                carry: header.carry.get(m.name()).map_or(&[], Vec::as_slice),
+            };
+            let index = u16::try_from(s.collectors.len()).expect("at most NO_MODULE modules");
+            s.by_name.insert(m.name(), index);
+            s.names.push(m.name());
+            s.collectors.push(m.collector(context));
+        }
+        Ok(s)
+    }
+
+    /// Takes the epoch's next report, whose id is `id`.
+    pub(crate) fn push(&mut self, report: &SignedReport, id: Hash32) {
+        let module = self.by_name.get(report.report.module.as_str()).copied();
+        if let Some(m) = module {
+            self.collectors[usize::from(m)].push(&report.report);
+        }
+        self.which.push(module.unwrap_or(NO_MODULE));
+        self.ids.push(id);
+    }
+
+    /// Verifies every module's reports: one verdict per report with its id, in push order,
+    /// and each module's result.
+    fn verify(self) -> Result<Verified<'a>, SettleError> {
+        let mut results = BTreeMap::new();
+        let mut verdicts_of = Vec::with_capacity(self.collectors.len());
+        for (name, c) in self.names.iter().zip(self.collectors) {
+            let pushed = c.pushed();
+            let o = c.finish();
+            if o.verdicts.len() != pushed {
+                let (module, expected, got) = (name.to_string(), pushed, o.verdicts.len());
+                return Err(SettleError::VerdictCount {
+                    module,
+                    expected,
+                    got,
+                });
+            }
+            verdicts_of.push(o.verdicts.into_iter());
+            let r = ModuleResult {
+                shares: o.shares,
+                exact: o.exact_rewards,
+                carry: o.carry,
+                usage: o.usage,
+                penalties: o.penalties,
+            };
+            results.insert(name.to_string(), r);
+        }
+        let verdicts = self
+            .ids
+            .into_iter()
+            .zip(self.which)
+            .map(|(id, m)| {
+                let v = match verdicts_of.get_mut(usize::from(m)) {
+                    Some(vs) => vs.next().expect("one verdict per pushed report"),
+                    None => Verdict::invalid(UNKNOWN_MODULE),
+                };
+                (id, v)
+            })
+            .collect();
+        Ok(Verified {
+            header: self.header,
+            pools: self.pools,
+            verdicts,
+            results,
+        })
+    }
+
+    /// Settles the epoch whose `inputs.bin` hashes to `inputs_digest`.
+    ///
+    /// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows.
+    pub(crate) fn finish(self, inputs_digest: Hash32) -> Result<Settlement, SettleError> {
+        self.verify()?.settle(inputs_digest)
+    }
+}
+
+/// Every report's verdict and every module's result.
+struct Verified<'a> {
+    header: &'a EpochHeader,
+    pools: BTreeMap<&'a str, u128>,
+    verdicts: Vec<(Hash32, Verdict)>,
+    results: BTreeMap<String, ModuleResult>,
+}
 /// Each weighted module's pool: `emission × weight / Σ weights`, floored.
-fn module_pools(inputs: &EpochInputs) -> Result<BTreeMap<&str, u128>, SettleError> {
+fn module_pools(inputs: &EpochHeader) -> Result<BTreeMap<&str, u128>, SettleError> {
     let total_weight: u128 = inputs
         .module_weights
         .iter()
@@ -296,7 +382,7 @@ struct Split {
 }
 
 fn split(
-    inputs: &EpochInputs,
+    inputs: &EpochHeader,
     pool_of: &BTreeMap<&str, u128>,
     results: &BTreeMap<String, ModuleResult>,
 ) -> Result<Split, SettleError> {
@@ -392,94 +478,101 @@ fn addresses(network: Network, keys: &[PublicKey]) -> Vec<String> {
     par::map(keys, |k| Address::new(network, *k).to_string())
 }
 
-/// Every report's id, and the SHA-256 of `inputs.bin` (streamed, never buffered), hashed
-/// on all cores: pure functions of the inputs, so the threads cannot change the result.
-fn ids_and_digest(inputs: &EpochInputs) -> (Vec<Hash32>, Hash32) {
-    std::thread::scope(|scope| {
-        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
-        let ids = par::map(&inputs.reports, SignedReport::id);
-        (
-            ids,
-            digest.join().expect("the digest thread does not panic"),
-        )
-    })
+impl Verified<'_> {
+    fn settle(mut self, inputs_digest: Hash32) -> Result<Settlement, SettleError> {
+        let h = self.header;
+        let emission = h.emission.0;
+        let Split {
+            pools,
+            devices,
+            mut owed,
+            paid_total,
+        } = split(h, &self.pools, &self.results)?;
+        let remainder = emission - paid_total;
+        *owed.entry(h.remainder_account).or_insert(0) += remainder;
+        let payouts: Vec<(PublicKey, Amount)> = owed
+            .into_iter()
+            .filter(|(_, a)| *a > 0)
+            .map(|(o, a)| (o, Amount(a)))
+            .collect();
+        assert_eq!(
+            payouts.iter().map(|(_, a)| a.0).sum::<u128>(),
+            emission,
+            "payouts and remainder add up to the emission"
+        );
+        let (usage, penalties, carry) = gather(&mut self.results);
+        let manifest = Manifest {
+            version: MANIFEST_VERSION,
+            chain_id: h.chain_id.clone(),
+            epoch: h.epoch,
+            start_ms: h.start_ms,
+            end_ms: h.end_ms,
+            entropy: h.entropy.to_hex(),
+            snapshot_height: h.snapshot.height,
+            inputs_digest: inputs_digest.to_hex(),
+            reports: self.verdicts.len() as u64,
+            emission_bones: emission.to_string(),
+            remainder_bones: remainder.to_string(),
+            remainder_account: Address::new(h.network, h.remainder_account).to_string(),
+            root: reward_root(h.epoch, &payouts).to_hex(),
+            leaf_count: payouts.len() as u64,
+            pools,
+            devices,
+            owners: owner_entries(h.network, &payouts),
+            verdict_counts: verdict_counts(self.verdicts.iter().map(|(_, v)| v)),
+            ingest_rejections: h.ingest_rejections.clone(),
+            usage,
+            penalties,
+            carry_digests: carry
+                .iter()
+                .map(|(m, c)| (m.clone(), Hash32::digest(c).to_hex()))
+                .collect(),
+        };
+        Ok(Settlement {
+            manifest,
+            verdicts: self.verdicts,
+            payouts,
+            carry,
+        })
+    }
 }
 
-/// Settles one epoch.
+/// The Merkle leaves as the manifest lists them.
+fn owner_entries(network: Network, payouts: &[(PublicKey, Amount)]) -> Vec<OwnerEntry> {
+    let keys: Vec<PublicKey> = payouts.iter().map(|(o, _)| *o).collect();
+    let addrs = addresses(network, &keys);
+    payouts
+        .iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(i, ((_, a), owner))| OwnerEntry {
+            owner,
+            amount_bones: a.0.to_string(),
+            index: i as u64,
+        })
+        .collect()
+}
+
+/// Settles one epoch held in memory. Report ids are hashed on all cores while another thread
+/// hashes `inputs.bin` (streamed, never buffered): pure functions of the inputs, so the
+/// threads cannot change the result.
 ///
 /// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
 pub fn settle(
     inputs: &EpochInputs,
     modules: &[Arc<dyn ResourceModule>],
 ) -> Result<Settlement, SettleError> {
-    let mut verdicts = vec![Verdict::invalid(UNKNOWN_MODULE); inputs.reports.len()];
-    let pools = module_pools(inputs)?;
-    let mut results = verify_modules(inputs, modules, &pools, &mut verdicts)?;
-    let addr = |k: &PublicKey| Address::new(inputs.network, *k).to_string();
-    let emission = inputs.emission.0;
-    let Split {
-        pools,
-        devices,
-        mut owed,
-        paid_total,
-    } = split(inputs, &pools, &results)?;
-    let remainder = emission - paid_total;
-    *owed.entry(inputs.remainder_account).or_insert(0) += remainder;
-    let payouts: Vec<(PublicKey, Amount)> = owed
-        .into_iter()
-        .filter(|(_, a)| *a > 0)
-        .map(|(o, a)| (o, Amount(a)))
-        .collect();
-    assert_eq!(
-        payouts.iter().map(|(_, a)| a.0).sum::<u128>(),
-        emission,
-        "payouts and remainder add up to the emission"
-    );
-    let root = reward_root(inputs.epoch, &payouts);
-    let (usage, penalties, carry) = gather(&mut results);
-    let carry_digests = carry
-        .iter()
-        .map(|(m, c)| (m.clone(), Hash32::digest(c).to_hex()))
-        .collect();
-    let (ids, inputs_digest) = ids_and_digest(inputs);
-    let manifest = Manifest {
-        version: MANIFEST_VERSION,
-        chain_id: inputs.chain_id.clone(),
-        epoch: inputs.epoch,
-        start_ms: inputs.start_ms,
-        end_ms: inputs.end_ms,
-        entropy: inputs.entropy.to_hex(),
-        snapshot_height: inputs.snapshot.height,
-        inputs_digest: inputs_digest.to_hex(),
-        reports: inputs.reports.len() as u64,
-        emission_bones: emission.to_string(),
-        remainder_bones: remainder.to_string(),
-        remainder_account: addr(&inputs.remainder_account),
-        root: root.to_hex(),
-        leaf_count: payouts.len() as u64,
-        pools,
-        devices,
-        owners: payouts
-            .iter()
-            .enumerate()
-            .map(|(i, (o, a))| OwnerEntry {
-                owner: addr(o),
-                amount_bones: a.0.to_string(),
-                index: i as u64,
-            })
-            .collect(),
-        verdict_counts: verdict_counts(&verdicts),
-        ingest_rejections: inputs.ingest_rejections.clone(),
-        usage,
-        penalties,
-        carry_digests,
-    };
-    Ok(Settlement {
-        manifest,
-        verdicts: ids.into_iter().zip(verdicts).collect(),
-        payouts,
-        carry,
-    })
+    let (ids, digest) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
+        let ids = par::map(&inputs.reports, SignedReport::id);
+        let digest = digest.join().expect("the digest thread does not panic");
+        (ids, digest)
+    });
+    let mut settler = Settler::new(&inputs.header, modules, inputs.reports.len())?;
+    for (r, id) in inputs.reports.iter().zip(ids) {
+        settler.push(r, id);
+    }
+    settler.finish(digest)
 }
 
 /// The first path where two JSON documents differ, with both values (`None` if equal).
@@ -514,13 +607,14 @@ fn diff_at(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<S
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use depin_module::{DeviceInfo, EpochOutcome, PayloadRejection};
+    use depin_module::{DeviceInfo, EpochInput, EpochOutcome, PayloadRejection};
+    use depin_types::Report;
     use depin_types::{DeviceClassParams, SecretKey};
 
     /// Shares = the report's timestamp, valid if even.
-    struct Fake;
+    pub(crate) struct Fake;
     impl ResourceModule for Fake {
         fn name(&self) -> &'static str {
             "fake"
@@ -548,7 +642,7 @@ mod tests {
         }
     }
 
-    fn inputs(emission: u128) -> EpochInputs {
+    pub(crate) fn inputs(emission: u128) -> EpochInputs {
         let devs: Vec<SecretKey> = (1..=3).map(|i| SecretKey::from_seed([i; 32])).collect();
         let mut snapshot = LedgerSnapshot::default();
         for (i, d) in devs.iter().enumerate() {
@@ -573,7 +667,7 @@ mod tests {
             };
             r.sign(d)
         };
-        EpochInputs {
+        let header = EpochHeader {
             chain_id: "c".into(),
             network: Network::Devnet,
             epoch: 4,
@@ -595,14 +689,17 @@ mod tests {
                 },
             ],
             remainder_account: PublicKey([70; 32]),
+            ingest_rejections: BTreeMap::new(),
+            carry: BTreeMap::new(),
+        };
+        EpochInputs {
+            header,
             reports: vec![
                 report(&devs[0], 2, "fake"),
                 report(&devs[1], 4, "fake"),
                 report(&devs[2], 3, "fake"),
                 report(&devs[2], 6, "nope"),
             ],
-            ingest_rejections: BTreeMap::new(),
-            carry: BTreeMap::new(),
         }
     }
 

@@ -104,41 +104,41 @@ pub async fn check_chain(
     let emission = emission_for_epoch(
         rewards.initial_emission_bones,
         rewards.halving_interval_epochs,
-        inputs.epoch,
+        inputs.header.epoch,
     );
-    if inputs.emission != emission {
+    if inputs.header.emission != emission {
         return Err(mismatch(format!(
             "inputs.emission: {} bones, schedule says {}",
-            inputs.emission.0, emission.0
+            inputs.header.emission.0, emission.0
         )));
     }
-    if inputs.module_weights != rewards.module_weights
-        || inputs.remainder_account != rewards.remainder_account.key
+    if inputs.header.module_weights != rewards.module_weights
+        || inputs.header.remainder_account != rewards.remainder_account.key
     {
         return Err(mismatch(
             "inputs.module_weights or remainder_account differ from genesis".into(),
         ));
     }
-    let start = rewards.epoch_start_ms(genesis.genesis_time_ms, inputs.epoch);
-    if (inputs.start_ms, inputs.end_ms) != (start, start + rewards.epoch_length_ms) {
+    let start = rewards.epoch_start_ms(genesis.genesis_time_ms, inputs.header.epoch);
+    if (inputs.header.start_ms, inputs.header.end_ms) != (start, start + rewards.epoch_length_ms) {
         return Err(mismatch(format!(
             "inputs epoch bounds {}..{} are not epoch {}'s",
-            inputs.start_ms, inputs.end_ms, inputs.epoch
+            inputs.header.start_ms, inputs.header.end_ms, inputs.header.epoch
         )));
     }
-    let (entropy, height) = epoch_anchor(node, inputs.start_ms, inputs.end_ms)
+    let (entropy, height) = epoch_anchor(node, inputs.header.start_ms, inputs.header.end_ms)
         .await?
         .ok_or_else(|| mismatch("the chain has not passed the epoch's end".into()))?;
-    if entropy != inputs.entropy || height != inputs.snapshot.height {
+    if entropy != inputs.header.entropy || height != inputs.header.snapshot.height {
         return Err(mismatch(format!(
             "inputs anchor (entropy {}, height {}) differs from the chain's ({entropy}, {height})",
-            inputs.entropy, inputs.snapshot.height
+            inputs.header.entropy, inputs.header.snapshot.height
         )));
     }
     let prefixes = crate::chain::state_prefixes(modules);
     let price = genesis.params.credit_price_bones;
     let snap = snapshot(node, Some(height), price, &prefixes).await?;
-    if snap != inputs.snapshot {
+    if snap != inputs.header.snapshot {
         return Err(mismatch(format!(
             "inputs.snapshot differs from the registry at height {height}"
         )));

@@ -2,16 +2,19 @@
 //! seeded synthetic network — hotspots in clusters of [`CLUSTER`] within a few km, every
 //! beacon heard by the other members of its cluster — timed through the oracle's settlement
 //! (module verification, HIP-17 scales, HIP-15 units, Helium's reward split, the Merkle
-//! root). Run twice: the manifests must hash the same. Targets: ≤ 10 s, ≤ 2 GiB peak RSS.
+//! root), streamed from an `inputs.bin` written beforehand ([`settle_reader`]). Run twice: the
+//! manifests must hash the same. Targets: ≤ 10 s, ≤ 2 GiB peak RSS.
 
 use anyhow::{bail, Result};
+use borsh::BorshSerialize;
 use clap::Args;
 use depin_module::{DeviceInfo, LedgerSnapshot, ResourceModule};
 use depin_module_coverage::payload::{BeaconReport, CoveragePayload, WitnessReport};
 use depin_module_coverage::region::{uniform_plan, Channel, RegionCatalog};
 use depin_module_coverage::state::Reciprocity;
 use depin_module_coverage::{beacon, geo, CoverageModule, CoverageParams, CLASS, NAME};
-use depin_oracle::settle::{settle, EpochInputs};
+use depin_oracle::settle::EpochHeader;
+use depin_oracle::stream::settle_reader;
 use depin_types::genesis::{ModuleParams, ModuleWeight};
 use depin_types::{
     Amount, Antenna, Hash32, Location, Network, PublicKey, Report, Signature, SignedReport,
@@ -21,6 +24,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,11 +78,6 @@ fn catalog(locs: &[u64]) -> Result<RegionCatalog> {
     Ok(RegionCatalog::new(maps, plans)?)
 }
 
-struct World {
-    inputs: EpochInputs,
-    module: Arc<dyn ResourceModule>,
-}
-
 fn key(i: usize) -> PublicKey {
     let mut k = [0u8; 32];
     k[..8].copy_from_slice(&(i as u64).to_le_bytes());
@@ -126,94 +125,124 @@ fn report(device: PublicKey, ts: u64, p: &CoveragePayload) -> SignedReport {
     }
 }
 
-/// One beacon of hotspot `b` (interval 0) and its cluster's witnesses, up to `budget`.
-fn poc(
-    locs: &[u64],
-    b: usize,
-    entropy: &Hash32,
-    budget: usize,
-    out: &mut Vec<SignedReport>,
-) -> Result<usize> {
-    let ts = START_MS + (b as u64 % 3_000_000);
+/// A beacon's time: hotspot `b` beacons once (interval 0), hotspots a ms apart.
+fn beacon_ms(b: usize) -> u64 {
+    START_MS + (b as u64 % 3_000_000)
+}
+
+/// The time hotspot `w` reports hearing hotspot `b`'s beacon.
+fn witness_ms(b: usize, w: usize) -> u64 {
+    beacon_ms(b) + 100 + w as u64 % 900
+}
+
+fn beacon_of(b: usize, entropy: &Hash32) -> Result<BeaconReport> {
     let x = beacon::build(entropy, &key(b), 0, &plan(), GAIN)?;
-    let br = BeaconReport {
+    Ok(BeaconReport {
         entropy: *entropy,
         data: x.data,
         frequency_hz: x.frequency_hz,
         spreading: x.spreading,
         tx_power_dbm: x.tx_power_dbm,
-    };
-    out.push(report(key(b), ts, &CoveragePayload::Beacon(br.clone())));
-    let first = b - b % CLUSTER;
-    let mut made = 0;
-    for w in (first..(first + CLUSTER).min(locs.len()))
-        .filter(|w| *w != b)
-        .take(budget)
-    {
-        let d = geo::distance_m(locs[b], locs[w])?;
-        let bound = geo::expected_rssi_dbm(br.tx_power_dbm, br.frequency_hz, d, GAIN, GAIN);
-        #[allow(clippy::cast_possible_truncation)] // a signal in dBm×10 fits i32
-        let signal_ddbm = (bound * 10.0) as i32 - 150;
-        let wr = WitnessReport {
-            data: br.data.clone(),
-            signal_ddbm,
-            snr_ddb: 50,
-            frequency_hz: br.frequency_hz,
-        };
-        out.push(report(
-            key(w),
-            ts + 100 + w as u64 % 900,
-            &CoveragePayload::Witness(wr),
-        ));
-        made += 1;
-    }
-    Ok(made)
+    })
 }
 
-fn world(a: &CoverageArgs) -> Result<World> {
-    let mut rng = StdRng::seed_from_u64(a.seed);
-    let locs = locations(a.hotspots, &mut rng);
-    let entropy = Hash32([9; 32]);
-    let mut reports = Vec::with_capacity(a.witnesses + a.witnesses / (CLUSTER - 1) + 1);
-    let (mut witnesses, mut b) = (0, 0);
-    while witnesses < a.witnesses && b < locs.len() {
-        witnesses += poc(&locs, b, &entropy, a.witnesses - witnesses, &mut reports)?;
+/// Hotspot `w`'s witness of `br` (hotspot `b`'s beacon), a little under the free-space bound.
+fn witness_of(locs: &[u64], b: usize, w: usize, br: &BeaconReport) -> Result<WitnessReport> {
+    let d = geo::distance_m(locs[b], locs[w])?;
+    let bound = geo::expected_rssi_dbm(br.tx_power_dbm, br.frequency_hz, d, GAIN, GAIN);
+    #[allow(clippy::cast_possible_truncation)] // a signal in dBm×10 fits i32
+    let signal_ddbm = (bound * 10.0) as i32 - 150;
+    Ok(WitnessReport {
+        data: br.data.clone(),
+        signal_ddbm,
+        snr_ddb: 50,
+        frequency_hz: br.frequency_hz,
+    })
+}
+
+/// The epoch's reports in log order, as `(time, beaconer, reporter)` (the beaconer itself
+/// for its beacon): one beacon per hotspot, each heard by the rest of its cluster, until
+/// `witnesses` witnesses; sorted by time (then beaconer, reporter).
+fn schedule(hotspots: usize, witnesses: usize) -> Vec<(u64, u32, u32)> {
+    let mut out = Vec::with_capacity(witnesses + witnesses / (CLUSTER - 1) + 1);
+    let (mut made, mut b) = (0, 0);
+    while made < witnesses && b < hotspots {
+        out.push((beacon_ms(b), idx(b), idx(b)));
+        let first = b - b % CLUSTER;
+        for w in (first..(first + CLUSTER).min(hotspots))
+            .filter(|w| *w != b)
+            .take(witnesses - made)
+        {
+            out.push((witness_ms(b, w), idx(b), idx(w)));
+            made += 1;
+        }
         b += 1;
     }
-    reports.sort_by_cached_key(|r| (r.report.timestamp_ms, r.id()));
-    let params = CoverageParams {
-        beacon_interval_ms: EPOCH_MS,
-        ..CoverageParams::default()
-    };
-    let module = CoverageModule::new(params.clone(), catalog(&locs)?)?;
+    out.sort_unstable();
+    out
+}
+
+fn idx(i: usize) -> u32 {
+    u32::try_from(i).expect("hotspot indexes fit u32")
+}
+
+/// The epoch's header: the registry, the emission, the coverage weight, everyone's
+/// reciprocity satisfied.
+fn header(locs: &[u64], entropy: Hash32, params: &CoverageParams) -> Result<EpochHeader> {
     let mut history = Reciprocity::default();
     for i in 0..locs.len() {
         history.witnessed(key(i), START_MS - 1);
         history.beaconed(key(i), START_MS - 1);
     }
-    let inputs = EpochInputs {
+    Ok(EpochHeader {
         chain_id: "bench".into(),
         network: Network::Devnet,
         epoch: 0,
         start_ms: START_MS,
         end_ms: START_MS + EPOCH_MS,
         entropy,
-        snapshot: snapshot(&locs)?,
+        snapshot: snapshot(locs)?,
         emission: Amount(1_000_000_000_000_000),
         module_weights: vec![ModuleWeight {
             module: NAME.into(),
             weight: 1,
-            params: ModuleParams(serde_json::to_string(&params)?),
+            params: ModuleParams(serde_json::to_string(params)?),
         }],
         remainder_account: key(usize::MAX >> 8),
-        reports,
         ingest_rejections: BTreeMap::new(),
         carry: BTreeMap::from([(NAME.to_string(), history.encode())]),
-    };
-    Ok(World {
-        inputs,
-        module: Arc::new(module),
     })
+}
+
+/// Writes the epoch's `inputs.bin` to `path`, one report at a time; returns (witnesses,
+/// beacons).
+fn write_inputs(
+    path: &Path,
+    a: &CoverageArgs,
+    locs: &[u64],
+    h: &EpochHeader,
+) -> Result<(usize, usize)> {
+    let order = schedule(locs.len(), a.witnesses);
+    let beaconers = order.iter().map(|o| o.1 as usize + 1).max().unwrap_or(0);
+    let beacons: Vec<BeaconReport> = (0..beaconers)
+        .map(|b| beacon_of(b, &h.entropy))
+        .collect::<Result<_>>()?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    h.serialize(&mut out)?;
+    u32::try_from(order.len())?.serialize(&mut out)?;
+    let mut witnesses = 0;
+    for &(ts, b, w) in &order {
+        let (b, w) = (b as usize, w as usize);
+        let payload = if b == w {
+            CoveragePayload::Beacon(beacons[b].clone())
+        } else {
+            witnesses += 1;
+            CoveragePayload::Witness(witness_of(locs, b, w, &beacons[b])?)
+        };
+        report(key(w), ts, &payload).serialize(&mut out)?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok((witnesses, order.len() - witnesses))
 }
 
 /// A size field of `/proc/self/status` (`VmHWM`: peak resident set, `VmRSS`: resident set
@@ -240,27 +269,42 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
         bail!("--hotspots must be at least 2");
     }
     let t = Instant::now();
-    let w = world(a)?;
-    let (witnesses, beacons) = count(&w.inputs);
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let locs = locations(a.hotspots, &mut rng);
+    let params = CoverageParams {
+        beacon_interval_ms: EPOCH_MS,
+        ..CoverageParams::default()
+    };
+    let module: Arc<dyn ResourceModule> =
+        Arc::new(CoverageModule::new(params.clone(), catalog(&locs)?)?);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("inputs.bin");
+    let (witnesses, beacons) = {
+        let h = header(&locs, Hash32([9; 32]), &params)?;
+        write_inputs(&path, a, &locs, &h)?
+    };
+    drop(locs);
     eprintln!(
-        "built {} hotspots, {beacons} beacons, {witnesses} witnesses in {:.1} s (peak RSS so far {} MB, now {} MB)",
+        "wrote {} hotspots, {beacons} beacons, {witnesses} witnesses ({} MB of inputs.bin) in {:.1} s (peak RSS so far {} MB, now {} MB)",
         a.hotspots,
+        std::fs::metadata(&path)?.len() >> 20,
         t.elapsed().as_secs_f64(),
         peak_rss_bytes() >> 20,
         status_bytes("VmRSS") >> 20
     );
-    let modules = [w.module];
+    let modules = [module];
     let mut runs = Vec::new();
     for run in 0..2 {
         let t = Instant::now();
-        let s = settle(&w.inputs, &modules)?;
+        let (_, s) = settle_reader(std::fs::File::open(&path)?, &modules)?;
         let secs = t.elapsed().as_secs_f64();
         let bytes = serde_json::to_vec(&s.manifest)?;
         let hash = Hash32::digest(&bytes);
         let valid = s.manifest.verdict_counts.get("valid").copied().unwrap_or(0);
         eprintln!(
-            "run {run}: {secs:.2} s, {valid} valid, {} rewarded devices, manifest {hash}",
-            s.manifest.devices.len()
+            "run {run}: {secs:.2} s, {valid} valid, {} rewarded devices, manifest {hash} (peak RSS so far {} MB)",
+            s.manifest.devices.len(),
+            peak_rss_bytes() >> 20
         );
         runs.push((secs, hash));
     }
@@ -276,18 +320,4 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
         bail!("two runs of the same epoch gave different manifests");
     }
     Ok(())
-}
-
-fn count(inputs: &EpochInputs) -> (usize, usize) {
-    let beacons = inputs
-        .reports
-        .iter()
-        .filter(|r| {
-            matches!(
-                CoveragePayload::decode(&r.report.payload),
-                Ok(CoveragePayload::Beacon(_))
-            )
-        })
-        .count();
-    (inputs.reports.len() - beacons, beacons)
 }

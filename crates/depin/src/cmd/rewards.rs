@@ -146,12 +146,16 @@ async fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<()> {
         }
     };
     let weights = borsh::from_slice::<EpochInputs>(&inputs_bytes)
-        .map(|i| i.module_weights)
+        .map(|i| i.header.module_weights)
         .unwrap_or_default();
     let modules = crate::modules::configured(&weights, None, a.regions.as_deref())?;
     let (inputs, m) = recompute(&inputs_bytes, &published, &modules)?;
-    if inputs.epoch != a.epoch {
-        bail!("the inputs are for epoch {}, not {}", inputs.epoch, a.epoch);
+    if inputs.header.epoch != a.epoch {
+        bail!(
+            "the inputs are for epoch {}, not {}",
+            inputs.header.epoch,
+            a.epoch
+        );
     }
     if !a.offline {
         let genesis = super::oracle::read_genesis(&a.genesis)?;

@@ -121,6 +121,7 @@ async fn resettle(o: &OracleClient, epoch: u64, regions: &Path) -> Resettled {
     let inputs: EpochInputs = borsh::from_slice(&o.inputs(epoch).await.unwrap()).unwrap();
     let manifest = o.manifest(epoch).await.unwrap();
     let weight = inputs
+        .header
         .module_weights
         .iter()
         .find(|w| w.module == NAME)
@@ -161,7 +162,10 @@ async fn check_rewards_follow_scales(
 ) {
     let r = resettle(o, epoch, regions).await;
     let scale_of = |device: &PublicKey| {
-        let cell = r.inputs.snapshot.devices[device].location.unwrap().index();
+        let cell = r.inputs.header.snapshot.devices[device]
+            .location
+            .unwrap()
+            .index();
         decimal(&scales[format!("{cell:x}")])
     };
     let scaled = shares(&r.inputs, &r.verdicts, &r.params, scale_of);
@@ -187,7 +191,7 @@ async fn check_rewards_follow_scales(
         })
         .collect();
     for (device, (b, w, units)) in &scaled {
-        let address = depin_types::Address::new(r.inputs.network, *device).to_string();
+        let address = depin_types::Address::new(r.inputs.header.network, *device).to_string();
         let got = rewards.get(&address).copied().unwrap_or(Decimal::ZERO);
         let want = pool * (beta * b / sum_b + omega * w / sum_w);
         // 4-decimal scales are off by at most 0.00005 per unit; the sums by 0.1 %.
