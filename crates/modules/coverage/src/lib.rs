@@ -23,6 +23,7 @@ pub mod hex_density;
 pub mod params;
 pub mod payload;
 pub mod reason;
+mod records;
 pub mod region;
 pub mod reward_share;
 pub mod state;
@@ -32,7 +33,10 @@ mod verify;
 pub use params::{CoverageParams, ParamsError};
 pub use region::RegionCatalog;
 
-use depin_module::{EpochInput, EpochOutcome, LedgerSnapshot, PayloadRejection, ResourceModule};
+use depin_module::{
+    EpochCollector, EpochContext, EpochInput, EpochOutcome, LedgerSnapshot, PayloadRejection,
+    ResourceModule,
+};
 use depin_types::{Amount, DeviceClassParams, PublicKey};
 use hex_density::HexScales;
 use std::collections::BTreeSet;
@@ -153,6 +157,14 @@ impl ResourceModule for CoverageModule {
     }
 
     fn verify_epoch(&self, input: &EpochInput<'_>) -> EpochOutcome {
-        verify::Verifier::new(self, input).run()
+        let mut c = Box::new(verify::Collector::new(self, EpochContext::of(input)));
+        for r in input.reports {
+            c.push(r);
+        }
+        c.finish()
+    }
+
+    fn collector<'a>(&'a self, context: EpochContext<'a>) -> Box<dyn EpochCollector + 'a> {
+        Box::new(verify::Collector::new(self, context))
     }
 }

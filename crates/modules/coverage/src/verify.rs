@@ -5,6 +5,8 @@
 //!
 //! Order: beacons in the epoch's canonical report order (timestamp, id); a beacon's
 //! witnesses are the reports whose heard payload equals the beacon's, in the same order.
+//! The reports arrive one at a time ([`Collector`]) and are kept as compact records
+//! ([`Records`]).
 //! Reciprocity state (each hotspot's last valid witness and last witnessed valid beacon)
 //! carries from epoch to epoch, so the 48-hour window spans epochs.
 
@@ -12,15 +14,17 @@ use crate::beacon;
 use crate::checks;
 use crate::geo;
 use crate::hex_density::HexScales;
-use crate::payload::{frame_of, BeaconReport, CoveragePayload, Kind, PacketReport, WitnessReport};
+use crate::payload::{BeaconReport, PacketReport, WitnessReport};
 use crate::reason;
+use crate::records::{Body, Records};
 use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
 use crate::state::Reciprocity;
 use crate::{CoverageModule, Lookup, CLASS};
-use depin_module::{DeviceInfo, EpochInput, EpochOutcome, UsageCharge, Verdict};
+use depin_module::{DeviceInfo, EpochCollector, EpochContext, EpochOutcome, UsageCharge, Verdict};
 use depin_types::{par, PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A registered, active, asserted hotspot.
@@ -36,7 +40,7 @@ struct Hotspot<'a> {
 /// The beacon a group of witnesses is checked against.
 struct Beaconed<'a> {
     hotspot: Hotspot<'a>,
-    report: &'a Report,
+    beacon_ms: u64,
     beacon: &'a BeaconReport,
 }
 
@@ -60,9 +64,9 @@ struct PocCheck<'a> {
 /// epoch on all cores: the checks look each hotspot up for every witness.
 fn hotspot_table<'a>(
     m: &'a CoverageModule,
-    input: &'a EpochInput<'a>,
+    context: &EpochContext<'_>,
 ) -> Lookup<PublicKey, Check<Hotspot<'a>>> {
-    let devices: Vec<&DeviceInfo> = input.snapshot.devices.values().collect();
+    let devices: Vec<&DeviceInfo> = context.snapshot.devices.values().collect();
     let hotspots = par::map(&devices, |d| as_hotspot(m, d));
     // Lookups only, never iterated: its order cannot reach the outcome.
     let mut table = Lookup::with_capacity_and_hasher(devices.len(), Default::default());
@@ -92,10 +96,43 @@ fn as_hotspot<'a>(m: &'a CoverageModule, d: &DeviceInfo) -> Check<Hotspot<'a>> {
     })
 }
 
-/// Verification of one epoch.
-pub(crate) struct Verifier<'a> {
+/// The epoch's reports taken one at a time, verified at the end.
+pub(crate) struct Collector<'a> {
     m: &'a CoverageModule,
-    input: &'a EpochInput<'a>,
+    context: EpochContext<'a>,
+    records: Records,
+}
+
+impl<'a> Collector<'a> {
+    /// An empty epoch `context` of `m`.
+    pub(crate) fn new(m: &'a CoverageModule, context: EpochContext<'a>) -> Collector<'a> {
+        Collector {
+            m,
+            context,
+            records: Records::default(),
+        }
+    }
+}
+
+impl EpochCollector for Collector<'_> {
+    fn push(&mut self, report: &Report) {
+        self.records.push(report);
+    }
+
+    fn pushed(&self) -> usize {
+        self.records.recs.len()
+    }
+
+    fn finish(self: Box<Self>) -> EpochOutcome {
+        Verifier::new(self.m, self.context, self.records).run()
+    }
+}
+
+/// Verification of one epoch.
+struct Verifier<'a> {
+    m: &'a CoverageModule,
+    input: EpochContext<'a>,
+    records: Records,
     scales: HexScales,
     table: Lookup<PublicKey, Check<Hotspot<'a>>>,
     state: Reciprocity,
@@ -109,51 +146,37 @@ pub(crate) struct Verifier<'a> {
 }
 
 fn invalid(code: &'static str) -> Verdict {
-    Verdict::invalid(code)
+    Verdict::Invalid(Cow::Borrowed(code))
 }
 
 /// Each beacon (by report index, in order) with the witnesses whose heard frame is its
 /// frame, in order; a frame is matched to its first beacon only.
-fn pocs(reports: &[&Report], kinds: &[Option<Kind>]) -> Vec<(usize, Vec<usize>)> {
-    // Lookups and removals only, never iterated: its order cannot reach the outcome.
-    let mut groups: Lookup<&[u8], Vec<usize>> = Lookup::default();
-    for (i, k) in kinds.iter().enumerate() {
-        if *k == Some(Kind::Witness) {
-            let frame = frame_of(&reports[i].payload).expect("a decoded witness has a frame");
-            groups.entry(frame).or_default().push(i);
+fn pocs(records: &Records) -> Vec<(usize, Vec<usize>)> {
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); records.frame_count()];
+    for (i, r) in records.recs.iter().enumerate() {
+        if let Body::Witness { frame, .. } = r.body {
+            groups[frame as usize].push(i);
         }
     }
     let mut out = Vec::new();
-    for (i, k) in kinds.iter().enumerate() {
-        if *k == Some(Kind::Beacon) {
-            let frame = frame_of(&reports[i].payload).expect("a decoded beacon has a frame");
-            out.push((i, groups.remove(frame).unwrap_or_default()));
+    for (i, r) in records.recs.iter().enumerate() {
+        if let Body::Beacon { frame, .. } = r.body {
+            out.push((i, std::mem::take(&mut groups[frame as usize])));
         }
     }
     out
 }
 
-/// The kind of each report's payload, `None` when it does not decode; on all cores.
-fn kinds(reports: &[&Report]) -> Vec<Option<Kind>> {
-    par::map(reports, |r| {
-        CoveragePayload::decode(&r.payload).ok().map(|p| p.kind())
-    })
-}
-
-/// Decodes a payload whose kind is known: it decoded once already.
-fn decoded(r: &Report) -> CoveragePayload {
-    CoveragePayload::decode(&r.payload).expect("the payload decoded when its kind was read")
-}
-
 impl<'a> Verifier<'a> {
-    pub(crate) fn new(m: &'a CoverageModule, input: &'a EpochInput<'a>) -> Verifier<'a> {
+    fn new(m: &'a CoverageModule, input: EpochContext<'a>, records: Records) -> Verifier<'a> {
         Verifier {
             m,
             input,
             scales: m.hex_scales(input.snapshot),
-            table: hotspot_table(m, input),
+            table: hotspot_table(m, &input),
             state: Reciprocity::decode(input.carry),
-            verdicts: Vec::with_capacity(input.reports.len()),
+            verdicts: Vec::new(),
+            records,
             shares: Lookup::default(),
             buckets: BTreeSet::new(),
             credits_left: BTreeMap::new(),
@@ -163,31 +186,27 @@ impl<'a> Verifier<'a> {
     }
 
     /// Runs the epoch.
-    pub(crate) fn run(mut self) -> EpochOutcome {
-        let kinds = kinds(self.input.reports);
+    fn run(mut self) -> EpochOutcome {
         // Every report is overwritten below but a witness, which stays `invalid_packet`
         // unless its frame matches a beacon.
-        self.verdicts = kinds
-            .iter()
-            .map(|k| match k {
-                None => invalid(reason::MALFORMED_PAYLOAD),
-                Some(_) => invalid(reason::INVALID_PACKET),
+        self.verdicts = (self.records.recs.iter())
+            .map(|r| match r.body {
+                Body::Malformed => invalid(reason::MALFORMED_PAYLOAD),
+                _ => invalid(reason::INVALID_PACKET),
             })
             .collect();
-        let pocs = pocs(self.input.reports, &kinds);
+        let pocs = pocs(&self.records);
         let checked = self.check_pocs(&pocs);
         let mut checked = pocs.iter().zip(checked);
-        for (i, k) in kinds.iter().enumerate() {
-            match k {
-                Some(Kind::Beacon) => {
+        for i in 0..self.records.recs.len() {
+            match self.records.recs[i].body {
+                Body::Beacon { .. } => {
                     let ((at, witnesses), check) = checked.next().expect("one check per beacon");
                     assert_eq!(*at, i, "checks follow the beacons' order");
                     self.poc(i, witnesses, check);
                 }
-                Some(Kind::Packet) => {
-                    let CoveragePayload::Packet(pk) = decoded(self.input.reports[i]) else {
-                        unreachable!("the kind is packet");
-                    };
+                Body::Packet(p) => {
+                    let pk = self.records.packets[p as usize].clone();
                     self.packet(i, &pk);
                 }
                 _ => {}
@@ -220,22 +239,24 @@ impl<'a> Verifier<'a> {
     }
 
     fn check_poc(&self, i: usize, group: &[usize]) -> PocCheck<'a> {
-        let r: &'a Report = self.input.reports[i];
-        let CoveragePayload::Beacon(b) = &decoded(r) else {
+        let r = self.records.recs[i];
+        let Body::Beacon { beacon, .. } = r.body else {
             unreachable!("pocs start at beacons");
         };
+        let b = &self.records.beacons[beacon as usize];
+        let device = self.records.device(i);
         let interval =
             r.timestamp_ms.saturating_sub(self.input.start_ms) / self.m.params.beacon_interval_ms;
-        let pre = self.check_beacon_pre(r, b);
+        let pre = self.check_beacon_pre(&device, b);
         let post = match &pre {
-            Ok(h) => self.check_beacon_post(r, b, h, interval),
+            Ok(h) => self.check_beacon_post(&device, b, h, interval),
             Err(_) => Ok(()),
         };
         let mut witnesses = Vec::new();
         if let (Ok(hotspot), Ok(())) = (&pre, &post) {
             let on = Beaconed {
                 hotspot: *hotspot,
-                report: r,
+                beacon_ms: r.timestamp_ms,
                 beacon: b,
             };
             witnesses = self.check_group(&on, group);
@@ -249,9 +270,9 @@ impl<'a> Verifier<'a> {
     }
 
     /// The beacon checks before its interval's.
-    fn check_beacon_pre(&self, r: &Report, b: &BeaconReport) -> Check<Hotspot<'a>> {
-        let hotspot = self.hotspot(&r.device)?;
-        if self.m.denied(&r.device) {
+    fn check_beacon_pre(&self, device: &PublicKey, b: &BeaconReport) -> Check<Hotspot<'a>> {
+        let hotspot = self.hotspot(device)?;
+        if self.m.denied(device) {
             return Err(reason::DENIED);
         }
         if b.entropy != self.input.entropy {
@@ -263,7 +284,7 @@ impl<'a> Verifier<'a> {
     /// The beacon checks after its interval's: region, plan, and the beacon rebuilt.
     fn check_beacon_post(
         &self,
-        r: &Report,
+        device: &PublicKey,
         b: &BeaconReport,
         hotspot: &Hotspot<'_>,
         interval: u64,
@@ -272,7 +293,7 @@ impl<'a> Verifier<'a> {
             .region
             .and_then(|name| self.m.regions.plan(name))
             .ok_or(reason::INVALID_REGION)?;
-        let expected = beacon::build(&b.entropy, &r.device, interval, plan, hotspot.gain_ddbi)
+        let expected = beacon::build(&b.entropy, device, interval, plan, hotspot.gain_ddbi)
             .map_err(|_| reason::INVALID_PACKET)?;
         let same = expected.data == b.data
             && expected.frequency_hz == b.frequency_hz
@@ -289,19 +310,19 @@ impl<'a> Verifier<'a> {
     fn check_group(&self, on: &Beaconed<'_>, group: &[usize]) -> Vec<Check<()>> {
         let first_ms = group
             .iter()
-            .map(|&w| self.input.reports[w].timestamp_ms)
+            .map(|&w| self.records.recs[w].timestamp_ms)
             .min()
             .unwrap_or(u64::MAX);
-        let mut seen: BTreeSet<PublicKey> = BTreeSet::new();
+        let mut seen: BTreeSet<u32> = BTreeSet::new();
         group
             .iter()
             .map(|&wi| {
-                let wr: &Report = self.input.reports[wi];
-                let CoveragePayload::Witness(w) = &decoded(wr) else {
-                    unreachable!("groups hold witnesses only");
-                };
-                if seen.insert(wr.device) {
-                    self.check_witness(on, wr, w, first_ms)
+                let w = self
+                    .records
+                    .witness(wi)
+                    .expect("groups hold witnesses only");
+                if seen.insert(self.records.recs[wi].device) {
+                    self.check_witness(on, wi, &w, first_ms)
                 } else {
                     Err(reason::DUPLICATE_WITNESS)
                 }
@@ -312,28 +333,30 @@ impl<'a> Verifier<'a> {
     fn check_witness(
         &self,
         on: &Beaconed<'_>,
-        r: &Report,
+        wi: usize,
         w: &WitnessReport,
         first_ms: u64,
     ) -> Check<()> {
         let p = &self.m.params;
-        let me = self.hotspot(&r.device)?;
-        if self.m.denied(&r.device) {
+        let device = self.records.device(wi);
+        let timestamp_ms = self.records.recs[wi].timestamp_ms;
+        let me = self.hotspot(&device)?;
+        if self.m.denied(&device) {
             return Err(reason::DENIED);
         }
-        if self.m.denied_edge(&on.hotspot.key, &r.device) {
+        if self.m.denied_edge(&on.hotspot.key, &device) {
             return Err(reason::DENIED_EDGE);
         }
-        if r.device == on.hotspot.key {
+        if device == on.hotspot.key {
             return Err(reason::SELF_WITNESS);
         }
-        let beacon_ms = on.report.timestamp_ms;
+        let beacon_ms = on.beacon_ms;
         let (from_ms, max_lag_ms) = if beacon_ms <= first_ms {
             (beacon_ms, p.max_beacon_to_witness_lag_ms)
         } else {
             (first_ms, p.max_witness_lag_ms)
         };
-        if r.timestamp_ms.saturating_sub(from_ms) > max_lag_ms {
+        if timestamp_ms.saturating_sub(from_ms) > max_lag_ms {
             return Err(reason::TOO_LATE);
         }
         checks::frequency(p, on.beacon.frequency_hz, w.frequency_hz)?;
@@ -348,9 +371,9 @@ impl<'a> Verifier<'a> {
     /// Applies one beacon's checks in the epoch's order: its interval, its witnesses'
     /// verdicts, then reciprocity, selection and shares.
     fn poc(&mut self, i: usize, witnesses: &[usize], check: PocCheck<'a>) {
-        let r: &Report = self.input.reports[i];
+        let (device, timestamp_ms) = (self.records.device(i), self.records.recs[i].timestamp_ms);
         let verdict = check.pre.and_then(|hotspot| {
-            if !self.buckets.insert((r.device, check.interval)) {
+            if !self.buckets.insert((device, check.interval)) {
                 return Err(reason::IRREGULAR_BEACON_INTERVAL);
             }
             check.post.map(|()| hotspot)
@@ -374,15 +397,15 @@ impl<'a> Verifier<'a> {
         for (&wi, result) in witnesses.iter().zip(check.witnesses) {
             match result {
                 Ok(()) => {
-                    let wr: &Report = self.input.reports[wi];
-                    self.state.witnessed(wr.device, wr.timestamp_ms);
+                    let at_ms = self.records.recs[wi].timestamp_ms;
+                    self.state.witnessed(self.records.device(wi), at_ms);
                     valid.push(wi);
                 }
                 Err(code) => self.verdicts[wi] = invalid(code),
             }
         }
         if !witnesses.is_empty() {
-            self.state.beaconed(hotspot.key, r.timestamp_ms);
+            self.state.beaconed(hotspot.key, timestamp_ms);
         }
         self.settle_poc(i, &hotspot, valid);
     }
@@ -390,7 +413,7 @@ impl<'a> Verifier<'a> {
     /// Reciprocity (HIP-106), selection (HIP-83) and shares (HIP-15 × HIP-17).
     fn settle_poc(&mut self, i: usize, beaconer: &Hotspot<'_>, valid: Vec<usize>) {
         let window = self.m.params.reciprocity_window_ms;
-        let t = self.input.reports[i].timestamp_ms;
+        let t = self.records.recs[i].timestamp_ms;
         if !self.state.has_witnessed_since(&beaconer.key, t, window) {
             self.verdicts[i] = invalid(reason::NO_VALID_WITNESSES);
             for w in valid {
@@ -401,17 +424,17 @@ impl<'a> Verifier<'a> {
         self.verdicts[i] = Verdict::Valid;
         let mut kept: Vec<usize> = Vec::with_capacity(valid.len());
         for w in valid {
-            let wr: &Report = self.input.reports[w];
+            let at_ms = self.records.recs[w].timestamp_ms;
             if self
                 .state
-                .has_beaconed_since(&wr.device, wr.timestamp_ms, window)
+                .has_beaconed_since(&self.records.device(w), at_ms, window)
             {
                 kept.push(w);
             } else {
                 self.verdicts[w] = invalid(reason::NO_VALID_BEACONS);
             }
         }
-        kept.sort_by_key(|&w| (self.input.reports[w].timestamp_ms, w));
+        kept.sort_by_key(|&w| (self.records.recs[w].timestamp_ms, w));
         let max = usize::try_from(self.m.params.max_witnesses_per_poc).unwrap_or(usize::MAX);
         let selected = kept.len().min(max);
         for &w in &kept[selected..] {
@@ -428,19 +451,19 @@ impl<'a> Verifier<'a> {
         for &w in &kept[..selected] {
             self.verdicts[w] = Verdict::Valid;
             if witness_share > Decimal::ZERO {
-                let key = self.input.reports[w].device;
+                let key = self.records.device(w);
                 self.shares.entry(key).or_default().witness += witness_share;
             }
         }
     }
 
     fn packet(&mut self, i: usize, pk: &PacketReport) {
-        let r: &Report = self.input.reports[i];
-        let verdict = self.check_packet(r, pk);
+        let device = self.records.device(i);
+        let verdict = self.check_packet(&device, pk);
         self.verdicts[i] = match verdict {
             Ok(credits) => {
-                *self.usage.entry((pk.payer, r.device)).or_insert(0) += credits;
-                let dc = &mut self.shares.entry(r.device).or_default().data_credits;
+                *self.usage.entry((pk.payer, device)).or_insert(0) += credits;
+                let dc = &mut self.shares.entry(device).or_default().data_credits;
                 *dc += Decimal::from(credits);
                 Verdict::Valid
             }
@@ -448,8 +471,8 @@ impl<'a> Verifier<'a> {
         };
     }
 
-    fn check_packet(&mut self, r: &Report, pk: &PacketReport) -> Check<u64> {
-        self.device(&r.device)?;
+    fn check_packet(&mut self, device: &PublicKey, pk: &PacketReport) -> Check<u64> {
+        self.device(device)?;
         if !self.packets_seen.insert(pk.packet_hash.0) {
             return Err(reason::DUPLICATE_PACKET);
         }
