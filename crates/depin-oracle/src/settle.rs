@@ -60,7 +60,7 @@ pub struct EpochHeader {
 }
 
 /// Everything an epoch's settlement depends on, published as `inputs.bin` (borsh): the
-/// header, then the reports — last, so that [`settle_reader`] can stream them.
+/// header, then the reports — last, so that [`crate::stream::settle_reader`] can stream them.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct EpochInputs {
     /// Everything but the reports.
@@ -228,12 +228,12 @@ struct ModuleResult {
 /// Reports settlement preallocates room for at most (a header's count is not trusted).
 const MAX_PREALLOCATED_REPORTS: usize = 1 << 24;
 
-/// Marks a report whose module is not registered in [`Settler::which`].
+/// Marks a report whose module is not registered in `Settler::which`.
 const NO_MODULE: u16 = u16::MAX;
 
 /// Settlement fed one report at a time: each report goes to its module's collector, and
 /// only its id and module stay here (36 bytes a report), so an epoch of millions of reports
-/// never has to be held whole ([`settle_reader`]).
+/// never has to be held whole ([`crate::stream::settle_reader`]).
 pub(crate) struct Settler<'a> {
     header: &'a EpochHeader,
     pools: BTreeMap<&'a str, u128>,
