@@ -98,46 +98,7 @@ impl PayloadError {
     }
 }
 
-/// What kind of coverage report a payload is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// [`CoveragePayload::Beacon`].
-    Beacon,
-    /// [`CoveragePayload::Witness`].
-    Witness,
-    /// [`CoveragePayload::Packet`].
-    Packet,
-}
-
-/// Bytes of a borsh enum tag.
-const TAG_BYTES: usize = 1;
-/// Bytes of a borsh `Vec` length prefix (u32 little-endian).
-const LEN_BYTES: usize = 4;
-
-/// The frame (beacon payload bytes) of an encoded beacon or witness, without decoding the
-/// rest; `None` for packets and for bytes that are not a payload. Lets an epoch match
-/// millions of witnesses to their beacons without a decoded copy of each.
-pub fn frame_of(bytes: &[u8]) -> Option<&[u8]> {
-    let at = match bytes.first()? {
-        0 => TAG_BYTES + 32, // Beacon: tag, entropy, data
-        1 => TAG_BYTES,      // Witness: tag, data
-        _ => return None,
-    };
-    let len = u32::from_le_bytes(bytes.get(at..at + LEN_BYTES)?.try_into().ok()?);
-    let start = at + LEN_BYTES;
-    bytes.get(start..start.checked_add(usize::try_from(len).ok()?)?)
-}
-
 impl CoveragePayload {
-    /// Its kind.
-    pub fn kind(&self) -> Kind {
-        match self {
-            CoveragePayload::Beacon(_) => Kind::Beacon,
-            CoveragePayload::Witness(_) => Kind::Witness,
-            CoveragePayload::Packet(_) => Kind::Packet,
-        }
-    }
-
     /// Encodes to borsh, in a buffer of exactly its size (`borsh::to_vec` reserves 1 KiB,
     /// which a report would keep for its lifetime).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -170,41 +131,5 @@ impl CoveragePayload {
             });
         }
         Ok(p)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_frame_is_read_in_place_from_beacons_and_witnesses_only() {
-        let data: Vec<u8> = (0..51).collect();
-        let beacon = CoveragePayload::Beacon(BeaconReport {
-            entropy: Hash32([7; 32]),
-            data: data.clone(),
-            frequency_hz: 904_100_000,
-            spreading: "SF9".into(),
-            tx_power_dbm: 27,
-        });
-        let witness = CoveragePayload::Witness(WitnessReport {
-            data: data.clone(),
-            signal_ddbm: -1_100,
-            snr_ddb: 55,
-            frequency_hz: 904_100_000,
-        });
-        let packet = CoveragePayload::Packet(PacketReport {
-            payer: PublicKey([1; 32]),
-            payload_bytes: 20,
-            packet_hash: Hash32([2; 32]),
-        });
-        for p in [&beacon, &witness] {
-            let bytes = p.to_bytes();
-            assert_eq!(frame_of(&bytes), Some(data.as_slice()), "{:?}", p.kind());
-            assert_eq!(frame_of(&bytes[..bytes.len() / 2]), None, "truncated");
-        }
-        assert_eq!(frame_of(&packet.to_bytes()), None);
-        assert_eq!(frame_of(&[]), None);
-        assert_eq!(packet.kind(), Kind::Packet);
     }
 }

@@ -24,7 +24,6 @@ use depin_module::{DeviceInfo, EpochCollector, EpochContext, EpochOutcome, Usage
 use depin_types::{par, PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A registered, active, asserted hotspot.
@@ -146,7 +145,7 @@ struct Verifier<'a> {
 }
 
 fn invalid(code: &'static str) -> Verdict {
-    Verdict::Invalid(Cow::Borrowed(code))
+    Verdict::invalid(code)
 }
 
 /// Each beacon (by report index, in order) with the witnesses whose heard frame is its
