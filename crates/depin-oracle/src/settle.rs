@@ -355,6 +355,7 @@ struct Verified<'a> {
     verdicts: Vec<(Hash32, Verdict)>,
     results: BTreeMap<String, ModuleResult>,
 }
+
 /// Each weighted module's pool: `emission × weight / Σ weights`, floored.
 fn module_pools(inputs: &EpochHeader) -> Result<BTreeMap<&str, u128>, SettleError> {
     let total_weight: u128 = inputs
