@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod verdicts;
+pub use verdicts::{Verdicts, MAX_REASONS, TOO_MANY_REASONS};
+
 /// Verdict reason code for a report whose module is not registered.
 pub const UNKNOWN_MODULE: &str = "unknown_module";
 
@@ -229,7 +232,7 @@ pub use depin_types::tx::Penalty;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EpochOutcome {
     /// One verdict per input report, same order.
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Verdicts,
     /// Contribution units per device (only devices with a positive share). With
     /// `exact_rewards`, the units are bones the module computed out of `pool_bones` itself.
     pub shares: BTreeMap<PublicKey, u128>,
@@ -300,12 +303,12 @@ pub trait ResourceModule: Send + Sync {
 }
 
 /// Counts verdicts by reason (`valid` for valid ones), sorted by code.
-pub fn verdict_counts<'a>(
-    verdicts: impl IntoIterator<Item = &'a Verdict>,
+pub fn verdict_counts(
+    verdicts: impl IntoIterator<Item = impl std::borrow::Borrow<Verdict>>,
 ) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for v in verdicts {
-        let code = match v {
+        let code = match v.borrow() {
             Verdict::Valid => "valid",
             Verdict::Invalid(c) => c.as_ref(),
         };

@@ -2,6 +2,7 @@
 //! per-device rate limits, ingest checks and the group-commit writer.
 
 use crate::log::{Log, LogError};
+use crate::settle::ReportVerdicts;
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{DeviceInfo, ResourceModule, Verdict};
 use depin_types::{Hash32, PublicKey, SignedReport};
@@ -287,16 +288,11 @@ impl Core {
     }
 
     /// Records the verdicts of a settled epoch (served by `GET /v1/reports/{id}`).
-    pub fn record_verdicts(&self, epoch: u64, verdicts: &[(Hash32, Verdict)]) {
+    pub fn record_verdicts(&self, epoch: u64, verdicts: &ReportVerdicts) {
         let mut g = self.lock();
-        for (id, v) in verdicts {
-            g.status.insert(
-                *id,
-                ReportStatus::Settled {
-                    epoch,
-                    verdict: v.clone(),
-                },
-            );
+        for (id, verdict) in verdicts.iter() {
+            g.status
+                .insert(*id, ReportStatus::Settled { epoch, verdict });
         }
     }
 

@@ -1,9 +1,8 @@
 //! The published directory: one folder per settled epoch with `inputs.bin` (borsh
-//! [`EpochInputs`]), `verdicts.bin` (borsh `Vec<(report id, Verdict)>`) and `manifest.json`.
+//! [`EpochInputs`]), `verdicts.bin` (borsh [`ReportVerdicts`]) and `manifest.json`.
 //! The manifest is written last, by rename after fsync, so its presence marks a settled epoch.
 
-use crate::settle::{EpochInputs, Manifest, Settlement};
-use depin_module::Verdict;
+use crate::settle::{EpochInputs, Manifest, ReportVerdicts, Settlement};
 use depin_types::Hash32;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -201,10 +200,10 @@ impl Published {
     /// The verdicts of `epoch` (empty if not settled).
     ///
     /// Errors: i/o or a file that does not decode.
-    pub fn verdicts(&self, epoch: u64) -> Result<Vec<(Hash32, Verdict)>, PublishError> {
+    pub fn verdicts(&self, epoch: u64) -> Result<ReportVerdicts, PublishError> {
         let p = self.epoch_dir(epoch).join("verdicts.bin");
         let Some(bytes) = read_opt(&p)? else {
-            return Ok(Vec::new());
+            return Ok(ReportVerdicts::default());
         };
         borsh::from_slice(&bytes).map_err(|e| PublishError::Decode {
             path: p,

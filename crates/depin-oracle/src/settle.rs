@@ -17,8 +17,8 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{
-    verdict_counts, EpochCollector, EpochContext, LedgerSnapshot, Penalty, ResourceModule,
-    UsageCharge, Verdict, UNKNOWN_MODULE,
+    EpochCollector, EpochContext, LedgerSnapshot, Penalty, ResourceModule, UsageCharge, Verdict,
+    Verdicts, UNKNOWN_MODULE,
 };
 use depin_types::genesis::ModuleWeight;
 use depin_types::rewards::reward_root;
@@ -173,11 +173,63 @@ pub struct Settlement {
     /// The manifest.
     pub manifest: Manifest,
     /// One verdict per input report, with its id, in input order.
-    pub verdicts: Vec<(Hash32, Verdict)>,
+    pub verdicts: ReportVerdicts,
     /// The payouts (Merkle leaves), sorted by owner.
     pub payouts: Vec<(PublicKey, Amount)>,
     /// State each module carries into the next epoch (modules with none are absent).
     pub carry: BTreeMap<String, Vec<u8>>,
+}
+
+/// One verdict per report of an epoch, with the report's id, in input order: what
+/// `verdicts.bin` holds (borsh: `ids`, then [`Verdicts`]; decoding refuses lists of
+/// different lengths). About 33 bytes a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize)]
+pub struct ReportVerdicts {
+    ids: Vec<Hash32>,
+    verdicts: Verdicts,
+}
+
+impl ReportVerdicts {
+    /// Pairs report ids with their verdicts; `None` when the lengths differ.
+    pub fn new(ids: Vec<Hash32>, verdicts: Verdicts) -> Option<ReportVerdicts> {
+        (ids.len() == verdicts.len()).then_some(ReportVerdicts { ids, verdicts })
+    }
+
+    /// Number of reports.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The report ids, in order.
+    pub fn ids(&self) -> &[Hash32] {
+        &self.ids
+    }
+
+    /// The verdicts, in order.
+    pub fn verdicts(&self) -> &Verdicts {
+        &self.verdicts
+    }
+
+    /// Each report's id and verdict, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Hash32, Verdict)> + '_ {
+        self.ids.iter().zip(self.verdicts.iter())
+    }
+}
+
+impl BorshDeserialize for ReportVerdicts {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<ReportVerdicts> {
+        let ids = Vec::<Hash32>::deserialize_reader(reader)?;
+        let verdicts = Verdicts::deserialize_reader(reader)?;
+        ReportVerdicts::new(ids, verdicts).ok_or_else(|| {
+            let why = "report verdicts: ids and verdicts differ in length";
+            std::io::Error::new(std::io::ErrorKind::InvalidData, why)
+        })
+    }
 }
 
 /// Why an epoch could not be settled.
@@ -310,7 +362,7 @@ impl<'a> Settler<'a> {
                     got,
                 });
             }
-            verdicts_of.push(o.verdicts.into_iter());
+            verdicts_of.push(o.verdicts);
             let r = ModuleResult {
                 shares: o.shares,
                 exact: o.exact_rewards,
@@ -320,18 +372,8 @@ impl<'a> Settler<'a> {
             };
             results.insert(name.to_string(), r);
         }
-        let verdicts = self
-            .ids
-            .into_iter()
-            .zip(self.which)
-            .map(|(id, m)| {
-                let v = match verdicts_of.get_mut(usize::from(m)) {
-                    Some(vs) => vs.next().expect("one verdict per pushed report"),
-                    None => Verdict::invalid(UNKNOWN_MODULE),
-                };
-                (id, v)
-            })
-            .collect();
+        let verdicts = merge(&self.which, &verdicts_of);
+        let verdicts = ReportVerdicts::new(self.ids, verdicts).expect("one verdict per id");
         Ok(Verified {
             header: self.header,
             pools: self.pools,
@@ -348,11 +390,31 @@ impl<'a> Settler<'a> {
     }
 }
 
+/// Report `k`'s verdict is the next one of module `which[k]`, `unknown_module` for a
+/// report of no registered module.
+fn merge(which: &[u16], of_module: &[Verdicts]) -> Verdicts {
+    let mut next = vec![0usize; of_module.len()];
+    let mut out = Verdicts::with_capacity(which.len());
+    let unknown = Verdict::invalid(UNKNOWN_MODULE);
+    for &m in which {
+        let m = usize::from(m);
+        match of_module.get(m) {
+            Some(vs) => {
+                assert!(next[m] < vs.len(), "one verdict per pushed report");
+                out.push_from(vs, next[m]);
+                next[m] += 1;
+            }
+            None => out.push(&unknown),
+        }
+    }
+    out
+}
+
 /// Every report's verdict and every module's result.
 struct Verified<'a> {
     header: &'a EpochHeader,
     pools: BTreeMap<&'a str, u128>,
-    verdicts: Vec<(Hash32, Verdict)>,
+    verdicts: ReportVerdicts,
     results: BTreeMap<String, ModuleResult>,
 }
 
@@ -520,7 +582,7 @@ impl Verified<'_> {
             pools,
             devices,
             owners: owner_entries(h.network, &payouts),
-            verdict_counts: verdict_counts(self.verdicts.iter().map(|(_, v)| v)),
+            verdict_counts: self.verdicts.verdicts().counts(),
             ingest_rejections: h.ingest_rejections.clone(),
             usage,
             penalties,
@@ -630,7 +692,7 @@ pub(crate) mod tests {
             let mut out = EpochOutcome::default();
             for r in input.reports {
                 let ok = r.timestamp_ms % 2 == 0;
-                out.verdicts.push(if ok {
+                out.verdicts.push(&if ok {
                     Verdict::Valid
                 } else {
                     Verdict::Invalid("odd".into())

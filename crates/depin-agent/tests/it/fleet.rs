@@ -99,14 +99,18 @@ fn verify(
         pool_bones: Amount(1_000_000_000_000),
         carry: &carry,
     });
-    let witnesses = plan.reports.iter().zip(&out.verdicts).filter(|(r, _)| {
-        matches!(
-            CoveragePayload::decode(&r.report.payload),
-            Ok(CoveragePayload::Witness(_))
-        )
-    });
+    let witnesses = plan
+        .reports
+        .iter()
+        .zip(out.verdicts.iter())
+        .filter(|(r, _)| {
+            matches!(
+                CoveragePayload::decode(&r.report.payload),
+                Ok(CoveragePayload::Witness(_))
+            )
+        });
     (
-        verdict_counts(&out.verdicts),
+        out.verdicts.counts(),
         verdict_counts(witnesses.map(|(_, v)| v)),
     )
 }

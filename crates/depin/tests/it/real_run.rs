@@ -139,7 +139,7 @@ async fn resettle(o: &OracleClient, epoch: u64, regions: &Path) -> Resettled {
         manifest,
         "the manifest recomputes"
     );
-    let verdicts = s.verdicts.into_iter().map(|(_, v)| v).collect();
+    let verdicts = s.verdicts.verdicts().iter().collect();
     Resettled {
         inputs,
         verdicts,

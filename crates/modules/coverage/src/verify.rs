@@ -20,7 +20,9 @@ use crate::records::{Body, Records};
 use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
 use crate::state::Reciprocity;
 use crate::{CoverageModule, Lookup, CLASS};
-use depin_module::{DeviceInfo, EpochCollector, EpochContext, EpochOutcome, UsageCharge, Verdict};
+use depin_module::{
+    DeviceInfo, EpochCollector, EpochContext, EpochOutcome, UsageCharge, Verdict, Verdicts,
+};
 use depin_types::{par, PublicKey, Report};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
@@ -135,7 +137,7 @@ struct Verifier<'a> {
     scales: HexScales,
     table: Lookup<PublicKey, Check<Hotspot<'a>>>,
     state: Reciprocity,
-    verdicts: Vec<Verdict>,
+    verdicts: Verdicts,
     /// Lookups only while the epoch runs; sorted into a `BTreeMap` before it is split.
     shares: Lookup<PublicKey, HotspotShares>,
     buckets: BTreeSet<(PublicKey, u64)>,
@@ -174,7 +176,7 @@ impl<'a> Verifier<'a> {
             scales: m.hex_scales(input.snapshot),
             table: hotspot_table(m, &input),
             state: Reciprocity::decode(input.carry),
-            verdicts: Vec::new(),
+            verdicts: Verdicts::default(),
             records,
             shares: Lookup::default(),
             buckets: BTreeSet::new(),
@@ -380,9 +382,9 @@ impl<'a> Verifier<'a> {
         let hotspot = match verdict {
             Ok(h) => h,
             Err(code) => {
-                self.verdicts[i] = invalid(code);
+                self.verdicts.set(i, &invalid(code));
                 for &w in witnesses {
-                    self.verdicts[w] = invalid(reason::INVALID_BEACON);
+                    self.verdicts.set(w, &invalid(reason::INVALID_BEACON));
                 }
                 return;
             }
@@ -400,7 +402,7 @@ impl<'a> Verifier<'a> {
                     self.state.witnessed(self.records.device(wi), at_ms);
                     valid.push(wi);
                 }
-                Err(code) => self.verdicts[wi] = invalid(code),
+                Err(code) => self.verdicts.set(wi, &invalid(code)),
             }
         }
         if !witnesses.is_empty() {
@@ -414,13 +416,13 @@ impl<'a> Verifier<'a> {
         let window = self.m.params.reciprocity_window_ms;
         let t = self.records.recs[i].timestamp_ms;
         if !self.state.has_witnessed_since(&beaconer.key, t, window) {
-            self.verdicts[i] = invalid(reason::NO_VALID_WITNESSES);
+            self.verdicts.set(i, &invalid(reason::NO_VALID_WITNESSES));
             for w in valid {
-                self.verdicts[w] = invalid(reason::INVALID_BEACON);
+                self.verdicts.set(w, &invalid(reason::INVALID_BEACON));
             }
             return;
         }
-        self.verdicts[i] = Verdict::Valid;
+        self.verdicts.set(i, &Verdict::Valid);
         let mut kept: Vec<usize> = Vec::with_capacity(valid.len());
         for w in valid {
             let at_ms = self.records.recs[w].timestamp_ms;
@@ -430,14 +432,14 @@ impl<'a> Verifier<'a> {
             {
                 kept.push(w);
             } else {
-                self.verdicts[w] = invalid(reason::NO_VALID_BEACONS);
+                self.verdicts.set(w, &invalid(reason::NO_VALID_BEACONS));
             }
         }
         kept.sort_by_key(|&w| (self.records.recs[w].timestamp_ms, w));
         let max = usize::try_from(self.m.params.max_witnesses_per_poc).unwrap_or(usize::MAX);
         let selected = kept.len().min(max);
         for &w in &kept[selected..] {
-            self.verdicts[w] = invalid(reason::WITNESS_NOT_SELECTED);
+            self.verdicts.set(w, &invalid(reason::WITNESS_NOT_SELECTED));
         }
         let n = u32::try_from(selected).expect("at most max_witnesses_per_poc");
         let units = self.m.params.units();
@@ -448,7 +450,7 @@ impl<'a> Verifier<'a> {
         }
         let witness_share = scale * unit_w;
         for &w in &kept[..selected] {
-            self.verdicts[w] = Verdict::Valid;
+            self.verdicts.set(w, &Verdict::Valid);
             if witness_share > Decimal::ZERO {
                 let key = self.records.device(w);
                 self.shares.entry(key).or_default().witness += witness_share;
@@ -459,7 +461,7 @@ impl<'a> Verifier<'a> {
     fn packet(&mut self, i: usize, pk: &PacketReport) {
         let device = self.records.device(i);
         let verdict = self.check_packet(&device, pk);
-        self.verdicts[i] = match verdict {
+        let verdict = match verdict {
             Ok(credits) => {
                 *self.usage.entry((pk.payer, device)).or_insert(0) += credits;
                 let dc = &mut self.shares.entry(device).or_default().data_credits;
@@ -468,6 +470,7 @@ impl<'a> Verifier<'a> {
             }
             Err(code) => invalid(code),
         };
+        self.verdicts.set(i, &verdict);
     }
 
     fn check_packet(&mut self, device: &PublicKey, pk: &PacketReport) -> Check<u64> {

@@ -11,7 +11,7 @@
 //! epoch), `duplicate_interval` (a valid heartbeat of the same device and interval came
 //! first in log order).
 
-use depin_module::{EpochInput, EpochOutcome, PayloadRejection, ResourceModule, Verdict};
+use depin_module::{EpochInput, EpochOutcome, PayloadRejection, ResourceModule, Verdict, Verdicts};
 use depin_types::{Amount, DeviceClassParams, Report};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,7 +89,7 @@ impl ResourceModule for Heartbeat {
     fn verify_epoch(&self, input: &EpochInput<'_>) -> EpochOutcome {
         let mut seen = BTreeSet::new();
         let mut shares: BTreeMap<_, u128> = BTreeMap::new();
-        let verdicts: Vec<Verdict> = input
+        let verdicts: Verdicts = input
             .reports
             .iter()
             .map(|r| {
@@ -169,13 +169,8 @@ mod tests {
             carry: &[],
         };
         let out = Heartbeat.verify_epoch(&input);
-        let codes: Vec<String> = out
-            .verdicts
-            .iter()
-            .map(|v| match v {
-                Verdict::Valid => "valid".into(),
-                Verdict::Invalid(c) => c.to_string(),
-            })
+        let codes: Vec<&str> = (0..out.verdicts.len())
+            .map(|i| out.verdicts.code(i).expect("in range"))
             .collect();
         let expected = [
             "valid",

@@ -3,7 +3,7 @@
 //! around Brooklyn in region `TEST915`, one hotspot across a region border (`OTHER`), every
 //! hotspot with recent reciprocity history unless a test says otherwise.
 
-use depin_module::{DeviceInfo, EpochInput, EpochOutcome, LedgerSnapshot, ResourceModule, Verdict};
+use depin_module::{DeviceInfo, EpochInput, EpochOutcome, LedgerSnapshot, ResourceModule};
 use depin_module_coverage::beacon;
 use depin_module_coverage::geo;
 use depin_module_coverage::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
@@ -172,10 +172,7 @@ impl World {
 }
 
 fn code(out: &EpochOutcome, i: usize) -> &str {
-    match &out.verdicts[i] {
-        Verdict::Valid => "valid",
-        Verdict::Invalid(c) => c.as_ref(),
-    }
+    out.verdicts.code(i).expect("one verdict per report")
 }
 
 /// Beaconer 1 at the centre, honest witnesses 2..=4 a few km away.

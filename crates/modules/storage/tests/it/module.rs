@@ -1,7 +1,7 @@
 //! The storage module's epoch verification: proofs earn shares, shards without a valid proof
 //! are penalized, misdirected reports are refused with reasons, retrievals are charged once.
 
-use depin_module::{EpochInput, LedgerSnapshot, ResourceModule, Verdict};
+use depin_module::{EpochInput, LedgerSnapshot, ResourceModule, Verdicts};
 use depin_module_storage::proof::{challenge, prove, ChallengeSeed, ShardTree, GROUP_BYTES};
 use depin_module_storage::StorageModule;
 use depin_types::storage::{
@@ -127,13 +127,9 @@ impl World {
     }
 }
 
-fn codes(verdicts: &[Verdict]) -> Vec<String> {
-    verdicts
-        .iter()
-        .map(|v| match v {
-            Verdict::Valid => "valid".to_string(),
-            Verdict::Invalid(c) => c.to_string(),
-        })
+fn codes(verdicts: &Verdicts) -> Vec<String> {
+    (0..verdicts.len())
+        .map(|i| verdicts.code(i).expect("in range").to_string())
         .collect()
 }
 
