@@ -134,6 +134,8 @@ impl Verdicts {
         }
     }
 
+    // The `Cow` is cloned into the table: a static reason stays borrowed, not copied.
+    #[allow(clippy::ptr_arg)]
     fn code_of_reason(&mut self, reason: &Cow<'static, str>) -> u8 {
         if let Some(k) = self.reasons.iter().position(|r| same(r, reason)) {
             return byte(k + 1);
