@@ -49,3 +49,62 @@ pub const WITNESS_NOT_SELECTED: &str = "witness_not_selected";
 pub const DUPLICATE_PACKET: &str = "duplicate_packet";
 /// The payer's delegated credits do not cover the packet.
 pub const INSUFFICIENT_CREDITS: &str = "insufficient_credits";
+
+/// Every reason code above, in a fixed order: while an epoch's checks run, a witness's
+/// result is kept as one byte ([`to_byte`]).
+const ALL: [&str; 24] = [
+    MALFORMED_PAYLOAD,
+    GATEWAY_NOT_FOUND,
+    WRONG_DEVICE_CLASS,
+    INACTIVE_DEVICE,
+    NOT_ASSERTED,
+    DENIED,
+    DENIED_EDGE,
+    ENTROPY_EXPIRED,
+    IRREGULAR_BEACON_INTERVAL,
+    INVALID_PACKET,
+    SELF_WITNESS,
+    TOO_LATE,
+    INVALID_FREQUENCY,
+    INVALID_REGION,
+    BELOW_MIN_DISTANCE,
+    MAX_DISTANCE_EXCEEDED,
+    BAD_RSSI,
+    DUPLICATE_WITNESS,
+    INVALID_BEACON,
+    NO_VALID_WITNESSES,
+    NO_VALID_BEACONS,
+    WITNESS_NOT_SELECTED,
+    DUPLICATE_PACKET,
+    INSUFFICIENT_CREDITS,
+];
+
+/// `code` as one byte: its position in the table above plus one (0 is left for a pass).
+/// Panics on a code not in the table (a bug here, never input).
+pub(crate) fn to_byte(code: &'static str) -> u8 {
+    let at = ALL.iter().position(|c| *c == code);
+    let at = at.expect("every coverage reason code is in reason::ALL");
+    u8::try_from(at + 1).expect("fewer than 255 reason codes")
+}
+
+/// The code of a byte from [`to_byte`]; `None` for 0 (a pass).
+pub(crate) fn from_byte(b: u8) -> Option<&'static str> {
+    b.checked_sub(1).map(|at| ALL[usize::from(at)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_distinct_and_survives_its_byte() {
+        for code in ALL {
+            assert_eq!(from_byte(to_byte(code)), Some(code));
+        }
+        let distinct: std::collections::BTreeSet<&str> = ALL.into_iter().collect();
+        assert_eq!(distinct.len(), ALL.len());
+        assert_eq!(from_byte(0), None);
+        let declared = include_str!("reason.rs").matches("\npub const ").count();
+        assert_eq!(declared, ALL.len(), "a reason code is missing from ALL");
+    }
+}

@@ -54,13 +54,18 @@ pub(crate) struct Records {
     pub recs: Vec<Rec>,
     /// Every reporting device, in order of first report.
     pub keys: Vec<PublicKey>,
+    /// Index of each key in `keys`, while reports are taken ([`Records::seal`] drops it).
     key_index: Lookup<PublicKey, u32>,
-    /// Distinct frames (beacon payload bytes), by index.
+    /// Index of each distinct frame (beacon payload bytes), while reports are taken.
     frames: Lookup<Vec<u8>, u32>,
+    /// Distinct frames seen.
+    frame_count: u32,
     /// The beacons, whole.
     pub beacons: Vec<BeaconReport>,
     /// The packets, whole.
     pub packets: Vec<PacketReport>,
+    /// Whether [`Records::seal`] ran.
+    sealed: bool,
 }
 
 /// `n` as a record index.
@@ -69,8 +74,9 @@ fn index(n: usize) -> u32 {
 }
 
 impl Records {
-    /// Takes the next report.
+    /// Takes the next report. Panics after [`Records::seal`] (a caller's bug).
     pub fn push(&mut self, r: &Report) {
+        assert!(!self.sealed, "records take no report once sealed");
         let device = self.key(r.device);
         let body = match CoveragePayload::decode(&r.payload) {
             Err(_) => Body::Malformed,
@@ -102,7 +108,15 @@ impl Records {
 
     /// Distinct frames seen.
     pub fn frame_count(&self) -> usize {
-        self.frames.len()
+        self.frame_count as usize
+    }
+
+    /// Drops the lookups only taking reports needs (about 150 MB for a million hotspots)
+    /// before the epoch is verified. Taking a report after this panics.
+    pub fn seal(&mut self) {
+        self.key_index = Lookup::default();
+        self.frames = Lookup::default();
+        self.sealed = true;
     }
 
     /// The key of record `i`'s device.
@@ -143,8 +157,9 @@ impl Records {
         if let Some(i) = self.frames.get(data) {
             return *i;
         }
-        let i = index(self.frames.len());
+        let i = self.frame_count;
         self.frames.insert(data.to_vec(), i);
+        self.frame_count = index(self.frames.len());
         i
     }
 }

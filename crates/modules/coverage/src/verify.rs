@@ -57,8 +57,10 @@ struct PocCheck<'a> {
     interval: u64,
     /// Region, channel plan and the rebuilt beacon match.
     post: Check<()>,
-    /// Each witness of the group, in group order (empty unless `pre` and `post` passed).
-    witnesses: Vec<Check<()>>,
+    /// Each witness of the group, in group order (empty unless `pre` and `post` passed):
+    /// 0 for a pass, else its reason as [`reason::to_byte`] gives it — one byte, not 16, for
+    /// each of an epoch's ten million witnesses.
+    witnesses: Vec<u8>,
 }
 
 /// Every device of the snapshot as a hotspot (or why it is not one), computed once per
@@ -124,7 +126,8 @@ impl EpochCollector for Collector<'_> {
         self.records.recs.len()
     }
 
-    fn finish(self: Box<Self>) -> EpochOutcome {
+    fn finish(mut self: Box<Self>) -> EpochOutcome {
+        self.records.seal();
         Verifier::new(self.m, self.context, self.records).run()
     }
 }
@@ -152,11 +155,11 @@ fn invalid(code: &'static str) -> Verdict {
 
 /// Each beacon (by report index, in order) with the witnesses whose heard frame is its
 /// frame, in order; a frame is matched to its first beacon only.
-fn pocs(records: &Records) -> Vec<(usize, Vec<usize>)> {
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); records.frame_count()];
+fn pocs(records: &Records) -> Vec<(usize, Vec<u32>)> {
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); records.frame_count()];
     for (i, r) in records.recs.iter().enumerate() {
         if let Body::Witness { frame, .. } = r.body {
-            groups[frame as usize].push(i);
+            groups[frame as usize].push(u32::try_from(i).expect("records are indexed by u32"));
         }
     }
     let mut out = Vec::new();
@@ -235,11 +238,11 @@ impl<'a> Verifier<'a> {
     }
 
     /// The order-free checks of every beacon and its witnesses, on all cores.
-    fn check_pocs(&self, pocs: &[(usize, Vec<usize>)]) -> Vec<PocCheck<'a>> {
+    fn check_pocs(&self, pocs: &[(usize, Vec<u32>)]) -> Vec<PocCheck<'a>> {
         par::map(pocs, |(i, group)| self.check_poc(*i, group))
     }
 
-    fn check_poc(&self, i: usize, group: &[usize]) -> PocCheck<'a> {
+    fn check_poc(&self, i: usize, group: &[u32]) -> PocCheck<'a> {
         let r = self.records.recs[i];
         let Body::Beacon { beacon, .. } = r.body else {
             unreachable!("pocs start at beacons");
@@ -308,25 +311,27 @@ impl<'a> Verifier<'a> {
 
     /// Each witness of a beacon's group, in order: the first from a hotspot is checked, any
     /// further one is `duplicate_witness`.
-    fn check_group(&self, on: &Beaconed<'_>, group: &[usize]) -> Vec<Check<()>> {
+    fn check_group(&self, on: &Beaconed<'_>, group: &[u32]) -> Vec<u8> {
         let first_ms = group
             .iter()
-            .map(|&w| self.records.recs[w].timestamp_ms)
+            .map(|&w| self.records.recs[w as usize].timestamp_ms)
             .min()
             .unwrap_or(u64::MAX);
         let mut seen: BTreeSet<u32> = BTreeSet::new();
         group
             .iter()
             .map(|&wi| {
+                let wi = wi as usize;
                 let w = self
                     .records
                     .witness(wi)
                     .expect("groups hold witnesses only");
-                if seen.insert(self.records.recs[wi].device) {
+                let checked = if seen.insert(self.records.recs[wi].device) {
                     self.check_witness(on, wi, &w, first_ms)
                 } else {
                     Err(reason::DUPLICATE_WITNESS)
-                }
+                };
+                checked.map_or_else(reason::to_byte, |()| 0)
             })
             .collect()
     }
@@ -371,7 +376,7 @@ impl<'a> Verifier<'a> {
 
     /// Applies one beacon's checks in the epoch's order: its interval, its witnesses'
     /// verdicts, then reciprocity, selection and shares.
-    fn poc(&mut self, i: usize, witnesses: &[usize], check: PocCheck<'a>) {
+    fn poc(&mut self, i: usize, witnesses: &[u32], check: PocCheck<'a>) {
         let (device, timestamp_ms) = (self.records.device(i), self.records.recs[i].timestamp_ms);
         let verdict = check.pre.and_then(|hotspot| {
             if !self.buckets.insert((device, check.interval)) {
@@ -384,7 +389,7 @@ impl<'a> Verifier<'a> {
             Err(code) => {
                 self.verdicts.set(i, &invalid(code));
                 for &w in witnesses {
-                    self.verdicts.set(w, &invalid(reason::INVALID_BEACON));
+                    self.verdicts.set(w as usize, &invalid(reason::INVALID_BEACON));
                 }
                 return;
             }
@@ -396,13 +401,14 @@ impl<'a> Verifier<'a> {
         );
         let mut valid: Vec<usize> = Vec::new();
         for (&wi, result) in witnesses.iter().zip(check.witnesses) {
-            match result {
-                Ok(()) => {
+            let wi = wi as usize;
+            match reason::from_byte(result) {
+                None => {
                     let at_ms = self.records.recs[wi].timestamp_ms;
                     self.state.witnessed(self.records.device(wi), at_ms);
                     valid.push(wi);
                 }
-                Err(code) => self.verdicts.set(wi, &invalid(code)),
+                Some(code) => self.verdicts.set(wi, &invalid(code)),
             }
         }
         if !witnesses.is_empty() {
