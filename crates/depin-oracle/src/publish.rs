@@ -66,15 +66,22 @@ impl Published {
         self.dir.join(format!("epoch-{epoch:010}"))
     }
 
-    /// Writes a settled epoch.
+    /// Writes a settled epoch; returns its verdicts with their report ids (as written to
+    /// `verdicts.bin`).
     ///
-    /// Errors: i/o.
-    pub fn write(&self, inputs: &EpochInputs, s: &Settlement) -> Result<(), PublishError> {
+    /// Errors: i/o. Panics if `s` is not the settlement of `inputs` (a caller's bug).
+    pub fn write(
+        &self,
+        inputs: &EpochInputs,
+        s: &Settlement,
+    ) -> Result<ReportVerdicts, PublishError> {
         let d = self.epoch_dir(inputs.header.epoch);
         std::fs::create_dir_all(&d).map_err(io(&d))?;
         write_synced(&d.join("inputs.bin"), &inputs.to_bytes())?;
-        let verdicts = borsh::to_vec(&s.verdicts).expect("writing to a Vec cannot fail");
-        write_synced(&d.join("verdicts.bin"), &verdicts)?;
+        let verdicts = ReportVerdicts::of(&inputs.reports, s.verdicts.clone())
+            .expect("one verdict per input report");
+        let bytes = borsh::to_vec(&verdicts).expect("writing to a Vec cannot fail");
+        write_synced(&d.join("verdicts.bin"), &bytes)?;
         let carry = borsh::to_vec(&s.carry).expect("writing to a Vec cannot fail");
         write_synced(&d.join("carry.bin"), &carry)?;
         let manifest =
@@ -82,7 +89,8 @@ impl Published {
         write_synced(&self.manifest_path(inputs.header.epoch), &manifest)?;
         std::fs::File::open(&d)
             .and_then(|f| f.sync_all())
-            .map_err(io(&d))
+            .map_err(io(&d))?;
+        Ok(verdicts)
     }
 
     /// Settled epochs, ascending.

@@ -167,8 +167,8 @@ impl Runner {
             reports: closed.reports,
         };
         let s = settle(&inputs, &self.modules)?;
-        self.published.write(&inputs, &s)?;
-        core.record_verdicts(epoch, &s.verdicts);
+        let verdicts = self.published.write(&inputs, &s)?;
+        core.record_verdicts(epoch, &verdicts);
         core.forget_epoch(epoch);
         tracing::info!(epoch, reports = inputs.reports.len(), root = %s.manifest.root, "epoch settled");
         Ok(true)

@@ -172,8 +172,9 @@ pub struct Manifest {
 pub struct Settlement {
     /// The manifest.
     pub manifest: Manifest,
-    /// One verdict per input report, with its id, in input order.
-    pub verdicts: ReportVerdicts,
+    /// One verdict per input report, in input order ([`ReportVerdicts::of`] pairs them with
+    /// the reports' ids).
+    pub verdicts: Verdicts,
     /// The payouts (Merkle leaves), sorted by owner.
     pub payouts: Vec<(PublicKey, Amount)>,
     /// State each module carries into the next epoch (modules with none are absent).
@@ -190,6 +191,12 @@ pub struct ReportVerdicts {
 }
 
 impl ReportVerdicts {
+    /// Pairs `reports` (hashing their ids on all cores) with their `verdicts`; `None` when
+    /// the lengths differ.
+    pub fn of(reports: &[SignedReport], verdicts: Verdicts) -> Option<ReportVerdicts> {
+        ReportVerdicts::new(par::map(reports, SignedReport::id), verdicts)
+    }
+
     /// Pairs report ids with their verdicts; `None` when the lengths differ.
     pub fn new(ids: Vec<Hash32>, verdicts: Verdicts) -> Option<ReportVerdicts> {
         (ids.len() == verdicts.len()).then_some(ReportVerdicts { ids, verdicts })
@@ -284,7 +291,7 @@ const MAX_PREALLOCATED_REPORTS: usize = 1 << 24;
 const NO_MODULE: u16 = u16::MAX;
 
 /// Settlement fed one report at a time: each report goes to its module's collector, and
-/// only its id and module stay here (36 bytes a report), so an epoch of millions of reports
+/// only its module stays here (2 bytes a report), so an epoch of millions of reports
 /// never has to be held whole ([`crate::stream::settle_reader`]).
 pub(crate) struct Settler<'a> {
     header: &'a EpochHeader,
@@ -293,7 +300,6 @@ pub(crate) struct Settler<'a> {
     by_name: BTreeMap<&'static str, u16>,
     collectors: Vec<Box<dyn EpochCollector + 'a>>,
     which: Vec<u16>,
-    ids: Vec<Hash32>,
 }
 
 impl<'a> Settler<'a> {
@@ -313,7 +319,6 @@ impl<'a> Settler<'a> {
             by_name: BTreeMap::new(),
             collectors: Vec::new(),
             which: Vec::with_capacity(reports_hint.min(MAX_PREALLOCATED_REPORTS)),
-            ids: Vec::with_capacity(reports_hint.min(MAX_PREALLOCATED_REPORTS)),
         };
         for m in modules.iter().take(usize::from(NO_MODULE)) {
             if s.by_name.contains_key(m.name()) {
@@ -336,14 +341,13 @@ impl<'a> Settler<'a> {
         Ok(s)
     }
 
-    /// Takes the epoch's next report, whose id is `id`.
-    pub(crate) fn push(&mut self, report: &SignedReport, id: Hash32) {
+    /// Takes the epoch's next report.
+    pub(crate) fn push(&mut self, report: &SignedReport) {
         let module = self.by_name.get(report.report.module.as_str()).copied();
         if let Some(m) = module {
             self.collectors[usize::from(m)].push(&report.report);
         }
         self.which.push(module.unwrap_or(NO_MODULE));
-        self.ids.push(id);
     }
 
     /// Verifies every module's reports: one verdict per report with its id, in push order,
@@ -373,7 +377,6 @@ impl<'a> Settler<'a> {
             results.insert(name.to_string(), r);
         }
         let verdicts = merge(&self.which, &verdicts_of);
-        let verdicts = ReportVerdicts::new(self.ids, verdicts).expect("one verdict per id");
         Ok(Verified {
             header: self.header,
             pools: self.pools,
@@ -414,7 +417,7 @@ fn merge(which: &[u16], of_module: &[Verdicts]) -> Verdicts {
 struct Verified<'a> {
     header: &'a EpochHeader,
     pools: BTreeMap<&'a str, u128>,
-    verdicts: ReportVerdicts,
+    verdicts: Verdicts,
     results: BTreeMap<String, ModuleResult>,
 }
 
@@ -582,7 +585,7 @@ impl Verified<'_> {
             pools,
             devices,
             owners: owner_entries(h.network, &payouts),
-            verdict_counts: self.verdicts.verdicts().counts(),
+            verdict_counts: self.verdicts.counts(),
             ingest_rejections: h.ingest_rejections.clone(),
             usage,
             penalties,
@@ -625,16 +628,14 @@ pub fn settle(
     inputs: &EpochInputs,
     modules: &[Arc<dyn ResourceModule>],
 ) -> Result<Settlement, SettleError> {
-    let (ids, digest) = std::thread::scope(|scope| {
-        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
-        let ids = par::map(&inputs.reports, SignedReport::id);
-        let digest = digest.join().expect("the digest thread does not panic");
-        (ids, digest)
-    });
     let mut settler = Settler::new(&inputs.header, modules, inputs.reports.len())?;
-    for (r, id) in inputs.reports.iter().zip(ids) {
-        settler.push(r, id);
-    }
+    let digest = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
+        for r in &inputs.reports {
+            settler.push(r);
+        }
+        digest.join().expect("the digest thread does not panic")
+    });
     settler.finish(digest)
 }
 

@@ -1,8 +1,10 @@
 //! An epoch's `inputs.bin` streamed into settlement: the header is read first, then the
 //! reports go one batch at a time from a reading thread (decoding, and hashing the bytes for
-//! the inputs digest) to settlement (report ids, module collectors). Only the header, the
-//! modules' compact records and 36 bytes per report are ever held, so an epoch of ten
-//! million reports (≈ 2 GB of borsh) settles in a fraction of its size. The result equals
+//! the inputs digest) to settlement (module collectors). Only the header, the modules'
+//! compact records and 3 bytes per report (its module and verdict) are ever held, so an
+//! epoch of ten million reports (≈ 2 GB of borsh) settles in a fraction of its size. Report
+//! ids are not needed to settle; [`crate::settle::ReportVerdicts::of`] pairs them with the
+//! verdicts where they are published. The result equals
 //! [`crate::settle::settle`] on the same inputs decoded whole.
 
 use crate::settle::{EpochHeader, SettleError, Settlement, Settler};
@@ -114,7 +116,7 @@ fn stream_into<R: Read + Send>(
         });
         for batch in rx {
             for report in &batch {
-                settler.push(report, report.id());
+                settler.push(report);
             }
         }
         let r = reading

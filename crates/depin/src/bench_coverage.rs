@@ -2,8 +2,10 @@
 //! seeded synthetic network — hotspots in clusters of [`CLUSTER`] within a few km, every
 //! beacon heard by the other members of its cluster — timed through the oracle's settlement
 //! (module verification, HIP-17 scales, HIP-15 units, Helium's reward split, the Merkle
-//! root), streamed from an `inputs.bin` written beforehand ([`settle_reader`]). Run twice: the
-//! manifests must hash the same. Targets: ≤ 10 s, ≤ 2 GiB peak RSS.
+//! root), streamed from an `inputs.bin` written beforehand ([`settle_reader`]). Run twice, each
+//! run in a fresh process (this binary with `--settle`), so that a run's peak RSS is the
+//! settlement's own and not the writer's: the manifests must hash the same. Targets: ≤ 10 s,
+//! ≤ 2 GiB peak RSS.
 
 use anyhow::{bail, Result};
 use borsh::BorshSerialize;
@@ -24,7 +26,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +48,25 @@ pub struct CoverageArgs {
     /// RNG seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Settle the epoch written to this `inputs.bin` once and print one JSON line (how the
+    /// bench runs each measured settlement in a fresh process).
+    #[arg(long, hide = true)]
+    pub settle: Option<PathBuf>,
+}
+
+/// One measured settlement, as a `--settle` process prints it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Run {
+    /// Settlement time, seconds.
+    secs: f64,
+    /// SHA-256 of the manifest's JSON.
+    manifest: Hash32,
+    /// Valid reports.
+    valid: u64,
+    /// Rewarded devices.
+    devices: usize,
+    /// Peak RSS of the process, bytes.
+    peak_rss_bytes: u64,
 }
 
 fn plan() -> Vec<Channel> {
@@ -261,6 +282,55 @@ fn peak_rss_bytes() -> u64 {
     status_bytes("VmHWM")
 }
 
+fn params() -> CoverageParams {
+    CoverageParams {
+        beacon_interval_ms: EPOCH_MS,
+        ..CoverageParams::default()
+    }
+}
+
+/// Runs `--settle path` in a fresh process of this binary and reads its line.
+fn spawn_run(a: &CoverageArgs, path: &Path) -> Result<Run> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "coverage", "--hotspots", &a.hotspots.to_string()])
+        .args([
+            "--witnesses",
+            &a.witnesses.to_string(),
+            "--seed",
+            &a.seed.to_string(),
+        ])
+        .arg("--settle")
+        .arg(path)
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!("the settling process failed: {}", out.status);
+    }
+    let line = String::from_utf8(out.stdout)?;
+    Ok(serde_json::from_str(line.trim())?)
+}
+
+/// Settles the epoch at `path` once (the module built from the same seed) and prints a
+/// [`Run`] as one JSON line.
+fn settle_once(a: &CoverageArgs, path: &Path) -> Result<()> {
+    let locs = locations(a.hotspots, &mut StdRng::seed_from_u64(a.seed));
+    let module: Arc<dyn ResourceModule> = Arc::new(CoverageModule::new(params(), catalog(&locs)?)?);
+    drop(locs);
+    let modules = [module];
+    let t = Instant::now();
+    let (_, s) = settle_reader(std::fs::File::open(path)?, &modules)?;
+    let secs = t.elapsed().as_secs_f64();
+    let run = Run {
+        secs,
+        manifest: Hash32::digest(&serde_json::to_vec(&s.manifest)?),
+        valid: s.manifest.verdict_counts.get("valid").copied().unwrap_or(0),
+        devices: s.manifest.devices.len(),
+        peak_rss_bytes: peak_rss_bytes(),
+    };
+    println!("{}", serde_json::to_string(&run)?);
+    Ok(())
+}
+
 /// Runs the benchmark.
 ///
 /// Errors: a world that cannot be built or an epoch that does not settle.
@@ -268,15 +338,12 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
     if a.hotspots < 2 {
         bail!("--hotspots must be at least 2");
     }
+    if let Some(path) = &a.settle {
+        return settle_once(a, path);
+    }
     let t = Instant::now();
-    let mut rng = StdRng::seed_from_u64(a.seed);
-    let locs = locations(a.hotspots, &mut rng);
-    let params = CoverageParams {
-        beacon_interval_ms: EPOCH_MS,
-        ..CoverageParams::default()
-    };
-    let module: Arc<dyn ResourceModule> =
-        Arc::new(CoverageModule::new(params.clone(), catalog(&locs)?)?);
+    let locs = locations(a.hotspots, &mut StdRng::seed_from_u64(a.seed));
+    let params = params();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("inputs.bin");
     let (witnesses, beacons) = {
@@ -292,29 +359,27 @@ pub fn coverage(a: &CoverageArgs) -> Result<()> {
         peak_rss_bytes() >> 20,
         status_bytes("VmRSS") >> 20
     );
-    let modules = [module];
     let mut runs = Vec::new();
     for run in 0..2 {
-        let t = Instant::now();
-        let (_, s) = settle_reader(std::fs::File::open(&path)?, &modules)?;
-        let secs = t.elapsed().as_secs_f64();
-        let bytes = serde_json::to_vec(&s.manifest)?;
-        let hash = Hash32::digest(&bytes);
-        let valid = s.manifest.verdict_counts.get("valid").copied().unwrap_or(0);
+        let r = spawn_run(a, &path)?;
         eprintln!(
-            "run {run}: {secs:.2} s, {valid} valid, {} rewarded devices, manifest {hash} (peak RSS so far {} MB)",
-            s.manifest.devices.len(),
-            peak_rss_bytes() >> 20
+            "run {run}: {:.2} s, {} valid, {} rewarded devices, manifest {} (peak RSS {} MB)",
+            r.secs,
+            r.valid,
+            r.devices,
+            r.manifest,
+            r.peak_rss_bytes >> 20
         );
-        runs.push((secs, hash));
+        runs.push(r);
     }
-    let epoch_s = runs.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
-    let deterministic = runs[0].1 == runs[1].1;
+    let epoch_s = runs.iter().map(|r| r.secs).fold(f64::INFINITY, f64::min);
+    let peak = runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0);
+    let deterministic = runs[0].manifest == runs[1].manifest;
     println!(
         "{}",
         json!({"bench": "coverage", "hotspots": a.hotspots, "witnesses": witnesses,
                "beacons": beacons, "epoch_s": (epoch_s * 100.0).round() / 100.0,
-               "peak_rss_bytes": peak_rss_bytes(), "deterministic": deterministic})
+               "peak_rss_bytes": peak, "deterministic": deterministic})
     );
     if !deterministic {
         bail!("two runs of the same epoch gave different manifests");

@@ -139,7 +139,7 @@ async fn resettle(o: &OracleClient, epoch: u64, regions: &Path) -> Resettled {
         manifest,
         "the manifest recomputes"
     );
-    let verdicts = s.verdicts.verdicts().iter().collect();
+    let verdicts = s.verdicts.iter().collect();
     Resettled {
         inputs,
         verdicts,

@@ -389,7 +389,8 @@ impl<'a> Verifier<'a> {
             Err(code) => {
                 self.verdicts.set(i, &invalid(code));
                 for &w in witnesses {
-                    self.verdicts.set(w as usize, &invalid(reason::INVALID_BEACON));
+                    self.verdicts
+                        .set(w as usize, &invalid(reason::INVALID_BEACON));
                 }
                 return;
             }
