@@ -15,6 +15,7 @@
 //! carry-in is part of the inputs, the carry-out is published beside them and its digest is
 //! in the manifest.
 
+use blake3::Hasher;
 use borsh::{BorshDeserialize, BorshSerialize};
 use depin_module::{
     EpochCollector, EpochContext, LedgerSnapshot, Penalty, ResourceModule, UsageCharge, Verdict,
@@ -28,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Version of the manifest format.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// Everything an epoch's settlement depends on but its reports: the head of `inputs.bin`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -134,7 +135,7 @@ pub struct Manifest {
     pub entropy: String,
     /// Height of the registry snapshot.
     pub snapshot_height: u64,
-    /// SHA-256 of `inputs.bin`.
+    /// BLAKE3 of `inputs.bin` ([`inputs_digest`]; manifest version 1 had SHA-256).
     pub inputs_digest: String,
     /// Reports in the inputs.
     pub reports: u64,
@@ -445,6 +446,31 @@ struct Split {
     devices: Vec<DeviceEntry>,
     owed: BTreeMap<PublicKey, u128>,
     paid_total: u128,
+    owners: OwnerAddresses,
+}
+
+/// Owner addresses, each encoded once: an owner of many devices appears in every device's
+/// entry and in the payouts, and base58check is the costly part of a large manifest.
+#[derive(Default)]
+struct OwnerAddresses(BTreeMap<PublicKey, String>);
+
+impl OwnerAddresses {
+    /// Encodes the addresses of `keys` not known yet, on all cores.
+    fn learn(&mut self, network: Network, keys: &[PublicKey]) {
+        let missing: std::collections::BTreeSet<PublicKey> = keys
+            .iter()
+            .filter(|k| !self.0.contains_key(k))
+            .copied()
+            .collect();
+        let missing: Vec<PublicKey> = missing.into_iter().collect();
+        let addrs = addresses(network, &missing);
+        self.0.extend(missing.into_iter().zip(addrs));
+    }
+
+    /// The address of a key [`OwnerAddresses::learn`] has seen.
+    fn of(&self, key: &PublicKey) -> String {
+        self.0[key].clone()
+    }
 }
 
 fn split(
@@ -453,6 +479,7 @@ fn split(
     results: &BTreeMap<String, ModuleResult>,
 ) -> Result<Split, SettleError> {
     let (mut pools, mut devices) = (Vec::new(), Vec::new());
+    let mut owner_addrs = OwnerAddresses::default();
     let mut owed: BTreeMap<PublicKey, u128> = BTreeMap::new();
     let mut paid_total = 0u128;
     for w in &inputs.module_weights {
@@ -482,14 +509,9 @@ fn split(
             .iter()
             .map(|d| inputs.snapshot.devices[d].owner)
             .collect();
-        let (device_addrs, owner_addrs) = (
-            addresses(inputs.network, &keys),
-            addresses(inputs.network, &owners),
-        );
-        let addressed = device_addrs.into_iter().zip(owner_addrs);
-        for ((share, owner), (device_addr, owner_addr)) in
-            shares.values().zip(&owners).zip(addressed)
-        {
+        let device_addrs = addresses(inputs.network, &keys);
+        owner_addrs.learn(inputs.network, &owners);
+        for ((share, owner), device_addr) in shares.values().zip(&owners).zip(device_addrs) {
             let reward = if exact {
                 *share
             } else {
@@ -499,7 +521,7 @@ fn split(
             paid += reward;
             devices.push(DeviceEntry {
                 device: device_addr,
-                owner: owner_addr,
+                owner: owner_addrs.of(owner),
                 module: w.module.clone(),
                 share: share.to_string(),
                 reward_bones: reward.to_string(),
@@ -520,6 +542,7 @@ fn split(
         devices,
         owed,
         paid_total,
+        owners: owner_addrs,
     })
 }
 
@@ -553,6 +576,7 @@ impl Verified<'_> {
             devices,
             mut owed,
             paid_total,
+            owners: mut owner_addrs,
         } = split(h, &self.pools, &self.results)?;
         let remainder = emission - paid_total;
         *owed.entry(h.remainder_account).or_insert(0) += remainder;
@@ -584,7 +608,7 @@ impl Verified<'_> {
             leaf_count: payouts.len() as u64,
             pools,
             devices,
-            owners: owner_entries(h.network, &payouts),
+            owners: owner_entries(h.network, &payouts, &mut owner_addrs),
             verdict_counts: self.verdicts.counts(),
             ingest_rejections: h.ingest_rejections.clone(),
             usage,
@@ -604,15 +628,18 @@ impl Verified<'_> {
 }
 
 /// The Merkle leaves as the manifest lists them.
-fn owner_entries(network: Network, payouts: &[(PublicKey, Amount)]) -> Vec<OwnerEntry> {
+fn owner_entries(
+    network: Network,
+    payouts: &[(PublicKey, Amount)],
+    known: &mut OwnerAddresses,
+) -> Vec<OwnerEntry> {
     let keys: Vec<PublicKey> = payouts.iter().map(|(o, _)| *o).collect();
-    let addrs = addresses(network, &keys);
+    known.learn(network, &keys);
     payouts
         .iter()
-        .zip(addrs)
         .enumerate()
-        .map(|(i, ((_, a), owner))| OwnerEntry {
-            owner,
+        .map(|(i, (o, a))| OwnerEntry {
+            owner: known.of(o),
             amount_bones: a.0.to_string(),
             index: i as u64,
         })
@@ -630,13 +657,32 @@ pub fn settle(
 ) -> Result<Settlement, SettleError> {
     let mut settler = Settler::new(&inputs.header, modules, inputs.reports.len())?;
     let digest = std::thread::scope(|scope| {
-        let digest = scope.spawn(|| Hash32::digest_borsh_large(b"", inputs));
+        let digest = scope.spawn(|| {
+            let mut h = std::io::BufWriter::with_capacity(DIGEST_BUFFER_BYTES, Hasher::new());
+            BorshSerialize::serialize(inputs, &mut h).expect("writing into a hasher cannot fail");
+            let h = h.into_inner().map_err(|_| ());
+            Hash32(
+                *h.expect("flushing into a hasher cannot fail")
+                    .finalize()
+                    .as_bytes(),
+            )
+        });
         for r in &inputs.reports {
             settler.push(r);
         }
         digest.join().expect("the digest thread does not panic")
     });
     settler.finish(digest)
+}
+
+/// Bytes of borsh handed to the inputs hasher at a time.
+const DIGEST_BUFFER_BYTES: usize = 1 << 20;
+
+/// The inputs digest of an epoch: BLAKE3 of its `inputs.bin` bytes (`Manifest::inputs_digest`).
+/// BLAKE3 rather than SHA-256: a Helium-scale epoch is 2 GB of inputs, which SHA-256 takes
+/// over a second to hash and BLAKE3 a fraction of that.
+pub fn inputs_digest(inputs_bin: &[u8]) -> Hash32 {
+    Hash32(*blake3::hash(inputs_bin).as_bytes())
 }
 
 /// The first path where two JSON documents differ, with both values (`None` if equal).

@@ -11,7 +11,6 @@ use crate::settle::{EpochHeader, SettleError, Settlement, Settler};
 use borsh::BorshDeserialize;
 use depin_module::ResourceModule;
 use depin_types::{Hash32, SignedReport};
-use sha2::{Digest, Sha256};
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 
@@ -46,16 +45,16 @@ pub enum StreamError {
     Settle(#[from] SettleError),
 }
 
-/// A reader that hashes what it reads (SHA-256, the inputs digest).
+/// A reader that hashes what it reads (BLAKE3, the inputs digest).
 struct Hashing<R> {
     inner: R,
-    sha: Sha256,
+    hasher: blake3::Hasher,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.sha.update(&buf[..n]);
+        self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -72,7 +71,7 @@ pub fn settle_reader<R: Read + Send>(
 ) -> Result<(EpochHeader, Settlement), StreamError> {
     let hashing = Hashing {
         inner: reader,
-        sha: Sha256::new(),
+        hasher: blake3::Hasher::new(),
     };
     let mut r = BufReader::with_capacity(READ_BUFFER_BYTES, hashing);
     let header = EpochHeader::deserialize_reader(&mut r)?;
@@ -84,7 +83,7 @@ pub fn settle_reader<R: Read + Send>(
         if r.read(&mut probe)? != 0 {
             return Err(StreamError::TrailingBytes { reports: count });
         }
-        let digest = Hash32(r.into_inner().sha.finalize().into());
+        let digest = Hash32(*r.into_inner().hasher.finalize().as_bytes());
         settler.finish(digest)?
     };
     Ok((header, settlement))
@@ -146,7 +145,7 @@ mod tests {
         assert_eq!(streamed, whole);
         assert_eq!(
             streamed.manifest.inputs_digest,
-            Hash32::digest(&bytes).to_hex()
+            crate::settle::inputs_digest(&bytes).to_hex()
         );
     }
 

@@ -8,7 +8,7 @@ use crate::settle::{first_difference, settle, EpochInputs, Manifest, SettleError
 use depin_client::NodeClient;
 use depin_module::ResourceModule;
 use depin_types::rewards::emission_for_epoch;
-use depin_types::{BatchVerifier, Genesis, Hash32};
+use depin_types::{BatchVerifier, Genesis};
 use std::sync::Arc;
 
 /// Why a published epoch does not verify.
@@ -65,7 +65,7 @@ pub fn recompute(
     let inputs: EpochInputs = borsh::from_slice(inputs_bytes).map_err(|e| VerifyError::Inputs {
         reason: e.to_string(),
     })?;
-    let digest = Hash32::digest(inputs_bytes).to_hex();
+    let digest = crate::settle::inputs_digest(inputs_bytes).to_hex();
     let claimed = published
         .get("inputs_digest")
         .and_then(|v| v.as_str())

@@ -6,9 +6,6 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// Buffer of [`Hash32::digest_borsh_large`], bytes.
-pub const DIGEST_BUFFER_BYTES: usize = 64 * 1024;
-
 /// A 32-byte digest. Serialised as lowercase hex in JSON and TOML, as 32 raw bytes in borsh.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
@@ -41,23 +38,6 @@ impl Hash32 {
         value
             .serialize(&mut h)
             .expect("writing into a hasher cannot fail");
-        Hash32(h.finalize().into())
-    }
-
-    /// [`Hash32::digest_borsh`] for large values (an epoch's inputs: gigabytes written field
-    /// by field), through a [`DIGEST_BUFFER_BYTES`] buffer so the hasher sees few large
-    /// updates.
-    pub fn digest_borsh_large<T: BorshSerialize + ?Sized>(domain: &[u8], value: &T) -> Hash32 {
-        let mut h = Sha256::new();
-        h.update(domain);
-        let mut w = std::io::BufWriter::with_capacity(DIGEST_BUFFER_BYTES, h);
-        value
-            .serialize(&mut w)
-            .expect("writing into a hasher cannot fail");
-        let h = w
-            .into_inner()
-            .map_err(|_| ())
-            .expect("flushing into a hasher cannot fail");
         Hash32(h.finalize().into())
     }
 
@@ -122,7 +102,6 @@ mod tests {
         let bytes = borsh::to_vec(&value).expect("vec");
         let plain = Hash32::digest_with_domain(b"d", &bytes);
         assert_eq!(Hash32::digest_borsh(b"d", &value), plain);
-        assert_eq!(Hash32::digest_borsh_large(b"d", &value), plain);
     }
 
     #[test]

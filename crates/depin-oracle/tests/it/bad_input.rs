@@ -140,7 +140,7 @@ async fn each_bad_report_is_refused_with_its_own_code_and_counted_in_the_manifes
     assert!(err.to_string().contains("inputs_digest"), "{err}");
     let mut redigested = published.clone();
     redigested["inputs_digest"] =
-        serde_json::json!(depin_types::Hash32::digest(&inputs.to_bytes()).to_hex());
+        serde_json::json!(depin_oracle::settle::inputs_digest(&inputs.to_bytes()).to_hex());
     let err = recompute(&inputs.to_bytes(), &redigested, &modules()).unwrap_err();
     assert!(
         err.to_string().contains("signature does not verify"),

@@ -128,8 +128,16 @@ impl EpochCollector for Collector<'_> {
 
     fn finish(mut self: Box<Self>) -> EpochOutcome {
         self.records.seal();
-        Verifier::new(self.m, self.context, self.records).run()
+        let v = Verifier::new(self.m, self.context, self.records);
+        v.run()
     }
+}
+
+/// The result of a scoped thread (its panic carried on).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Verification of one epoch.
@@ -172,13 +180,22 @@ fn pocs(records: &Records) -> Vec<(usize, Vec<u32>)> {
 }
 
 impl<'a> Verifier<'a> {
+    /// The epoch's lookups, built at once: HIP-17 scales and the carried state on their own
+    /// threads, the hotspot table on all cores (each is pure, so the threads cannot change a
+    /// result).
     fn new(m: &'a CoverageModule, input: EpochContext<'a>, records: Records) -> Verifier<'a> {
+        let (scales, table, state) = std::thread::scope(|scope| {
+            let scales = scope.spawn(|| m.hex_scales(input.snapshot));
+            let state = scope.spawn(|| Reciprocity::decode(input.carry));
+            let table = hotspot_table(m, &input);
+            (joined(scales), table, joined(state))
+        });
         Verifier {
             m,
             input,
-            scales: m.hex_scales(input.snapshot),
-            table: hotspot_table(m, &input),
-            state: Reciprocity::decode(input.carry),
+            scales,
+            table,
+            state,
             verdicts: Verdicts::default(),
             records,
             shares: Lookup::default(),
