@@ -163,8 +163,13 @@ fn clip(counts: &Counts, hex: CellIndex, config: &ResConfig) -> u64 {
         config.max >= config.target,
         "every density limit reaches its target"
     );
-    let occupied = occupied_count(counts, hex, config.target);
     let count = counts.get(&hex).map_or(0, |c| c.0);
+    // Every limit lies in `target ..= max`: a count within `target` is never clipped, and
+    // where `max == target` (res 10 to 8) the limit is `max` — neither needs the 1-ring.
+    if count <= config.target || config.max == config.target {
+        return count.min(config.max);
+    }
+    let occupied = occupied_count(counts, hex, config.target);
     density_limit(config, occupied).min(count)
 }
 
@@ -220,6 +225,21 @@ fn to_i64(n: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clip_shortcut_equals_the_full_limit_for_any_occupancy() {
+        for config in &HIP104_RES_CONFIG {
+            for count in 0..=2 * config.max {
+                if count > config.target && config.max != config.target {
+                    continue;
+                }
+                for occupied in 0..=7 {
+                    let full = density_limit(config, occupied).min(count);
+                    assert_eq!(full, count.min(config.max), "{config:?} {count} {occupied}");
+                }
+            }
+        }
+    }
 
     fn cell(hex: &str) -> CellIndex {
         CellIndex::try_from(u64::from_str_radix(hex, 16).expect("hex")).expect("cell")

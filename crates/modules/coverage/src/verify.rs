@@ -63,20 +63,19 @@ struct PocCheck<'a> {
     witnesses: Vec<u8>,
 }
 
-/// Every device of the snapshot as a hotspot (or why it is not one), computed once per
-/// epoch on all cores: the checks look each hotspot up for every witness.
+/// Every reporting device as a hotspot (or why it is not one), by its index in
+/// [`Records::keys`], computed once per epoch on all cores: the checks look a hotspot up for
+/// every witness, and an index is cheaper than hashing its key. Devices that did not report
+/// are never looked up, so they are not in the table.
 fn hotspot_table<'a>(
     m: &'a CoverageModule,
     context: &EpochContext<'_>,
-) -> Lookup<PublicKey, Check<Hotspot<'a>>> {
-    let devices: Vec<&DeviceInfo> = context.snapshot.devices.values().collect();
-    let hotspots = par::map(&devices, |d| as_hotspot(m, d));
-    // Lookups only, never iterated: its order cannot reach the outcome.
-    let mut table = Lookup::with_capacity_and_hasher(devices.len(), Default::default());
-    for (d, h) in devices.iter().zip(hotspots) {
-        table.insert(d.device, h);
-    }
-    table
+    keys: &[PublicKey],
+) -> Vec<Check<Hotspot<'a>>> {
+    par::map(keys, |k| match context.snapshot.devices.get(k) {
+        None => Err(reason::GATEWAY_NOT_FOUND),
+        Some(d) => as_hotspot(m, d),
+    })
 }
 
 fn as_hotspot<'a>(m: &'a CoverageModule, d: &DeviceInfo) -> Check<Hotspot<'a>> {
@@ -128,8 +127,7 @@ impl EpochCollector for Collector<'_> {
 
     fn finish(mut self: Box<Self>) -> EpochOutcome {
         self.records.seal();
-        let v = Verifier::new(self.m, self.context, self.records);
-        v.run()
+        Verifier::new(self.m, self.context, self.records).run()
     }
 }
 
@@ -146,7 +144,8 @@ struct Verifier<'a> {
     input: EpochContext<'a>,
     records: Records,
     scales: HexScales,
-    table: Lookup<PublicKey, Check<Hotspot<'a>>>,
+    /// Each reporting device as a hotspot, by its index in `records.keys`.
+    table: Vec<Check<Hotspot<'a>>>,
     state: Reciprocity,
     verdicts: Verdicts,
     /// Lookups only while the epoch runs; sorted into a `BTreeMap` before it is split.
@@ -187,7 +186,7 @@ impl<'a> Verifier<'a> {
         let (scales, table, state) = std::thread::scope(|scope| {
             let scales = scope.spawn(|| m.hex_scales(input.snapshot));
             let state = scope.spawn(|| Reciprocity::decode(input.carry));
-            let table = hotspot_table(m, &input);
+            let table = hotspot_table(m, &input, &records.keys);
             (joined(scales), table, joined(state))
         });
         Verifier {
@@ -237,21 +236,18 @@ impl<'a> Verifier<'a> {
         self.finish()
     }
 
-    /// A registered, active hotspot (any location).
-    fn device(&self, key: &PublicKey) -> Check<()> {
-        match self.table.get(key) {
-            None => Err(reason::GATEWAY_NOT_FOUND),
-            Some(Err(code)) if *code == reason::NOT_ASSERTED => Ok(()),
-            Some(h) => h.map(|_| ()),
+    /// Record `i`'s device is a registered, active hotspot (any location).
+    fn device(&self, i: usize) -> Check<()> {
+        match self.hotspot(i) {
+            Err(code) if code == reason::NOT_ASSERTED => Ok(()),
+            h => h.map(|_| ()),
         }
     }
 
-    /// A registered, active hotspot with an asserted location and antenna.
-    fn hotspot(&self, key: &PublicKey) -> Check<Hotspot<'a>> {
-        *self
-            .table
-            .get(key)
-            .unwrap_or(&Err(reason::GATEWAY_NOT_FOUND))
+    /// Record `i`'s device is a registered, active hotspot with an asserted location and
+    /// antenna.
+    fn hotspot(&self, i: usize) -> Check<Hotspot<'a>> {
+        self.table[self.records.recs[i].device as usize]
     }
 
     /// The order-free checks of every beacon and its witnesses, on all cores.
@@ -268,7 +264,7 @@ impl<'a> Verifier<'a> {
         let device = self.records.device(i);
         let interval =
             r.timestamp_ms.saturating_sub(self.input.start_ms) / self.m.params.beacon_interval_ms;
-        let pre = self.check_beacon_pre(&device, b);
+        let pre = self.check_beacon_pre(i, &device, b);
         let post = match &pre {
             Ok(h) => self.check_beacon_post(&device, b, h, interval),
             Err(_) => Ok(()),
@@ -291,8 +287,13 @@ impl<'a> Verifier<'a> {
     }
 
     /// The beacon checks before its interval's.
-    fn check_beacon_pre(&self, device: &PublicKey, b: &BeaconReport) -> Check<Hotspot<'a>> {
-        let hotspot = self.hotspot(device)?;
+    fn check_beacon_pre(
+        &self,
+        i: usize,
+        device: &PublicKey,
+        b: &BeaconReport,
+    ) -> Check<Hotspot<'a>> {
+        let hotspot = self.hotspot(i)?;
         if self.m.denied(device) {
             return Err(reason::DENIED);
         }
@@ -363,7 +364,7 @@ impl<'a> Verifier<'a> {
         let p = &self.m.params;
         let device = self.records.device(wi);
         let timestamp_ms = self.records.recs[wi].timestamp_ms;
-        let me = self.hotspot(&device)?;
+        let me = self.hotspot(wi)?;
         if self.m.denied(&device) {
             return Err(reason::DENIED);
         }
@@ -484,7 +485,7 @@ impl<'a> Verifier<'a> {
 
     fn packet(&mut self, i: usize, pk: &PacketReport) {
         let device = self.records.device(i);
-        let verdict = self.check_packet(&device, pk);
+        let verdict = self.check_packet(i, pk);
         let verdict = match verdict {
             Ok(credits) => {
                 *self.usage.entry((pk.payer, device)).or_insert(0) += credits;
@@ -497,8 +498,8 @@ impl<'a> Verifier<'a> {
         self.verdicts.set(i, &verdict);
     }
 
-    fn check_packet(&mut self, device: &PublicKey, pk: &PacketReport) -> Check<u64> {
-        self.device(device)?;
+    fn check_packet(&mut self, i: usize, pk: &PacketReport) -> Check<u64> {
+        self.device(i)?;
         if !self.packets_seen.insert(pk.packet_hash.0) {
             return Err(reason::DUPLICATE_PACKET);
         }
