@@ -12,6 +12,11 @@ use crate::Lookup;
 /// Format version of the carried bytes.
 const VERSION: u8 = 1;
 
+/// Whether a time `last_ms` (0 for never) is less than `window_ms` before `at_ms`.
+pub fn within(last_ms: u64, at_ms: u64, window_ms: u64) -> bool {
+    last_ms > 0 && at_ms.saturating_sub(last_ms) < window_ms
+}
+
 /// Per hotspot: `(last valid witness ms, last witnessed valid beacon ms)`, 0 for never.
 /// A hash map (an epoch updates it once per witness); borsh encodes it sorted by key, so the
 /// carried bytes do not depend on its iteration order.
@@ -53,14 +58,31 @@ impl Reciprocity {
     pub fn has_witnessed_since(&self, hotspot: &PublicKey, at_ms: u64, window_ms: u64) -> bool {
         self.last
             .get(hotspot)
-            .is_some_and(|(w, _)| *w > 0 && at_ms.saturating_sub(*w) < window_ms)
+            .is_some_and(|(w, _)| within(*w, at_ms, window_ms))
     }
 
     /// Whether `hotspot` beaconed (witnessed) less than `window_ms` before `at_ms`.
     pub fn has_beaconed_since(&self, hotspot: &PublicKey, at_ms: u64, window_ms: u64) -> bool {
         self.last
             .get(hotspot)
-            .is_some_and(|(_, b)| *b > 0 && at_ms.saturating_sub(*b) < window_ms)
+            .is_some_and(|(_, b)| within(*b, at_ms, window_ms))
+    }
+
+    /// The `(last witness ms, last beacon ms)` of each of `keys`, `(0, 0)` for never: an
+    /// epoch works on these by reporter index and puts them back ([`Reciprocity::put`]).
+    pub fn take(&self, keys: &[PublicKey]) -> Vec<(u64, u64)> {
+        keys.iter()
+            .map(|k| self.last.get(k).copied().unwrap_or((0, 0)))
+            .collect()
+    }
+
+    /// Puts back the times [`Reciprocity::take`] gave for `keys`, as the epoch left them
+    /// (times only grow; a `(0, 0)` is never stored).
+    pub fn put(&mut self, keys: &[PublicKey], times: &[(u64, u64)]) {
+        assert_eq!(keys.len(), times.len(), "one pair of times per key");
+        for (k, t) in keys.iter().zip(times).filter(|(_, t)| **t != (0, 0)) {
+            self.last.insert(*k, *t);
+        }
     }
 
     /// Drops hotspots whose both times are a full window before `now_ms` (they can no longer
@@ -99,6 +121,20 @@ mod tests {
         assert_eq!(back, s);
         assert!(back.pruned(1_000, 100).is_empty());
         assert_eq!(Reciprocity::decode(b"garbage"), Reciprocity::default());
+    }
+
+    #[test]
+    fn times_taken_by_index_come_back_and_never_store_a_never() {
+        let (a, b, c) = (PublicKey([1; 32]), PublicKey([2; 32]), PublicKey([3; 32]));
+        let mut s = Reciprocity::default();
+        s.witnessed(a, 10);
+        let mut times = s.take(&[a, b, c]);
+        assert_eq!(times, [(10, 0), (0, 0), (0, 0)]);
+        times[1].1 = 20;
+        s.put(&[a, b, c], &times);
+        assert!(s.has_witnessed_since(&a, 15, 10) && s.has_beaconed_since(&b, 25, 10));
+        assert_eq!(s.len(), 2, "c stayed (0, 0) and is not stored");
+        assert!(within(10, 19, 10) && !within(10, 20, 10) && !within(0, 5, 10));
     }
 
     #[test]

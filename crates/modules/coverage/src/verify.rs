@@ -18,8 +18,8 @@ use crate::payload::{BeaconReport, PacketReport, WitnessReport};
 use crate::reason;
 use crate::records::{Body, Records};
 use crate::reward_share::{split_rewards, CreditValue, HotspotShares};
-use crate::state::Reciprocity;
-use crate::{CoverageModule, Lookup, CLASS};
+use crate::state::{within, Reciprocity};
+use crate::{CoverageModule, CLASS};
 use depin_module::{
     DeviceInfo, EpochCollector, EpochContext, EpochOutcome, UsageCharge, Verdict, Verdicts,
 };
@@ -148,8 +148,12 @@ struct Verifier<'a> {
     table: Vec<Check<Hotspot<'a>>>,
     state: Reciprocity,
     verdicts: Verdicts,
-    /// Lookups only while the epoch runs; sorted into a `BTreeMap` before it is split.
-    shares: Lookup<PublicKey, HotspotShares>,
+    /// `(last valid witness ms, last witnessed valid beacon ms)` of each reporter, by index
+    /// in `records.keys`: taken out of `state` when the epoch starts, put back at its end.
+    recent: Vec<(u64, u64)>,
+    /// Each reporter's shares, by index in `records.keys`; the non-zero ones, sorted by key,
+    /// are split.
+    shares: Vec<HotspotShares>,
     buckets: BTreeSet<(PublicKey, u64)>,
     credits_left: BTreeMap<PublicKey, u64>,
     packets_seen: BTreeSet<[u8; 32]>,
@@ -189,6 +193,8 @@ impl<'a> Verifier<'a> {
             let table = hotspot_table(m, &input, &records.keys);
             (joined(scales), table, joined(state))
         });
+        let recent = state.take(&records.keys);
+        let shares = vec![HotspotShares::default(); records.keys.len()];
         Verifier {
             m,
             input,
@@ -197,7 +203,8 @@ impl<'a> Verifier<'a> {
             state,
             verdicts: Verdicts::default(),
             records,
-            shares: Lookup::default(),
+            recent,
+            shares,
             buckets: BTreeSet::new(),
             credits_left: BTreeMap::new(),
             packets_seen: BTreeSet::new(),
@@ -423,15 +430,17 @@ impl<'a> Verifier<'a> {
             let wi = wi as usize;
             match reason::from_byte(result) {
                 None => {
-                    let at_ms = self.records.recs[wi].timestamp_ms;
-                    self.state.witnessed(self.records.device(wi), at_ms);
+                    let r = self.records.recs[wi];
+                    let last = &mut self.recent[r.device as usize].0;
+                    *last = (*last).max(r.timestamp_ms);
                     valid.push(wi);
                 }
                 Some(code) => self.verdicts.set(wi, &invalid(code)),
             }
         }
         if !witnesses.is_empty() {
-            self.state.beaconed(hotspot.key, timestamp_ms);
+            let last = &mut self.recent[self.records.recs[i].device as usize].1;
+            *last = (*last).max(timestamp_ms);
         }
         self.settle_poc(i, &hotspot, valid);
     }
@@ -439,8 +448,11 @@ impl<'a> Verifier<'a> {
     /// Reciprocity (HIP-106), selection (HIP-83) and shares (HIP-15 × HIP-17).
     fn settle_poc(&mut self, i: usize, beaconer: &Hotspot<'_>, valid: Vec<usize>) {
         let window = self.m.params.reciprocity_window_ms;
-        let t = self.records.recs[i].timestamp_ms;
-        if !self.state.has_witnessed_since(&beaconer.key, t, window) {
+        let (me, t) = (
+            self.records.recs[i].device,
+            self.records.recs[i].timestamp_ms,
+        );
+        if !within(self.recent[me as usize].0, t, window) {
             self.verdicts.set(i, &invalid(reason::NO_VALID_WITNESSES));
             for w in valid {
                 self.verdicts.set(w, &invalid(reason::INVALID_BEACON));
@@ -450,11 +462,8 @@ impl<'a> Verifier<'a> {
         self.verdicts.set(i, &Verdict::Valid);
         let mut kept: Vec<usize> = Vec::with_capacity(valid.len());
         for w in valid {
-            let at_ms = self.records.recs[w].timestamp_ms;
-            if self
-                .state
-                .has_beaconed_since(&self.records.device(w), at_ms, window)
-            {
+            let r = self.records.recs[w];
+            if within(self.recent[r.device as usize].1, r.timestamp_ms, window) {
                 kept.push(w);
             } else {
                 self.verdicts.set(w, &invalid(reason::NO_VALID_BEACONS));
@@ -471,14 +480,13 @@ impl<'a> Verifier<'a> {
         let scale = self.scales.scale(beaconer.site.location);
         let (unit_b, unit_w) = (units.beaconer_unit(n), units.witness_unit(n));
         if scale > Decimal::ZERO && unit_b > Decimal::ZERO {
-            self.shares.entry(beaconer.key).or_default().beacon += scale * unit_b;
+            self.shares[me as usize].beacon += scale * unit_b;
         }
         let witness_share = scale * unit_w;
         for &w in &kept[..selected] {
             self.verdicts.set(w, &Verdict::Valid);
             if witness_share > Decimal::ZERO {
-                let key = self.records.device(w);
-                self.shares.entry(key).or_default().witness += witness_share;
+                self.shares[self.records.recs[w].device as usize].witness += witness_share;
             }
         }
     }
@@ -489,7 +497,7 @@ impl<'a> Verifier<'a> {
         let verdict = match verdict {
             Ok(credits) => {
                 *self.usage.entry((pk.payer, device)).or_insert(0) += credits;
-                let dc = &mut self.shares.entry(device).or_default().data_credits;
+                let dc = &mut self.shares[self.records.recs[i].device as usize].data_credits;
                 *dc += Decimal::from(credits);
                 Verdict::Valid
             }
@@ -523,7 +531,12 @@ impl<'a> Verifier<'a> {
             numerator: Decimal::from_u128(price).unwrap_or(Decimal::MAX),
             denominator: Decimal::ONE,
         };
-        let shares: BTreeMap<PublicKey, HotspotShares> = self.shares.into_iter().collect();
+        // Every share added is positive, so a zero entry is a reporter that earned nothing.
+        let shares: BTreeMap<PublicKey, HotspotShares> = (self.records.keys.iter())
+            .zip(&self.shares)
+            .filter(|(_, s)| **s != HotspotShares::default())
+            .map(|(k, s)| (*k, *s))
+            .collect();
         let split = split_rewards(pool, &shares, &self.m.params.pools, &credit);
         let shares: BTreeMap<PublicKey, u128> = split
             .rewards
@@ -543,8 +556,9 @@ impl<'a> Verifier<'a> {
                 credits,
             })
             .collect();
-        let carry = self
-            .state
+        let mut state = self.state;
+        state.put(&self.records.keys, &self.recent);
+        let carry = state
             .pruned(self.input.end_ms, self.m.params.reciprocity_window_ms)
             .encode();
         EpochOutcome {
