@@ -840,6 +840,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn report_verdicts_pair_ids_with_verdicts_and_refuse_a_length_mismatch() {
+        let i = inputs(1_000);
+        let s = settle(&i, &[Arc::new(Fake) as Arc<dyn ResourceModule>]).expect("settles");
+        let rv = ReportVerdicts::of(&i.reports, s.verdicts.clone()).expect("same length");
+        assert!(rv.len() > 1 && rv.len() == i.reports.len());
+        for ((id, v), r) in rv.iter().zip(&i.reports) {
+            assert_eq!(*id, r.id());
+            let even = r.report.timestamp_ms % 2 == 0;
+            let valid = r.report.module == "fake" && even;
+            assert_eq!(v == Verdict::Valid, valid, "{r:?}");
+        }
+        let bytes = borsh::to_vec(&rv).expect("vec");
+        assert_eq!(ReportVerdicts::try_from_slice(&bytes).expect("decodes"), rv);
+        let short = ReportVerdicts::new(rv.ids()[1..].to_vec(), rv.verdicts().clone());
+        assert!(short.is_none());
+        let mut bad = borsh::to_vec(&rv.ids()[1..].to_vec()).expect("vec");
+        bad.extend(borsh::to_vec(rv.verdicts()).expect("vec"));
+        assert!(ReportVerdicts::try_from_slice(&bad).is_err());
+    }
+
+    #[test]
     fn settling_twice_gives_the_same_manifest_and_a_changed_report_changes_the_digest() {
         let i = inputs(7);
         let a = settle(&i, &[Arc::new(Fake)]).unwrap();
