@@ -192,10 +192,9 @@ impl Runner {
         for epoch in settled.into_iter().filter(|e| *e >= next) {
             let manifest = leader.manifest(epoch).await?;
             let inputs_bytes = leader.inputs(epoch).await?;
-            let (inputs, _) = recompute(&inputs_bytes, &manifest, &self.modules)?;
+            let (inputs, s) = recompute(&inputs_bytes, &manifest, &self.modules)?;
             check_chain(&self.node, &self.genesis, &inputs, &self.modules).await?;
             self.check_carry(&inputs)?;
-            let s = settle(&inputs, &self.modules)?;
             self.published.write(&inputs, &s)?;
             tracing::info!(epoch, root = %s.manifest.root, "leader's epoch verified");
             *self

@@ -4,7 +4,7 @@
 
 use crate::chain::{epoch_anchor, snapshot, ChainError};
 use crate::core::VERIFY_CHUNK;
-use crate::settle::{first_difference, settle, EpochInputs, Manifest, SettleError};
+use crate::settle::{first_difference, settle, EpochInputs, SettleError, Settlement};
 use depin_client::NodeClient;
 use depin_module::ResourceModule;
 use depin_types::rewards::emission_for_epoch;
@@ -53,15 +53,16 @@ fn first_bad_signature(inputs: &EpochInputs) -> Option<usize> {
     None
 }
 
-/// Decodes `inputs.bin`, checks its digest and signatures and recomputes the manifest; the
-/// first difference from `published` is an error.
+/// Decodes `inputs.bin`, checks its digest and signatures and settles it again; the first
+/// difference of the recomputed manifest from `published` is an error. Returns the inputs
+/// and their settlement (a follower publishes it as it is).
 ///
 /// Errors: [`VerifyError`].
 pub fn recompute(
     inputs_bytes: &[u8],
     published: &serde_json::Value,
     modules: &[Arc<dyn ResourceModule>],
-) -> Result<(EpochInputs, Manifest), VerifyError> {
+) -> Result<(EpochInputs, Settlement), VerifyError> {
     let inputs: EpochInputs = borsh::from_slice(inputs_bytes).map_err(|e| VerifyError::Inputs {
         reason: e.to_string(),
     })?;
@@ -85,7 +86,7 @@ pub fn recompute(
     if let Some(d) = first_difference(published, &recomputed) {
         return Err(mismatch(d));
     }
-    Ok((inputs, s.manifest))
+    Ok((inputs, s))
 }
 
 /// Checks the inputs' chain facts against the node and genesis.

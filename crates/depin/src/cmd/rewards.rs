@@ -149,7 +149,8 @@ async fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<()> {
         .map(|i| i.header.module_weights)
         .unwrap_or_default();
     let modules = crate::modules::configured(&weights, None, a.regions.as_deref())?;
-    let (inputs, m) = recompute(&inputs_bytes, &published, &modules)?;
+    let (inputs, settled) = recompute(&inputs_bytes, &published, &modules)?;
+    let m = settled.manifest;
     if inputs.header.epoch != a.epoch {
         bail!(
             "the inputs are for epoch {}, not {}",
