@@ -2,6 +2,7 @@
 //! and fetches objects ([`client`]).
 
 pub mod client;
+pub mod direct;
 pub mod fetch;
 pub mod prover;
 pub mod provider;
@@ -88,51 +89,6 @@ impl ProviderError {
             ProviderError::Io { .. } => "io_error",
             ProviderError::Node { .. } => "node_unavailable",
         }
-    }
-}
-
-/// A file being written is synced every this many bytes, so the disk writes while the rest
-/// arrives instead of all at the end.
-pub const SYNC_EVERY_BYTES: usize = 32 << 20;
-
-/// A file written front to back and synced every [`SYNC_EVERY_BYTES`] (shard uploads on a
-/// provider, objects fetched by `storage get`): the final sync finds little left to write.
-pub struct SyncingFile {
-    file: std::fs::File,
-    unsynced_bytes: usize,
-}
-
-impl SyncingFile {
-    /// Wraps `file`.
-    pub fn new(file: std::fs::File) -> SyncingFile {
-        SyncingFile {
-            file,
-            unsynced_bytes: 0,
-        }
-    }
-
-    /// Syncs what is left (data and metadata) and gives the file back.
-    ///
-    /// Errors: the file system's.
-    pub fn into_synced(self) -> std::io::Result<std::fs::File> {
-        self.file.sync_all()?;
-        Ok(self.file)
-    }
-}
-
-impl std::io::Write for SyncingFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.unsynced_bytes += n;
-        if self.unsynced_bytes >= SYNC_EVERY_BYTES {
-            self.file.sync_data()?;
-            self.unsynced_bytes = 0;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Disk layout under `--dir`: `<deal hex>/<index>.shard` (the shard file) and
 //! `<deal hex>/<index>.obao` (its bao outboard); both written to a temporary name, synced and
-//! renamed, so a crash never leaves a half shard under the real name.
+//! renamed, so a crash never leaves a half shard under the real name. Shard files are written
+//! past the page cache ([`crate::storage::direct`]): they stay cold until challenged.
 //!
 //! HTTP (all errors JSON `{code, message}`):
 //! - `PUT /v1/shards/{deal}/{index}`: body the shard file, written to disk and hashed as it
@@ -20,7 +21,8 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::{ProviderError, SyncingFile, DEAL_TX_HEADER, RECEIPT_HEADER};
+use crate::storage::direct::DirectFile;
+use crate::storage::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -485,15 +487,15 @@ async fn receive(
     }
 }
 
-/// Creates `path` (and its directory) for writing.
-fn create_file(path: &FsPath) -> Result<std::fs::File, ProviderError> {
+/// Creates `path` (and its directory) for writing past the page cache.
+fn create_file(path: &FsPath) -> Result<DirectFile, ProviderError> {
     let io = |e: std::io::Error| ProviderError::Io {
         message: format!("{}: {e}", path.display()),
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    std::fs::File::create(path).map_err(io)
+    DirectFile::create(path).map_err(io)
 }
 
 /// Sends the body's bytes to the writer as they arrive; the bytes received. Stops (and says
@@ -531,7 +533,7 @@ async fn forward_body(
 struct TeeReader {
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     chunk: Bytes,
-    file: SyncingFile,
+    file: DirectFile,
 }
 
 impl std::io::Read for TeeReader {
@@ -558,7 +560,7 @@ impl std::io::Read for TeeReader {
 /// Errors: [`ProviderError::SizeMismatch`] when the channel ends early, I/O.
 fn write_and_hash(
     rx: tokio::sync::mpsc::Receiver<Bytes>,
-    file: std::fs::File,
+    file: DirectFile,
     expected: u64,
 ) -> Result<ShardTree, ProviderError> {
     let io = |e: std::io::Error| ProviderError::Io {
@@ -567,7 +569,7 @@ fn write_and_hash(
     let mut reader = TeeReader {
         rx,
         chunk: Bytes::new(),
-        file: SyncingFile::new(file),
+        file,
     };
     let tree = match ShardTree::from_reader(&mut reader, expected) {
         Ok(tree) => tree,
@@ -576,7 +578,7 @@ fn write_and_hash(
         }
         Err(e) => return Err(io(e)),
     };
-    reader.file.into_synced().map_err(io)?;
+    reader.file.finish().map_err(io)?;
     Ok(tree)
 }
 

@@ -9,9 +9,9 @@ use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use depin_agent::storage::client::{plan_put, Coded, PutPlan, Transfers};
+use depin_agent::storage::direct::DirectFile;
 use depin_agent::storage::prover::{self, EpochClock};
 use depin_agent::storage::provider::{self, Provider};
-use depin_agent::storage::SyncingFile;
 use depin_api::{DealView, ReceiptView};
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
@@ -340,12 +340,10 @@ async fn get(ctx: &Ctx, id: &Hash32, out: &Path) -> Result<()> {
     let transfers = Transfers::new(key, chain.chain_id);
     let tmp = out.with_extension("depin-partial");
     let fetched = transfers
-        .fetch_into(&view, &endpoints(&node).await?, || {
-            std::fs::File::create(&tmp).map(SyncingFile::new)
-        })
+        .fetch_into(&view, &endpoints(&node).await?, || DirectFile::create(&tmp))
         .await;
     let synced = fetched.map_err(anyhow::Error::from).and_then(|f| {
-        f.into_synced()
+        f.finish()
             .with_context(|| format!("syncing {}", tmp.display()))
     });
     if let Err(e) = synced {
