@@ -5,7 +5,7 @@
 use crate::storage::{wall_clock_ms, DEAL_TX_HEADER, RECEIPT_HEADER};
 use depin_api::ProviderView;
 use depin_module_storage::erasure::{ErasureError, Layout};
-use depin_module_storage::stream::{code_stream, summarize, StreamError, Summary};
+use depin_module_storage::stream::{code_stream, summarize, Shard, StreamError, Summary};
 use depin_types::storage::{
     per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
 };
@@ -276,10 +276,9 @@ impl Transfers {
         let deal_tx = deal_tx.map(|t| hex::encode(t.to_bytes()));
         let file_bytes = object.layout.shard_file_bytes(object.size_bytes);
         let mut set = tokio::task::JoinSet::new();
-        let mut senders: Vec<Option<mpsc::Sender<Vec<u8>>>> =
-            vec![None; object.layout.total_shards];
+        let mut senders: Vec<Option<mpsc::Sender<Shard>>> = vec![None; object.layout.total_shards];
         for (t, (i, endpoint)) in targets.iter().enumerate() {
-            let (tx, rx) = mpsc::channel::<Vec<u8>>(UPLOAD_SEGMENTS_IN_FLIGHT);
+            let (tx, rx) = mpsc::channel::<Shard>(UPLOAD_SEGMENTS_IN_FLIGHT);
             let Some(slot) = senders.get_mut(*i as usize) else {
                 continue; // Not a shard of this layout: stays "not attempted".
             };
@@ -353,9 +352,10 @@ pub(crate) fn shard_url(endpoint: &str, id: &Hash32, index: u32) -> String {
     format!("{}/v1/shards/{id}/{index}", endpoint.trim_end_matches('/'))
 }
 
-/// A shard piece as a request body chunk (no copy).
-fn bytes_of(piece: Vec<u8>) -> axum::body::Bytes {
-    axum::body::Bytes::from(piece)
+/// A shard piece as a request body chunk (no copy; its buffer goes back to the coder's pool
+/// once sent).
+fn bytes_of(piece: Shard) -> axum::body::Bytes {
+    axum::body::Bytes::from_owner(piece)
 }
 
 async fn send_upload(request: reqwest::RequestBuilder) -> Result<(), String> {

@@ -10,21 +10,87 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Bytes of each direct write (the staging buffer's size).
+/// Bytes of a [`DirectFile`]'s staging block (its writes are this long but the last).
 pub const DIRECT_WRITE_BYTES: usize = 4 << 20;
 /// Alignment of direct writes' buffer, offset and length, bytes (a multiple of every
 /// logical block size in use: 512 and 4096).
 pub const DIRECT_ALIGN_BYTES: usize = 4096;
 
+/// A buffer whose bytes start at a [`DIRECT_ALIGN_BYTES`] boundary, filled front to back:
+/// what a direct write takes without a copy.
+pub struct AlignedBlock {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+    capacity: usize,
+}
+
+impl AlignedBlock {
+    /// An empty block of `capacity` bytes (rounded up to [`DIRECT_ALIGN_BYTES`]); its
+    /// memory is allocated, once, when first filled.
+    pub fn new(capacity: usize) -> AlignedBlock {
+        AlignedBlock {
+            buf: Vec::new(),
+            start: 0,
+            len: 0,
+            capacity: capacity.max(1).next_multiple_of(DIRECT_ALIGN_BYTES),
+        }
+    }
+
+    /// Copies as much of `bytes` as fits; the bytes taken.
+    pub fn fill_from(&mut self, bytes: &[u8]) -> usize {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; self.capacity + DIRECT_ALIGN_BYTES];
+            self.start = self.buf.as_ptr().align_offset(DIRECT_ALIGN_BYTES);
+            assert!(
+                self.start < DIRECT_ALIGN_BYTES,
+                "a byte buffer can be aligned"
+            );
+        }
+        let n = bytes.len().min(self.capacity - self.len);
+        let at = self.start + self.len;
+        self.buf[at..at + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        n
+    }
+
+    /// The bytes filled so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+
+    /// Whether it holds its capacity.
+    pub fn is_full(&self) -> bool {
+        self.len == self.capacity
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Empties it (keeping its memory).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Drops the first `n` bytes, moving the rest to the front.
+    fn consume(&mut self, n: usize) {
+        assert!(n <= self.len, "consumes only what it holds");
+        let from = self.start;
+        self.buf.copy_within(from + n..from + self.len, from);
+        self.len -= n;
+    }
+}
+
 /// A new file written front to back, past the page cache where the file system allows.
 pub struct DirectFile {
     sink: Sink,
     path: PathBuf,
-    /// The staging buffer, `DIRECT_WRITE_BYTES` from `start` on (aligned).
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    /// Bytes written to the file so far (a multiple of `DIRECT_ALIGN_BYTES` while direct).
+    /// Bytes written but not yet handed to the file system.
+    staged: AlignedBlock,
+    /// Bytes handed to the file system so far (a multiple of `DIRECT_ALIGN_BYTES` while
+    /// direct).
     written_bytes: u64,
 }
 
@@ -58,15 +124,10 @@ impl DirectFile {
             Some(Err(e)) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e),
             _ => Sink::Buffered(SyncingFile::new(File::create(path)?)),
         };
-        let buf = vec![0u8; DIRECT_WRITE_BYTES + DIRECT_ALIGN_BYTES];
-        let start = buf.as_ptr().align_offset(DIRECT_ALIGN_BYTES);
-        assert!(start < DIRECT_ALIGN_BYTES, "a byte buffer can be aligned");
         Ok(DirectFile {
             sink,
             path: path.to_path_buf(),
-            buf,
-            start,
-            filled: 0,
+            staged: AlignedBlock::new(DIRECT_WRITE_BYTES),
             written_bytes: 0,
         })
     }
@@ -76,20 +137,25 @@ impl DirectFile {
         matches!(self.sink, Sink::Direct(_))
     }
 
-    /// Writes the first `len` staged bytes (`len` aligned while direct) and keeps the rest.
-    fn write_staged(&mut self, len: usize) -> std::io::Result<()> {
-        let from = self.start;
-        let bytes = &self.buf[from..from + len];
-        match &mut self.sink {
-            Sink::Direct(f) => {
-                assert_eq!(len % DIRECT_ALIGN_BYTES, 0, "direct writes are aligned");
-                f.write_all(bytes)?;
-            }
-            Sink::Buffered(f) => f.write_all(bytes)?,
+    /// Writes `block` next: straight from its memory when nothing is staged and its length
+    /// is aligned, else through the staging block.
+    ///
+    /// Errors: the file system's.
+    pub fn write_block(&mut self, block: &AlignedBlock) -> std::io::Result<()> {
+        let len = block.bytes().len();
+        if self.staged.is_empty() && len % DIRECT_ALIGN_BYTES == 0 {
+            hand_over(&mut self.sink, block.bytes())?;
+            self.written_bytes += len as u64;
+            return Ok(());
         }
-        self.buf.copy_within(from + len..from + self.filled, from);
-        self.filled -= len;
+        self.write_all(block.bytes())
+    }
+
+    /// Hands the first `len` staged bytes to the file system and keeps the rest staged.
+    fn write_staged(&mut self, len: usize) -> std::io::Result<()> {
+        hand_over(&mut self.sink, &self.staged.bytes()[..len])?;
         self.written_bytes += len as u64;
+        self.staged.consume(len);
         Ok(())
     }
 
@@ -98,19 +164,20 @@ impl DirectFile {
     ///
     /// Errors: the file system's.
     pub fn finish(mut self) -> std::io::Result<u64> {
+        let held = self.staged.bytes().len();
         let aligned = match self.sink {
-            Sink::Direct(_) => self.filled / DIRECT_ALIGN_BYTES * DIRECT_ALIGN_BYTES,
-            Sink::Buffered(_) => self.filled,
+            Sink::Direct(_) => held / DIRECT_ALIGN_BYTES * DIRECT_ALIGN_BYTES,
+            Sink::Buffered(_) => held,
         };
         self.write_staged(aligned)?;
-        if self.filled > 0 {
+        if !self.staged.is_empty() {
             // The tail: an ordinary handle, at the end of what was written directly.
             use std::io::{Seek, SeekFrom};
             let mut tail = std::fs::OpenOptions::new().write(true).open(&self.path)?;
             tail.seek(SeekFrom::Start(self.written_bytes))?;
-            tail.write_all(&self.buf[self.start..self.start + self.filled])?;
-            self.written_bytes += self.filled as u64;
-            self.filled = 0;
+            tail.write_all(self.staged.bytes())?;
+            self.written_bytes += self.staged.bytes().len() as u64;
+            self.staged.clear();
         }
         match self.sink {
             Sink::Direct(f) => f.sync_all()?,
@@ -122,14 +189,29 @@ impl DirectFile {
     }
 }
 
+/// Hands `bytes` (aligned in memory and length when direct) to the file system.
+fn hand_over(sink: &mut Sink, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    match sink {
+        Sink::Direct(f) => {
+            let aligned = |x: usize| x % DIRECT_ALIGN_BYTES == 0;
+            assert!(
+                aligned(bytes.as_ptr() as usize) && aligned(bytes.len()),
+                "direct writes are aligned"
+            );
+            f.write_all(bytes)
+        }
+        Sink::Buffered(f) => f.write_all(bytes),
+    }
+}
+
 impl Write for DirectFile {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let n = bytes.len().min(DIRECT_WRITE_BYTES - self.filled);
-        let at = self.start + self.filled;
-        self.buf[at..at + n].copy_from_slice(&bytes[..n]);
-        self.filled += n;
-        if self.filled == DIRECT_WRITE_BYTES {
-            self.write_staged(DIRECT_WRITE_BYTES)?;
+        let n = self.staged.fill_from(bytes);
+        if self.staged.is_full() {
+            self.write_staged(self.staged.bytes().len())?;
         }
         Ok(n)
     }
@@ -208,7 +290,14 @@ mod tests {
             let path = dir.path().join(format!("{len}-{direct}.shard"));
             let mut f = DirectFile::open(&path, direct).expect("create");
             assert!(!f.is_direct() || direct, "ordinary writes when asked");
-            for piece in bytes.chunks(65_537) {
+            // Whole blocks straight from their memory, then pieces through the staging.
+            let whole = len / DIRECT_WRITE_BYTES / 2 * DIRECT_WRITE_BYTES;
+            for part in bytes[..whole].chunks(DIRECT_WRITE_BYTES) {
+                let mut block = AlignedBlock::new(DIRECT_WRITE_BYTES);
+                assert_eq!(block.fill_from(part), part.len());
+                f.write_block(&block).expect("write a block");
+            }
+            for piece in bytes[whole..].chunks(65_537) {
                 f.write_all(piece).expect("write");
             }
             assert_eq!(f.finish().expect("finish"), len as u64);

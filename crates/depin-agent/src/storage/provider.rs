@@ -10,7 +10,7 @@
 //!
 //! HTTP (all errors JSON `{code, message}`):
 //! - `PUT /v1/shards/{deal}/{index}`: body the shard file, written to disk and hashed as it
-//!   arrives (memory stays at a few frames). `403 not_covered` unless the
+//!   arrives (memory stays at a few 1 MiB blocks). `403 not_covered` unless the
 //!   ledger's deal places shard `index` on this provider; `400 size_mismatch` /
 //!   `root_mismatch` unless the body is exactly the shard file the deal records. A deal not
 //!   yet committed is accepted with its signed `Open` transaction in `x-depin-deal-tx` (hex
@@ -21,7 +21,7 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::direct::DirectFile;
+use crate::storage::direct::{AlignedBlock, DirectFile};
 use crate::storage::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -44,8 +44,11 @@ pub const READ_CHUNK_BYTES: usize = 1 << 20;
 pub const DEAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often it asks the node meanwhile.
 pub const DEAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-/// Body frames of an upload queued between the socket and the disk writer.
-pub const UPLOAD_FRAMES_IN_FLIGHT: usize = 64;
+/// Bytes of each block of an upload (written to disk as it is, past the page cache): small,
+/// so that an upload's blocks are few fresh pages.
+pub const UPLOAD_BLOCK_BYTES: usize = 1 << 20;
+/// Blocks of an upload queued between the socket and the disk writer.
+pub const UPLOAD_BLOCKS_IN_FLIGHT: usize = 4;
 /// Chunks of a download read ahead of the socket.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
 /// Most bytes of a refused upload's body read and dropped before the refusal is sent
@@ -468,10 +471,12 @@ async fn receive(
     want: &Expected,
 ) -> Result<ShardTree, ProviderError> {
     let expected = want.file_bytes;
-    let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_FRAMES_IN_FLIGHT);
+    let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_BLOCKS_IN_FLIGHT);
+    let (spare_tx, spare_rx) = tokio::sync::mpsc::channel(UPLOAD_BLOCKS_IN_FLIGHT + 1);
     let file = create_file(tmp)?;
-    let writer = tokio::task::spawn_blocking(move || write_and_hash(rx, file, expected));
-    let received = forward_body(body, expected, tx).await;
+    let writer =
+        tokio::task::spawn_blocking(move || write_and_hash((rx, spare_tx), file, expected));
+    let received = forward_body(body, expected, tx, spare_rx).await;
     let written = writer.await.map_err(|e| ProviderError::Io {
         message: format!("upload writer: {e}"),
     })?;
@@ -498,17 +503,55 @@ fn create_file(path: &FsPath) -> Result<DirectFile, ProviderError> {
     DirectFile::create(path).map_err(io)
 }
 
-/// Sends the body's bytes to the writer as they arrive; the bytes received. Stops (and says
-/// so) as soon as the body is longer than `expected`.
+/// The upload's blocks on their way between the socket and the writer.
+struct Blocks {
+    /// Filled blocks to the writer.
+    tx: tokio::sync::mpsc::Sender<AlignedBlock>,
+    /// Blocks the writer is done with.
+    spare: tokio::sync::mpsc::Receiver<AlignedBlock>,
+    /// Blocks that may still be allocated (at most `UPLOAD_BLOCKS_IN_FLIGHT + 1` in all).
+    unallocated: usize,
+}
+
+impl Blocks {
+    /// An empty block: one the writer gave back, a new one while under the bound, else the
+    /// next one the writer gives back (`None` once the writer has stopped).
+    async fn next(&mut self) -> Option<AlignedBlock> {
+        if let Ok(mut b) = self.spare.try_recv() {
+            b.clear();
+            return Some(b);
+        }
+        if self.unallocated > 0 {
+            self.unallocated -= 1;
+            return Some(AlignedBlock::new(UPLOAD_BLOCK_BYTES));
+        }
+        let mut b = self.spare.recv().await?;
+        b.clear();
+        Some(b)
+    }
+}
+
+/// Copies the body's bytes into blocks as they arrive (so that the HTTP stack reuses its
+/// buffers) and sends each full block, then the last one, to the writer; the bytes received.
+/// Stops (and says so) as soon as the body is longer than `expected`.
 ///
 /// Errors: [`ProviderError::SizeMismatch`] for a body longer than `expected`;
 /// [`ProviderError::Io`] when the body breaks off.
 async fn forward_body(
     body: &mut Body,
     expected: u64,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<AlignedBlock>,
+    spare: tokio::sync::mpsc::Receiver<AlignedBlock>,
 ) -> Result<u64, ProviderError> {
     use http_body_util::BodyExt;
+    let mut blocks = Blocks {
+        tx,
+        spare,
+        unallocated: UPLOAD_BLOCKS_IN_FLIGHT + 1,
+    };
+    let Some(mut block) = blocks.next().await else {
+        return Ok(0);
+    };
     let mut got = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProviderError::Io {
@@ -521,45 +564,68 @@ async fn forward_body(
         if got > expected {
             return Err(ProviderError::SizeMismatch { got, expected });
         }
-        if tx.send(data).await.is_err() {
-            break; // The writer stopped; its result says why.
+        let mut rest = &data[..];
+        // Bounded by the frame: each turn takes at least one byte, or a full block out.
+        while !rest.is_empty() {
+            rest = &rest[block.fill_from(rest)..];
+            if block.is_full() {
+                let Some(next) = blocks.next().await else {
+                    return Ok(got); // The writer stopped; its result says why.
+                };
+                let full = std::mem::replace(&mut block, next);
+                if blocks.tx.send(full).await.is_err() {
+                    return Ok(got);
+                }
+            }
         }
+    }
+    if !block.is_empty() {
+        let _ = blocks.tx.send(block).await;
     }
     Ok(got)
 }
 
-/// The upload's bytes, read from the channel, each chunk written to `file` as it comes: a
-/// reader for the tree builder that tees to disk.
+/// The upload's bytes, read block by block from the channel, each block written to `file`
+/// as it comes: a reader for the tree builder that tees to disk.
 struct TeeReader {
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    chunk: Bytes,
+    rx: tokio::sync::mpsc::Receiver<AlignedBlock>,
+    /// Where blocks go once read.
+    spare: tokio::sync::mpsc::Sender<AlignedBlock>,
+    block: AlignedBlock,
+    /// Bytes of `block` already read.
+    read_bytes: usize,
     file: DirectFile,
 }
 
 impl std::io::Read for TeeReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::Write;
-        // Bounded by the sender: each turn takes one chunk, and the channel ends with the body.
-        while self.chunk.is_empty() {
+        // Bounded by the sender: each turn takes one block, and the channel ends with the body.
+        while self.read_bytes == self.block.bytes().len() {
             let Some(next) = self.rx.blocking_recv() else {
                 return Ok(0);
             };
-            self.file.write_all(&next)?;
-            self.chunk = next;
+            self.file.write_block(&next)?;
+            let done = std::mem::replace(&mut self.block, next);
+            self.read_bytes = 0;
+            let _ = self.spare.try_send(done); // Full or closed: the block is dropped.
         }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk = self.chunk.slice(n..);
+        let unread = &self.block.bytes()[self.read_bytes..];
+        let n = buf.len().min(unread.len());
+        buf[..n].copy_from_slice(&unread[..n]);
+        self.read_bytes += n;
         Ok(n)
     }
 }
 
 /// Writes the `expected` bytes the channel delivers to `file` (synced) and returns their
-/// tree, built in the same pass.
+/// tree, built in the same pass; blocks go back to the sender once written and hashed.
 ///
 /// Errors: [`ProviderError::SizeMismatch`] when the channel ends early, I/O.
 fn write_and_hash(
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    (rx, spare): (
+        tokio::sync::mpsc::Receiver<AlignedBlock>,
+        tokio::sync::mpsc::Sender<AlignedBlock>,
+    ),
     file: DirectFile,
     expected: u64,
 ) -> Result<ShardTree, ProviderError> {
@@ -568,7 +634,9 @@ fn write_and_hash(
     };
     let mut reader = TeeReader {
         rx,
-        chunk: Bytes::new(),
+        spare,
+        block: AlignedBlock::new(UPLOAD_BLOCK_BYTES),
+        read_bytes: 0,
         file,
     };
     let tree = match ShardTree::from_reader(&mut reader, expected) {

@@ -7,6 +7,7 @@ use crate::erasure::{ErasureError, Layout};
 use depin_types::Hash32;
 use reed_solomon_simd::ReedSolomonEncoder;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 /// Segments read, coded and hashed together by [`summarize`] (16 MiB of a 4-of-6 object at
 /// the default shard size).
@@ -41,10 +42,65 @@ pub struct Summary {
     pub object: Hash32,
 }
 
-/// Codes segments one after another with one encoder (its work space reused).
+/// Most shard buffers a [`SegmentCoder`] keeps for reuse (128 MiB at the default shard size).
+pub const MAX_POOLED_SHARDS: usize = 512;
+
+/// Shard buffers given back once their bytes are used, for the next segments: fresh memory
+/// costs a page fault and zeroing per page, reused memory is warm.
+#[derive(Clone, Default)]
+struct ShardPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl ShardPool {
+    /// An empty shard of at least `bytes` capacity: a reused buffer if any.
+    fn shard(&self, bytes: usize) -> Shard {
+        let reused = self.0.lock().ok().and_then(|mut p| p.pop());
+        let mut v = reused.unwrap_or_default();
+        v.clear();
+        v.reserve_exact(bytes);
+        Shard {
+            bytes: v,
+            pool: self.clone(),
+        }
+    }
+}
+
+/// One shard of a coded segment: its bytes, given back to its coder's pool when dropped
+/// (on whatever thread drops it).
+pub struct Shard {
+    bytes: Vec<u8>,
+    pool: ShardPool,
+}
+
+impl std::ops::Deref for Shard {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl AsRef<[u8]> for Shard {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        if let Ok(mut pool) = self.pool.0.lock() {
+            if pool.len() < MAX_POOLED_SHARDS {
+                pool.push(bytes);
+            }
+        }
+    }
+}
+
+/// Codes segments one after another with one encoder (its work space and shard buffers
+/// reused).
 pub struct SegmentCoder {
     layout: Layout,
     encoder: ReedSolomonEncoder,
+    pool: ShardPool,
 }
 
 fn codec(e: reed_solomon_simd::Error) -> ErasureError {
@@ -64,19 +120,20 @@ impl SegmentCoder {
             layout.shard_bytes,
         )
         .map_err(codec)?;
-        Ok(SegmentCoder { layout, encoder })
+        Ok(SegmentCoder {
+            layout,
+            encoder,
+            pool: ShardPool::default(),
+        })
     }
 
     /// The `n` shards of the next `len` bytes of `reader` (at most `k × shard_bytes`,
-    /// zero-padded), read straight into the data shards (no copy of the segment).
+    /// zero-padded), read straight into the data shards (no copy of the segment); their
+    /// buffers come back to the coder when the shards are dropped.
     ///
     /// Errors: [`StreamError::Size`] when `reader` ends before `len` bytes or `len` is
     /// longer than a segment; the reader's; the codec's.
-    pub fn code(
-        &mut self,
-        reader: &mut impl Read,
-        len: usize,
-    ) -> Result<Vec<Vec<u8>>, StreamError> {
+    pub fn code(&mut self, reader: &mut impl Read, len: usize) -> Result<Vec<Shard>, StreamError> {
         let (k, ssb) = (self.layout.data_shards, self.layout.shard_bytes);
         if len > self.layout.segment_bytes() {
             let (got, expected) = (len, self.layout.segment_bytes());
@@ -90,14 +147,18 @@ impl SegmentCoder {
         let mut shards = Vec::with_capacity(self.layout.total_shards);
         for i in 0..k {
             let want = len.saturating_sub(i * ssb).min(ssb);
-            let mut s = Vec::with_capacity(ssb);
-            read_exactly(reader, &mut s, want)?;
-            s.resize(ssb, 0);
-            self.encoder.add_original_shard(&s).map_err(codec)?;
+            let mut s = self.pool.shard(ssb);
+            read_exactly(reader, &mut s.bytes, want)?;
+            s.bytes.resize(ssb, 0);
+            self.encoder.add_original_shard(&s.bytes).map_err(codec)?;
             shards.push(s);
         }
         let result = self.encoder.encode().map_err(codec)?;
-        shards.extend(result.recovery_iter().map(<[u8]>::to_vec));
+        for parity in result.recovery_iter() {
+            let mut s = self.pool.shard(ssb);
+            s.bytes.extend_from_slice(parity);
+            shards.push(s);
+        }
         assert_eq!(
             shards.len(),
             self.layout.total_shards,
@@ -135,7 +196,7 @@ pub fn code_stream(
     layout: &Layout,
     mut reader: impl Read,
     size_bytes: u64,
-    mut each: impl FnMut(u64, Vec<Vec<u8>>) -> bool,
+    mut each: impl FnMut(u64, Vec<Shard>) -> bool,
 ) -> Result<(), StreamError> {
     let mut coder = SegmentCoder::new(*layout)?;
     let segment_bytes = layout.segment_bytes() as u64;
@@ -163,7 +224,7 @@ pub fn code_stream(
 
 /// One batch of segments: each segment's object bytes (its data shards without the padding)
 /// and its `n` shards.
-type Batch = std::sync::Arc<Vec<(usize, Vec<Vec<u8>>)>>;
+type Batch = Arc<Vec<(usize, Vec<Shard>)>>;
 
 /// Batches queued for each hashing thread while the next one is read and coded.
 const BATCHES_IN_FLIGHT: usize = 2;
@@ -264,6 +325,29 @@ mod tests {
             let summary = summarize(&layout, &data[..], data.len() as u64).expect("summary");
             assert_eq!((summary.roots, summary.object), (enc.roots, enc.object));
         }
+    }
+
+    #[test]
+    fn shard_buffers_come_back_to_the_coder_once_dropped_and_are_reused() {
+        let layout = Layout::new(2, 3, 64).expect("layout");
+        let mut coder = SegmentCoder::new(layout).expect("coder");
+        let data = vec![7u8; 256];
+        let first = coder.code(&mut &data[..128], 128).expect("code");
+        let addresses: Vec<*const u8> = first.iter().map(|s| s.as_ptr()).collect();
+        drop(first);
+        assert_eq!(
+            coder.pool.0.lock().expect("pool").len(),
+            3,
+            "all three back"
+        );
+        let second = coder.code(&mut &data[128..], 128).expect("code");
+        assert!(second.iter().all(|s| addresses.contains(&s.as_ptr())));
+        assert_eq!(
+            &second[0][..],
+            &data[128..192],
+            "a reused buffer holds the new bytes"
+        );
+        assert!(coder.pool.0.lock().expect("pool").is_empty());
     }
 
     #[test]
