@@ -54,6 +54,30 @@ impl AlignedBlock {
         n
     }
 
+    /// Lets `fill` write into the unfilled rest of the block (aligned in memory while the
+    /// block is empty) and counts the bytes it says it wrote.
+    ///
+    /// Errors: `fill`'s.
+    pub fn fill_with(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        if self.buf.is_empty() {
+            self.fill_from(&[]);
+        }
+        let at = self.start + self.len;
+        let spare = &mut self.buf[at..self.start + self.capacity];
+        let n = fill(spare)?;
+        assert!(n <= self.capacity - self.len, "fills at most the room left");
+        self.len += n;
+        Ok(n)
+    }
+
+    /// Keeps only the first `len` bytes filled.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// The bytes filled so far.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
@@ -81,6 +105,122 @@ impl AlignedBlock {
         self.buf.copy_within(from + n..from + self.len, from);
         self.len -= n;
     }
+}
+
+/// Most blocks a [`BlockPool`] keeps for reuse.
+pub const MAX_POOLED_BLOCKS: usize = 64;
+
+/// Aligned blocks of one size, given back when their holder drops them: reused memory is
+/// warm, fresh memory costs a page fault and zeroing per page.
+#[derive(Clone)]
+pub struct BlockPool {
+    blocks: std::sync::Arc<std::sync::Mutex<Vec<AlignedBlock>>>,
+    block_bytes: usize,
+}
+
+impl BlockPool {
+    /// A pool of blocks of `block_bytes`.
+    pub fn new(block_bytes: usize) -> BlockPool {
+        BlockPool {
+            blocks: std::sync::Arc::default(),
+            block_bytes,
+        }
+    }
+
+    /// An empty block: a reused one if any.
+    pub fn take(&self) -> PooledBlock {
+        let reused = self.blocks.lock().ok().and_then(|mut b| b.pop());
+        let mut block = reused.unwrap_or_else(|| AlignedBlock::new(self.block_bytes));
+        block.clear();
+        PooledBlock {
+            block,
+            pool: self.clone(),
+        }
+    }
+}
+
+/// A block of a [`BlockPool`], given back to it when dropped (on whatever thread).
+pub struct PooledBlock {
+    block: AlignedBlock,
+    pool: BlockPool,
+}
+
+impl std::ops::Deref for PooledBlock {
+    type Target = AlignedBlock;
+    fn deref(&self) -> &AlignedBlock {
+        &self.block
+    }
+}
+
+impl std::ops::DerefMut for PooledBlock {
+    fn deref_mut(&mut self) -> &mut AlignedBlock {
+        &mut self.block
+    }
+}
+
+impl AsRef<[u8]> for PooledBlock {
+    fn as_ref(&self) -> &[u8] {
+        self.block.bytes()
+    }
+}
+
+impl Drop for PooledBlock {
+    fn drop(&mut self) {
+        let block = std::mem::replace(&mut self.block, AlignedBlock::new(0));
+        if let Ok(mut blocks) = self.pool.blocks.lock() {
+            if blocks.len() < MAX_POOLED_BLOCKS {
+                blocks.push(block);
+            }
+        }
+    }
+}
+
+/// Opens `path` for reading past the page cache where the file system allows (`O_DIRECT`;
+/// reads must then be aligned in memory, offset and length, as [`read_block`] makes them),
+/// and says whether it did.
+///
+/// Errors: the file system's.
+pub fn open_direct(path: &Path) -> std::io::Result<(File, bool)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path);
+    match direct {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok((File::open(path)?, false)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the next `want` bytes of `file` (at most the block's capacity) into the empty
+/// `block`: whole aligned reads, the last one rounded up (a direct read stops at the end of
+/// the file). The bytes read, fewer than `want` only at the end of the file.
+///
+/// Errors: the file system's.
+pub fn read_block(
+    file: &mut File,
+    block: &mut AlignedBlock,
+    want: usize,
+) -> std::io::Result<usize> {
+    use std::io::Read;
+    assert!(block.is_empty(), "reads into an empty block");
+    let got = block.fill_with(|room| {
+        let asked = want.next_multiple_of(DIRECT_ALIGN_BYTES).min(room.len());
+        let mut got = 0;
+        // Bounded: each turn reads at least one byte or stops.
+        while got < want.min(asked) {
+            match file.read(&mut room[got..asked]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
+    })?;
+    block.truncate(want);
+    Ok(got.min(want))
 }
 
 /// A new file written front to back, past the page cache where the file system allows.

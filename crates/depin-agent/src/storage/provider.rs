@@ -21,7 +21,7 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::direct::{AlignedBlock, DirectFile};
+use crate::storage::direct::{open_direct, read_block, AlignedBlock, BlockPool, DirectFile};
 use crate::storage::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -289,7 +289,7 @@ impl Provider {
         let len = std::fs::metadata(&path).map_err(|_| not_held())?.len();
         let d = self.covering_deal(deal, index).await?;
         let receipt = self.check_receipt(&d, deal, len, receipt)?;
-        let file = std::fs::File::open(&path).map_err(|_| not_held())?;
+        let (file, _) = open_direct(&path).map_err(|_| not_held())?;
         let payload = StorageReport::Retrieval(receipt);
         let report = self.report(&payload, crate::storage::wall_clock_ms());
         if let Err(e) = self.oracle.submit(&report).await {
@@ -383,20 +383,21 @@ impl Provider {
     }
 }
 
-/// A body streaming the first `len` bytes of `file`, read [`READ_CHUNK_BYTES`] at a time
-/// on a blocking thread, at most [`CHUNKS_IN_FLIGHT`] ahead of the socket. A read error
-/// ends the body early (the client sees a short shard and tries another provider).
+/// A body streaming the first `len` bytes of `file` (opened by [`open_direct`]), read
+/// [`READ_CHUNK_BYTES`] at a time into recycled blocks on a blocking thread, at most
+/// [`CHUNKS_IN_FLIGHT`] ahead of the socket. A read error ends the body early (the client
+/// sees a short shard and tries another provider).
 fn stream_file(mut file: std::fs::File, len: u64) -> Body {
-    use std::io::Read;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
+        let pool = BlockPool::new(READ_CHUNK_BYTES);
         let mut left = len;
         // Bounded: each turn reads at least one byte of the `len` left, or stops.
         while left > 0 {
             let n = usize::try_from(left.min(READ_CHUNK_BYTES as u64)).unwrap_or(READ_CHUNK_BYTES);
-            let mut buf = Vec::with_capacity(n);
-            let read = match (&mut file).take(n as u64).read_to_end(&mut buf) {
-                Ok(got) if got == n => Ok(Bytes::from(buf)),
+            let mut block = pool.take();
+            let read = match read_block(&mut file, &mut block, n) {
+                Ok(got) if got == n => Ok(Bytes::from_owner(block)),
                 Ok(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Err(e) => Err(e),
             };
