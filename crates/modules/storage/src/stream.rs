@@ -9,9 +9,9 @@ use reed_solomon_simd::ReedSolomonEncoder;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-/// Segments read, coded and hashed together by [`summarize`] (16 MiB of a 4-of-6 object at
-/// the default shard size).
-pub const BATCH_SEGMENTS: usize = 16;
+/// Segments read, coded and hashed together by [`summarize`] (4 MiB of a 4-of-6 object at
+/// the default shard size: a batch's shards stay in the cache until hashed).
+pub const BATCH_SEGMENTS: usize = 4;
 
 /// Why streaming an object failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,10 @@ pub const MAX_POOLED_SHARDS: usize = 512;
 /// costs a page fault and zeroing per page, reused memory is warm.
 #[derive(Clone, Default)]
 struct ShardPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// The process's pool: every coder shares it, so a put's upload pass reuses the buffers its
+/// first pass used.
+static SHARED_POOL: std::sync::OnceLock<ShardPool> = std::sync::OnceLock::new();
 
 impl ShardPool {
     /// An empty shard of at least `bytes` capacity: a reused buffer if any.
@@ -123,7 +127,7 @@ impl SegmentCoder {
         Ok(SegmentCoder {
             layout,
             encoder,
-            pool: ShardPool::default(),
+            pool: SHARED_POOL.get_or_init(ShardPool::default).clone(),
         })
     }
 
@@ -331,6 +335,7 @@ mod tests {
     fn shard_buffers_come_back_to_the_coder_once_dropped_and_are_reused() {
         let layout = Layout::new(2, 3, 64).expect("layout");
         let mut coder = SegmentCoder::new(layout).expect("coder");
+        coder.pool = ShardPool::default(); // Its own, not the one other tests share.
         let data = vec![7u8; 256];
         let first = coder.code(&mut &data[..128], 128).expect("code");
         let addresses: Vec<*const u8> = first.iter().map(|s| s.as_ptr()).collect();
