@@ -66,18 +66,24 @@ impl Published {
         self.dir.join(format!("epoch-{epoch:010}"))
     }
 
-    /// Writes a settled epoch; returns its verdicts with their report ids (as written to
-    /// `verdicts.bin`).
+    /// Writes a settled epoch: `inputs`, its encoding `inputs_bin` (what `inputs.bin` holds
+    /// and the manifest's digest hashes) and its settlement; returns its verdicts with their
+    /// report ids (as written to `verdicts.bin`).
     ///
     /// Errors: i/o. Panics if `s` is not the settlement of `inputs` (a caller's bug).
     pub fn write(
         &self,
-        inputs: &EpochInputs,
+        (inputs, inputs_bin): (&EpochInputs, &[u8]),
         s: &Settlement,
     ) -> Result<ReportVerdicts, PublishError> {
+        debug_assert_eq!(
+            crate::settle::inputs_digest(inputs_bin).to_hex(),
+            s.manifest.inputs_digest,
+            "the settlement of these bytes"
+        );
         let d = self.epoch_dir(inputs.header.epoch);
         std::fs::create_dir_all(&d).map_err(io(&d))?;
-        write_synced(&d.join("inputs.bin"), &inputs.to_bytes())?;
+        write_synced(&d.join("inputs.bin"), inputs_bin)?;
         let verdicts = ReportVerdicts::of(&inputs.reports, s.verdicts.clone())
             .expect("one verdict per input report");
         let bytes = borsh::to_vec(&verdicts).expect("writing to a Vec cannot fail");

@@ -6,7 +6,7 @@
 use crate::chain::{epoch_anchor, registry, snapshot, state_prefixes, ChainError};
 use crate::core::Core;
 use crate::publish::{PublishError, Published};
-use crate::settle::{settle, EpochHeader, EpochInputs, SettleError};
+use crate::settle::{settle_encoded, EpochHeader, EpochInputs, SettleError};
 use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
@@ -166,8 +166,9 @@ impl Runner {
             header,
             reports: closed.reports,
         };
-        let s = settle(&inputs, &self.modules)?;
-        let verdicts = self.published.write(&inputs, &s)?;
+        let inputs_bin = inputs.to_bytes();
+        let s = settle_encoded(&inputs, &inputs_bin, &self.modules)?;
+        let verdicts = self.published.write((&inputs, &inputs_bin), &s)?;
         core.record_verdicts(epoch, &verdicts);
         core.forget_epoch(epoch);
         tracing::info!(epoch, reports = inputs.reports.len(), root = %s.manifest.root, "epoch settled");
@@ -195,7 +196,7 @@ impl Runner {
             let (inputs, s) = recompute(&inputs_bytes, &manifest, &self.modules)?;
             check_chain(&self.node, &self.genesis, &inputs, &self.modules).await?;
             self.check_carry(&inputs)?;
-            self.published.write(&inputs, &s)?;
+            self.published.write((&inputs, &inputs_bytes), &s)?;
             tracing::info!(epoch, root = %s.manifest.root, "leader's epoch verified");
             *self
                 .next_follow

@@ -646,27 +646,50 @@ fn owner_entries(
         .collect()
 }
 
-/// Settles one epoch held in memory. Report ids are hashed on all cores while another thread
-/// hashes `inputs.bin` (streamed, never buffered): pure functions of the inputs, so the
-/// threads cannot change the result.
+/// Settles one epoch held in memory. Its inputs are serialized and hashed on another thread
+/// (streamed, never buffered) while the modules take the reports: pure functions of the
+/// inputs, so the threads cannot change the result.
 ///
 /// Errors: [`SettleError`] when a module misbehaves or the arithmetic overflows `u128`.
 pub fn settle(
     inputs: &EpochInputs,
     modules: &[Arc<dyn ResourceModule>],
 ) -> Result<Settlement, SettleError> {
+    settle_with(inputs, modules, || {
+        let mut h = std::io::BufWriter::with_capacity(DIGEST_BUFFER_BYTES, Hasher::new());
+        BorshSerialize::serialize(inputs, &mut h).expect("writing into a hasher cannot fail");
+        let h = h.into_inner().map_err(|_| ());
+        Hash32(
+            *h.expect("flushing into a hasher cannot fail")
+                .finalize()
+                .as_bytes(),
+        )
+    })
+}
+
+/// Settles one epoch held in memory whose `inputs.bin` is already at hand: `inputs_bin` must
+/// be the bytes `inputs` was decoded from or encodes to (a follower's copy of the leader's
+/// file, or the runner's own encoding, written out next); they are hashed, not serialized
+/// again.
+///
+/// Errors: as [`settle`].
+pub fn settle_encoded(
+    inputs: &EpochInputs,
+    inputs_bin: &[u8],
+    modules: &[Arc<dyn ResourceModule>],
+) -> Result<Settlement, SettleError> {
+    settle_with(inputs, modules, || inputs_digest(inputs_bin))
+}
+
+/// Settles `inputs`, their digest computed by `digest` on a second thread.
+fn settle_with(
+    inputs: &EpochInputs,
+    modules: &[Arc<dyn ResourceModule>],
+    digest: impl FnOnce() -> Hash32 + Send,
+) -> Result<Settlement, SettleError> {
     let mut settler = Settler::new(&inputs.header, modules, inputs.reports.len())?;
     let digest = std::thread::scope(|scope| {
-        let digest = scope.spawn(|| {
-            let mut h = std::io::BufWriter::with_capacity(DIGEST_BUFFER_BYTES, Hasher::new());
-            BorshSerialize::serialize(inputs, &mut h).expect("writing into a hasher cannot fail");
-            let h = h.into_inner().map_err(|_| ());
-            Hash32(
-                *h.expect("flushing into a hasher cannot fail")
-                    .finalize()
-                    .as_bytes(),
-            )
-        });
+        let digest = scope.spawn(digest);
         for r in &inputs.reports {
             settler.push(r);
         }
@@ -837,6 +860,19 @@ pub(crate) mod tests {
         assert_eq!(m.verdict_counts.get("odd"), Some(&1));
         assert_eq!(m.verdict_counts.get(UNKNOWN_MODULE), Some(&1));
         assert_eq!(m.root, reward_root(4, &s.payouts).to_hex());
+    }
+
+    #[test]
+    fn settling_the_encoded_inputs_gives_the_settlement_of_the_inputs() {
+        let i = inputs(1_000);
+        let modules = [Arc::new(Fake) as Arc<dyn ResourceModule>];
+        let bytes = i.to_bytes();
+        let encoded = settle_encoded(&i, &bytes, &modules).expect("settles");
+        assert_eq!(encoded, settle(&i, &modules).expect("settles"));
+        assert_eq!(
+            encoded.manifest.inputs_digest,
+            inputs_digest(&bytes).to_hex()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::chain::{epoch_anchor, snapshot, ChainError};
 use crate::core::VERIFY_CHUNK;
-use crate::settle::{first_difference, settle, EpochInputs, SettleError, Settlement};
+use crate::settle::{first_difference, settle_encoded, EpochInputs, SettleError, Settlement};
 use depin_client::NodeClient;
 use depin_module::ResourceModule;
 use depin_types::rewards::emission_for_epoch;
@@ -81,7 +81,7 @@ pub fn recompute(
             "inputs.reports[{i}]: signature does not verify"
         )));
     }
-    let s = settle(&inputs, modules)?;
+    let s = settle_encoded(&inputs, inputs_bytes, modules)?;
     let recomputed = serde_json::to_value(&s.manifest).expect("a manifest always serializes");
     if let Some(d) = first_difference(published, &recomputed) {
         return Err(mismatch(d));
