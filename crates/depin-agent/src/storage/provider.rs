@@ -21,7 +21,7 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::direct::{open_direct, read_block, AlignedBlock, BlockPool, DirectFile};
+use crate::storage::direct::{open_direct, read_block, BlockPool, DirectFile, PooledBlock};
 use crate::storage::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -473,11 +473,9 @@ async fn receive(
 ) -> Result<ShardTree, ProviderError> {
     let expected = want.file_bytes;
     let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_BLOCKS_IN_FLIGHT);
-    let (spare_tx, spare_rx) = tokio::sync::mpsc::channel(UPLOAD_BLOCKS_IN_FLIGHT + 1);
     let file = create_file(tmp)?;
-    let writer =
-        tokio::task::spawn_blocking(move || write_and_hash((rx, spare_tx), file, expected));
-    let received = forward_body(body, expected, tx, spare_rx).await;
+    let writer = tokio::task::spawn_blocking(move || write_and_hash(rx, file, expected));
+    let received = forward_body(body, expected, tx).await;
     let written = writer.await.map_err(|e| ProviderError::Io {
         message: format!("upload writer: {e}"),
     })?;
@@ -504,55 +502,23 @@ fn create_file(path: &FsPath) -> Result<DirectFile, ProviderError> {
     DirectFile::create(path).map_err(io)
 }
 
-/// The upload's blocks on their way between the socket and the writer.
-struct Blocks {
-    /// Filled blocks to the writer.
-    tx: tokio::sync::mpsc::Sender<AlignedBlock>,
-    /// Blocks the writer is done with.
-    spare: tokio::sync::mpsc::Receiver<AlignedBlock>,
-    /// Blocks that may still be allocated (at most `UPLOAD_BLOCKS_IN_FLIGHT + 1` in all).
-    unallocated: usize,
-}
-
-impl Blocks {
-    /// An empty block: one the writer gave back, a new one while under the bound, else the
-    /// next one the writer gives back (`None` once the writer has stopped).
-    async fn next(&mut self) -> Option<AlignedBlock> {
-        if let Ok(mut b) = self.spare.try_recv() {
-            b.clear();
-            return Some(b);
-        }
-        if self.unallocated > 0 {
-            self.unallocated -= 1;
-            return Some(AlignedBlock::new(UPLOAD_BLOCK_BYTES));
-        }
-        let mut b = self.spare.recv().await?;
-        b.clear();
-        Some(b)
-    }
-}
-
 /// Copies the body's bytes into blocks as they arrive (so that the HTTP stack reuses its
-/// buffers) and sends each full block, then the last one, to the writer; the bytes received.
-/// Stops (and says so) as soon as the body is longer than `expected`.
+/// buffers) and sends each full block, then the last one, to the writer, which gives them
+/// back to the pool once written and hashed (at most `UPLOAD_BLOCKS_IN_FLIGHT + 3` blocks
+/// exist at once: those queued, the one filling, the one waiting to be queued and the
+/// writer's); the bytes received. Stops (and says so) as soon as the body is longer than
+/// `expected`.
 ///
 /// Errors: [`ProviderError::SizeMismatch`] for a body longer than `expected`;
 /// [`ProviderError::Io`] when the body breaks off.
 async fn forward_body(
     body: &mut Body,
     expected: u64,
-    tx: tokio::sync::mpsc::Sender<AlignedBlock>,
-    spare: tokio::sync::mpsc::Receiver<AlignedBlock>,
+    tx: tokio::sync::mpsc::Sender<PooledBlock>,
 ) -> Result<u64, ProviderError> {
     use http_body_util::BodyExt;
-    let mut blocks = Blocks {
-        tx,
-        spare,
-        unallocated: UPLOAD_BLOCKS_IN_FLIGHT + 1,
-    };
-    let Some(mut block) = blocks.next().await else {
-        return Ok(0);
-    };
+    let pool = BlockPool::new(UPLOAD_BLOCK_BYTES);
+    let mut block = pool.take();
     let mut got = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProviderError::Io {
@@ -569,19 +535,18 @@ async fn forward_body(
         // Bounded by the frame: each turn takes at least one byte, or a full block out.
         while !rest.is_empty() {
             rest = &rest[block.fill_from(rest)..];
-            if block.is_full() {
-                let Some(next) = blocks.next().await else {
-                    return Ok(got); // The writer stopped; its result says why.
-                };
-                let full = std::mem::replace(&mut block, next);
-                if blocks.tx.send(full).await.is_err() {
-                    return Ok(got);
-                }
+            if block.is_full()
+                && tx
+                    .send(std::mem::replace(&mut block, pool.take()))
+                    .await
+                    .is_err()
+            {
+                return Ok(got); // The writer stopped; its result says why.
             }
         }
     }
     if !block.is_empty() {
-        let _ = blocks.tx.send(block).await;
+        let _ = tx.send(block).await;
     }
     Ok(got)
 }
@@ -589,10 +554,8 @@ async fn forward_body(
 /// The upload's bytes, read block by block from the channel, each block written to `file`
 /// as it comes: a reader for the tree builder that tees to disk.
 struct TeeReader {
-    rx: tokio::sync::mpsc::Receiver<AlignedBlock>,
-    /// Where blocks go once read.
-    spare: tokio::sync::mpsc::Sender<AlignedBlock>,
-    block: AlignedBlock,
+    rx: tokio::sync::mpsc::Receiver<PooledBlock>,
+    block: Option<PooledBlock>,
     /// Bytes of `block` already read.
     read_bytes: usize,
     file: DirectFile,
@@ -600,17 +563,22 @@ struct TeeReader {
 
 impl std::io::Read for TeeReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let done = |b: &Option<PooledBlock>, read: usize| {
+            b.as_ref().is_none_or(|b| read == b.bytes().len())
+        };
         // Bounded by the sender: each turn takes one block, and the channel ends with the body.
-        while self.read_bytes == self.block.bytes().len() {
+        while done(&self.block, self.read_bytes) {
             let Some(next) = self.rx.blocking_recv() else {
                 return Ok(0);
             };
             self.file.write_block(&next)?;
-            let done = std::mem::replace(&mut self.block, next);
+            self.block = Some(next); // The block read before goes back to its pool.
             self.read_bytes = 0;
-            let _ = self.spare.try_send(done); // Full or closed: the block is dropped.
         }
-        let unread = &self.block.bytes()[self.read_bytes..];
+        let Some(block) = &self.block else {
+            return Ok(0);
+        };
+        let unread = &block.bytes()[self.read_bytes..];
         let n = buf.len().min(unread.len());
         buf[..n].copy_from_slice(&unread[..n]);
         self.read_bytes += n;
@@ -619,14 +587,11 @@ impl std::io::Read for TeeReader {
 }
 
 /// Writes the `expected` bytes the channel delivers to `file` (synced) and returns their
-/// tree, built in the same pass; blocks go back to the sender once written and hashed.
+/// tree, built in the same pass.
 ///
 /// Errors: [`ProviderError::SizeMismatch`] when the channel ends early, I/O.
 fn write_and_hash(
-    (rx, spare): (
-        tokio::sync::mpsc::Receiver<AlignedBlock>,
-        tokio::sync::mpsc::Sender<AlignedBlock>,
-    ),
+    rx: tokio::sync::mpsc::Receiver<PooledBlock>,
     file: DirectFile,
     expected: u64,
 ) -> Result<ShardTree, ProviderError> {
@@ -635,8 +600,7 @@ fn write_and_hash(
     };
     let mut reader = TeeReader {
         rx,
-        spare,
-        block: AlignedBlock::new(UPLOAD_BLOCK_BYTES),
+        block: None,
         read_bytes: 0,
         file,
     };
