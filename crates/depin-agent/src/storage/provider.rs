@@ -341,7 +341,9 @@ impl Provider {
             deal: deal.to_hex(),
             index,
         };
-        let shard = std::fs::read(self.shard_path(deal, index, "shard")).map_err(|_| not_held())?;
+        // Read at the challenged groups only, never whole.
+        let shard =
+            std::fs::File::open(self.shard_path(deal, index, "shard")).map_err(|_| not_held())?;
         let outboard =
             std::fs::read(self.shard_path(deal, index, "obao")).map_err(|_| not_held())?;
         let root = d.shards[index as usize].root;

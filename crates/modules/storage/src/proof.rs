@@ -14,7 +14,7 @@
 //!   34 % per epoch, 99 % within 12 epochs).
 
 use bao_tree::io::outboard::PreOrderOutboard;
-use bao_tree::io::sync::{encode_ranges_validated, CreateOutboard, DecodeResponseIter};
+use bao_tree::io::sync::{encode_ranges_validated, CreateOutboard, DecodeResponseIter, ReadAt};
 use bao_tree::io::BaoContentItem;
 use bao_tree::{BaoTree, BlockSize, ChunkNum, ChunkRanges};
 use depin_types::Hash32;
@@ -155,10 +155,13 @@ fn ranges(groups: &[u64]) -> ChunkRanges {
 }
 
 /// The provider's answer to a challenge of `groups`: the groups and their Merkle paths.
+/// `shard` is read at the challenged groups only (a file on disk, or bytes in memory), so
+/// answering costs `groups × 16 KiB` of reads whatever the shard's size.
 ///
-/// Errors: [`ProofError::Corrupt`] when the stored shard no longer matches its tree (the
-/// provider learns of a bit flip here, before the oracle does).
-pub fn prove(shard: &[u8], tree: &ShardTree, groups: &[u64]) -> Result<Vec<u8>, ProofError> {
+/// Errors: [`ProofError::Corrupt`] when the stored shard no longer matches its tree, or a
+/// challenged group cannot be read (the provider learns of a bit flip or a lost chunk here,
+/// before the oracle does).
+pub fn prove(shard: impl ReadAt, tree: &ShardTree, groups: &[u64]) -> Result<Vec<u8>, ProofError> {
     let mut out = Vec::new();
     encode_ranges_validated(shard, tree.outboard(), &ranges(groups), &mut out).map_err(|e| {
         ProofError::Corrupt {
@@ -259,6 +262,31 @@ mod tests {
             (proof.len() as u64) < 8 * GROUP_BYTES + 4_096,
             "groups + paths, not the shard"
         );
+    }
+
+    #[test]
+    fn a_shard_on_disk_is_proven_as_in_memory_and_a_truncated_one_is_caught() {
+        let s = shard(100_000);
+        let t = ShardTree::new(&s);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("0.shard");
+        std::fs::write(&path, &s).expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let groups = [0u64, 5, 6];
+        assert_eq!(
+            prove(&file, &t, &groups).expect("from disk"),
+            prove(&s, &t, &groups).expect("from memory")
+        );
+        let cut = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        cut.set_len(2 * GROUP_BYTES).expect("truncate");
+        assert!(prove(&file, &t, &[0]).is_ok(), "a group still held");
+        assert!(matches!(
+            prove(&file, &t, &[5]),
+            Err(ProofError::Corrupt { .. })
+        ));
     }
 
     #[test]
