@@ -183,14 +183,19 @@ impl Drop for PooledBlock {
 ///
 /// Errors: the file system's.
 pub fn open_direct(path: &Path) -> std::io::Result<(File, bool)> {
+    open_with_fallback(std::fs::OpenOptions::new().read(true), path)
+}
+
+/// Opens `path` with `options` plus `O_DIRECT`, or with `options` alone where the file
+/// system refuses `O_DIRECT` (`EINVAL`); says whether the file is direct.
+fn open_with_fallback(
+    options: &std::fs::OpenOptions,
+    path: &Path,
+) -> std::io::Result<(File, bool)> {
     use std::os::unix::fs::OpenOptionsExt;
-    let direct = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path);
-    match direct {
+    match options.clone().custom_flags(libc::O_DIRECT).open(path) {
         Ok(f) => Ok((f, true)),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok((File::open(path)?, false)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok((options.open(path)?, false)),
         Err(e) => Err(e),
     }
 }
@@ -252,19 +257,15 @@ impl DirectFile {
     /// Creates (or truncates) `path`, with `O_DIRECT` if `direct` and the file system
     /// takes it (it refuses with `EINVAL`), else with ordinary writes.
     fn open(path: &Path, direct: bool) -> std::io::Result<DirectFile> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let opened = direct.then(|| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_DIRECT)
-                .open(path)
-        });
-        let sink = match opened {
-            Some(Ok(f)) => Sink::Direct(f),
-            Some(Err(e)) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e),
-            _ => Sink::Buffered(SyncingFile::new(File::create(path)?)),
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        let (file, is_direct) = match direct {
+            true => open_with_fallback(&options, path)?,
+            false => (options.open(path)?, false),
+        };
+        let sink = match is_direct {
+            true => Sink::Direct(file),
+            false => Sink::Buffered(SyncingFile::new(file)),
         };
         Ok(DirectFile {
             sink,

@@ -42,7 +42,7 @@ pub struct Summary {
     pub object: Hash32,
 }
 
-/// Most shard buffers a [`SegmentCoder`] keeps for reuse (128 MiB at the default shard size).
+/// Most shard buffers the process's pool keeps for reuse (128 MiB at the default shard size).
 pub const MAX_POOLED_SHARDS: usize = 512;
 
 /// Shard buffers given back once their bytes are used, for the next segments: fresh memory
@@ -68,7 +68,7 @@ impl ShardPool {
     }
 }
 
-/// One shard of a coded segment: its bytes, given back to its coder's pool when dropped
+/// One shard of a coded segment: its bytes, given back to the process's pool when dropped
 /// (on whatever thread drops it).
 pub struct Shard {
     bytes: Vec<u8>,
@@ -133,7 +133,7 @@ impl SegmentCoder {
 
     /// The `n` shards of the next `len` bytes of `reader` (at most `k × shard_bytes`,
     /// zero-padded), read straight into the data shards (no copy of the segment); their
-    /// buffers come back to the coder when the shards are dropped.
+    /// buffers go back to the process's pool when the shards are dropped.
     ///
     /// Errors: [`StreamError::Size`] when `reader` ends before `len` bytes or `len` is
     /// longer than a segment; the reader's; the codec's.
