@@ -1,14 +1,17 @@
-//! The ingest path: stateless checks, batch signature verification, dedup and rate limits
+//! The ingest path: stateless checks, batch signature verification (shared with concurrent
+//! requests, [`crate::batcher`]), dedup and rate limits
 //! under one lock, then a durable append; only then the acknowledgement.
 //!
 //! Reason codes: `report_too_large`, `malformed_report`, `wrong_chain_id`, `unknown_module`,
 //! the module's payload code (e.g. `malformed_payload`), `out_of_window` (timestamp too far
 //! from the oracle's clock, before genesis, or in an epoch already closed), `unknown_device`,
 //! `inactive_device`, `invalid_signature`, `duplicate_report` (a replay of an acknowledged
-//! report), `rate_limited`, `log_unavailable` (the append failed; nothing was acknowledged).
+//! report), `rate_limited`, `log_unavailable` (the append failed; nothing was acknowledged),
+//! `verifier_unavailable` (the signature verifiers stopped: the oracle is shutting down).
 
-use crate::core::{Ack, Core, LogRecord, Refusal, ReportStatus, MAX_REPORT_BYTES, VERIFY_CHUNK};
-use depin_types::{BatchVerifier, SignedReport};
+use crate::batcher::Signed;
+use crate::core::{Ack, Core, LogRecord, Lookup, Refusal, ReportStatus, MAX_REPORT_BYTES};
+use depin_types::{PublicKey, SignedReport};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -32,15 +35,15 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 
 impl Core {
     /// Stateless and registry checks of one encoded report.
-    fn precheck(&self, bytes: &[u8], now_ms: u64) -> Checked {
+    fn precheck(&self, registry: &Lookup<PublicKey, bool>, bytes: &[u8], now_ms: u64) -> Checked {
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(refuse(
                 "report_too_large",
                 format!("{} bytes, limit {MAX_REPORT_BYTES}", bytes.len()),
             ));
         }
-        let sr: SignedReport =
-            borsh::from_slice(bytes).map_err(|e| refuse("malformed_report", e.to_string()))?;
+        let (sr, msg) = SignedReport::decode_signed(bytes)
+            .map_err(|e| refuse("malformed_report", e.to_string()))?;
         let r = &sr.report;
         let p = self.policy();
         if r.chain_id != p.chain_id {
@@ -70,24 +73,18 @@ impl Core {
         let epoch = p
             .epoch_at(r.timestamp_ms)
             .ok_or_else(|| refuse("out_of_window", "before genesis"))?;
-        let reg = self
-            .registry
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let dev = reg.get(&r.device).ok_or_else(|| {
+        let active = registry.get(&r.device).ok_or_else(|| {
             refuse(
                 "unknown_device",
                 format!("device {} is not registered", r.device),
             )
         })?;
-        if !dev.active {
+        if !active {
             return Err(refuse(
                 "inactive_device",
                 format!("device {} is inactive", r.device),
             ));
         }
-        drop(reg);
-        let msg = sr.report.signing_bytes();
         let id = depin_types::Hash32::digest(&msg);
         Ok(Pre { sr, epoch, id, msg })
     }
@@ -99,8 +96,17 @@ impl Core {
         items: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Vec<Result<Ack, Refusal>> {
-        let checked: Vec<Checked> = items.iter().map(|b| self.precheck(b, now_ms)).collect();
-        let checked = verify_signatures(checked).await;
+        let checked: Vec<Checked> = {
+            let registry = self
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            items
+                .iter()
+                .map(|b| self.precheck(&registry, b, now_ms))
+                .collect()
+        };
+        let checked = verify_signatures(self, checked).await;
         let fallback_epoch = self.policy().epoch_at(now_ms).unwrap_or(0);
         let (results, pending, counts) = self.admit(checked, now_ms, fallback_epoch);
         let mut records: Vec<Vec<u8>> = pending
@@ -208,58 +214,31 @@ impl Core {
     }
 }
 
-/// One batch verification; per-report verdicts.
-fn verify_chunk(items: &[&Pre]) -> Vec<bool> {
-    let mut b = BatchVerifier::default();
-    for r in items {
-        b.queue(&r.sr.report.device, &r.msg, &r.sr.signature);
+/// Checks the signatures of every report that passed the prechecks through the core's
+/// [`crate::batcher::SignatureBatcher`] (batched with concurrent requests' signatures); a bad
+/// one becomes `invalid_signature`. If the verifiers are gone (shutdown), the reports are
+/// refused as `verifier_unavailable`: nothing unchecked is acknowledged.
+async fn verify_signatures(core: &Core, mut checked: Vec<Checked>) -> Vec<Checked> {
+    let idx: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
+    let items: Vec<Signed> = checked
+        .iter_mut()
+        .filter_map(|c| c.as_mut().ok())
+        .map(|p| Signed {
+            key: p.sr.report.device,
+            msg: std::mem::take(&mut p.msg),
+            sig: p.sr.signature,
+        })
+        .collect();
+    let verdicts = core.batcher.verify(items).await;
+    for (k, &i) in idx.iter().enumerate() {
+        let refusal = match &verdicts {
+            Ok(v) if v[k] => continue,
+            Ok(_) => refuse("invalid_signature", "report signature does not verify"),
+            Err(e) => refuse("verifier_unavailable", e.to_string()),
+        };
+        checked[i] = Err(refusal);
     }
-    b.verify_all().into_iter().map(|v| v.is_ok()).collect()
-}
-
-/// Verifies the signatures of every report that passed the prechecks, in batches across the
-/// cores (a request of one chunk is verified on its blocking thread); a failed batch is re-checked one by one to find the culprits.
-async fn verify_signatures(checked: Vec<Checked>) -> Vec<Checked> {
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut checked = checked;
-        let idx: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
-        let pre = |chunk: &[usize]| -> Vec<&Pre> {
-            chunk
-                .iter()
-                .filter_map(|&i| checked[i].as_ref().ok())
-                .collect()
-        };
-        let verdicts: Vec<bool> = if idx.len() <= VERIFY_CHUNK {
-            verify_chunk(&pre(&idx))
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = idx
-                    .chunks(VERIFY_CHUNK)
-                    .map(|chunk| {
-                        let items = pre(chunk);
-                        s.spawn(move || verify_chunk(&items))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
-        };
-        for (&i, ok) in idx
-            .iter()
-            .zip(verdicts.iter().chain(std::iter::repeat(&false)))
-        {
-            if !ok {
-                checked[i] = Err(refuse(
-                    "invalid_signature",
-                    "report signature does not verify",
-                ));
-            }
-        }
-        checked
-    });
-    joined.await.unwrap_or_default()
+    checked
 }
 
 impl crate::core::Inner {

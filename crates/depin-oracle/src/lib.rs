@@ -1,7 +1,8 @@
 //! The depin oracle: the middleware between devices and the ledger.
 //!
 //! ```text
-//! agent --signed report--> ingest (checks, batch signature verification, dedup, rate limit)
+//! agent --signed report--> ingest (checks; signatures batch-verified together with concurrent
+//!   requests' by the batcher; dedup, rate limit)
 //!   --> durable segmented log (group commit, fsync) --> acknowledgement with a receipt id
 //! epoch runner: epoch over + chain past it --> registry at the epoch's last block, entropy
 //!   --> settle (modules verify; emission split; Merkle root) --> published manifest
@@ -9,6 +10,7 @@
 //! ```
 
 pub mod api;
+pub mod batcher;
 pub mod chain;
 pub mod claims;
 pub mod core;

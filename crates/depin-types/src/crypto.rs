@@ -171,6 +171,31 @@ hex_serde!(Signature);
 /// Maximum signatures queued in one [`BatchVerifier`] before it must be verified.
 pub const MAX_BATCH_SIGNATURES: usize = 65_536;
 
+/// Verifies borrowed `(key bytes, signature bytes, message)` triples as one batch, with the
+/// verdict of [`BatchVerifier::verify`] and without copying the messages (each is hashed into
+/// its challenge as it is queued). At most [`MAX_BATCH_SIGNATURES`] triples.
+///
+/// Errors: [`CryptoError::InvalidSignature`] if any signature fails or any key is malformed.
+///
+/// # Panics
+/// If more than [`MAX_BATCH_SIGNATURES`] triples are given (a caller bug: callers chunk).
+pub fn verify_batch<'a>(
+    items: impl IntoIterator<Item = (&'a [u8; 32], &'a [u8; 64], &'a [u8])>,
+) -> Result<(), CryptoError> {
+    let mut batch = ed25519_consensus::batch::Verifier::new();
+    for (n, (key, sig, msg)) in items.into_iter().enumerate() {
+        assert!(
+            n < MAX_BATCH_SIGNATURES,
+            "batch of more than {MAX_BATCH_SIGNATURES}"
+        );
+        let vk = ed25519_consensus::VerificationKeyBytes::from(*key);
+        batch.queue((vk, ed25519_consensus::Signature::from(*sig), msg));
+    }
+    batch
+        .verify(rand_core::OsRng)
+        .map_err(|_| CryptoError::InvalidSignature)
+}
+
 /// Batch verification with the same ZIP-215 verdicts as [`PublicKey::verify`].
 ///
 /// A batch either verifies as a whole or fails; on failure, callers that need to know which
@@ -215,14 +240,11 @@ impl BatchVerifier {
     /// Errors: [`CryptoError::InvalidSignature`] if any signature fails (or any key is
     /// malformed); use [`BatchVerifier::verify_each`] to find which.
     pub fn verify(&self) -> Result<(), CryptoError> {
-        let mut batch = ed25519_consensus::batch::Verifier::new();
-        for (key, sig, msg) in &self.items {
-            let vk = ed25519_consensus::VerificationKeyBytes::from(*key);
-            batch.queue((vk, ed25519_consensus::Signature::from(*sig), msg));
-        }
-        batch
-            .verify(rand_core::OsRng)
-            .map_err(|_| CryptoError::InvalidSignature)
+        verify_batch(
+            self.items
+                .iter()
+                .map(|(key, sig, msg)| (key, sig, msg.as_slice())),
+        )
     }
 
     /// Verifies each signature on its own; the verdicts are in queue order.

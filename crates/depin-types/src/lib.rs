@@ -21,7 +21,7 @@ pub mod tx;
 pub use address::{Address, AddressError, KeyType, Network};
 pub use amount::{Amount, AmountError};
 pub use block::{Block, BlockHeader, Receipt, TxStatus};
-pub use crypto::{BatchVerifier, CryptoError, PublicKey, SecretKey, Signature};
+pub use crypto::{verify_batch, BatchVerifier, CryptoError, PublicKey, SecretKey, Signature};
 pub use genesis::{
     ChainParams, DeviceClassParams, FeePolicy, Genesis, GenesisError, ModuleWeight, RewardsParams,
 };

@@ -90,6 +90,22 @@ impl SignedReport {
         self.report.id()
     }
 
+    /// Decodes a report as sent ([`SignedReport::to_bytes`]) and returns it with its
+    /// [`Report::signing_bytes`], cut from `bytes` instead of encoded again: borsh has one
+    /// encoding per value and the signature is the last 64 bytes, so `borsh(report)` is
+    /// `bytes` without them.
+    ///
+    /// Errors: `bytes` is not exactly one borsh-encoded `SignedReport`.
+    pub fn decode_signed(bytes: &[u8]) -> Result<(SignedReport, Vec<u8>), borsh::io::Error> {
+        let sr: SignedReport = borsh::from_slice(bytes)?;
+        let report_bytes = &bytes[..bytes.len() - 64];
+        let mut msg = Vec::with_capacity(DOMAIN_REPORT.len() + report_bytes.len());
+        msg.extend_from_slice(DOMAIN_REPORT);
+        msg.extend_from_slice(report_bytes);
+        debug_assert_eq!(msg, sr.report.signing_bytes(), "borsh is canonical");
+        Ok((sr, msg))
+    }
+
     /// Canonical borsh encoding, as sent to the oracle.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Exact capacity: `borsh::to_vec` would reserve 1 KiB for a ~200-byte report.
@@ -125,6 +141,29 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn decoding_cuts_the_signing_bytes_from_the_encoding_and_refuses_extra_bytes() {
+        let k = SecretKey::from_seed([5; 32]);
+        let r = Report {
+            chain_id: "depin-devnet".into(),
+            module: "heartbeat".into(),
+            device: k.public(),
+            timestamp_ms: 1_700_000_000_000,
+            payload: vec![1, 2, 3],
+        }
+        .sign(&k);
+        let bytes = r.to_bytes();
+        let (back, msg) = SignedReport::decode_signed(&bytes).expect("decodes");
+        assert_eq!(back, r);
+        assert_eq!(msg, r.report.signing_bytes());
+        assert_eq!(k.public().verify(&msg, &r.signature), Ok(()));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(SignedReport::decode_signed(&longer).is_err());
+        assert!(SignedReport::decode_signed(&bytes[..bytes.len() - 1]).is_err());
+        assert!(SignedReport::decode_signed(&[]).is_err());
+    }
 
     #[test]
     fn a_report_signature_does_not_cover_another_chain() {
