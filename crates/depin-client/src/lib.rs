@@ -4,7 +4,7 @@
 //! node answers 4xx/5xx, so callers can match on codes such as `nonce_too_low`.
 
 use depin_api::*;
-use depin_types::{Hash32, SignedTransaction};
+use depin_types::{Hash32, ReportOutcome, SignedTransaction};
 use std::time::Duration;
 
 /// Errors of API calls.
@@ -162,6 +162,20 @@ impl NodeClient {
         url: String,
         resp: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<T, ClientError> {
+        let bytes = self.read_bytes(&url, resp).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// A successful reply's body; a 4xx/5xx as [`ClientError::Rejected`] with its code.
+    async fn read_bytes(
+        &self,
+        url: &str,
+        resp: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<bytes::Bytes, ClientError> {
+        let url = url.to_string();
         let resp = resp.map_err(|source| ClientError::Transport {
             url: url.clone(),
             source,
@@ -191,7 +205,26 @@ impl NodeClient {
                 message,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+        Ok(bytes)
+    }
+
+    /// Posts bytes asking for a borsh reply (`Accept: application/octet-stream`).
+    async fn post_bytes_borsh<T: borsh::BorshDeserialize>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .header("accept", "application/octet-stream")
+            .body(body)
+            .send()
+            .await;
+        let bytes = self.read_bytes(&url, resp).await?;
+        borsh::from_slice(&bytes).map_err(|e| ClientError::Decode {
             url,
             message: e.to_string(),
         })
@@ -505,17 +538,27 @@ impl OracleClient {
         self.inner.post_bytes("/v1/reports", bytes).await
     }
 
-    /// Submits encoded reports as one batch (borsh `Vec<Vec<u8>>`).
+    /// Submits encoded reports as one batch (borsh `Vec<Vec<u8>>`); one outcome per report,
+    /// in order (the oracle's binary reply).
     pub async fn submit_batch(
         &self,
         reports: &[Vec<u8>],
-    ) -> Result<ReportBatchResponse, ClientError> {
+    ) -> Result<Vec<ReportOutcome>, ClientError> {
         let body = borsh::to_vec(&reports).expect("writing to a Vec cannot fail");
-        self.inner.post_bytes("/v1/reports/batch", body).await
+        self.submit_encoded_batch(body).await
     }
 
-    /// Submits an already encoded batch body (borsh `Vec<Vec<u8>>`).
+    /// Submits an already encoded batch body (borsh `Vec<Vec<u8>>`); one outcome per
+    /// report, in order.
     pub async fn submit_encoded_batch(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<Vec<ReportOutcome>, ClientError> {
+        self.inner.post_bytes_borsh("/v1/reports/batch", body).await
+    }
+
+    /// Submits an encoded batch body and takes the JSON reply (what non-Rust clients get).
+    pub async fn submit_encoded_batch_json(
         &self,
         body: Vec<u8>,
     ) -> Result<ReportBatchResponse, ClientError> {

@@ -1,7 +1,9 @@
 //! The oracle's HTTP API (axum; OpenAPI by utoipa at `/openapi.json`).
 //!
 //! `POST /v1/reports` takes one borsh [`depin_types::SignedReport`]; `POST /v1/reports/batch`
-//! the borsh encoding of `Vec<Vec<u8>>`. A 200 reply means the report is durable. Refusals
+//! the borsh encoding of `Vec<Vec<u8>>` and replies JSON, or borsh
+//! `Vec<`[`depin_types::ReportOutcome`]`>` when asked with `Accept: application/octet-stream`.
+//! A 200 reply means the report is durable. Refusals
 //! are `{"code", "message"}` with the reason codes of [`crate::ingest`]; a single report over
 //! its device's rate gets 429, an oversized body 413 (`body_too_large`, counted in the epoch's
 //! manifest like every refusal).
@@ -11,13 +13,14 @@ use crate::publish::Published;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use depin_api::*;
 use depin_module::Verdict;
-use depin_types::Hash32;
+use depin_types::{Hash32, ReportOutcome};
 use std::sync::Arc;
 use utoipa::OpenApi;
 
@@ -182,13 +185,19 @@ async fn submit_report(
     }))
 }
 
-/// Submit a batch (borsh `Vec<Vec<u8>>`); one result per report.
+/// Submit a batch (borsh `Vec<Vec<u8>>`); one result per report, in order. The reply is
+/// JSON, or borsh `Vec<ReportOutcome>` when the request says
+/// `Accept: application/octet-stream` (a gateway forwarding thousands of reports need not
+/// parse JSON and hex).
 #[utoipa::path(post, path = "/v1/reports/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ReportBatchResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = ReportBatchResponse, content_type = "application/json"),
+        (status = 200, description = "borsh Vec<ReportOutcome>, with Accept: application/octet-stream", content_type = "application/octet-stream"),
+        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn submit_batch(
     State(s): State<OracleApi>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<ReportBatchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let core = ingesting(&s)?;
     let body = body_or_refuse(&s, &core, body).await?;
     let items: Vec<Vec<u8>> = borsh::from_slice(&body)
@@ -200,24 +209,56 @@ async fn submit_batch(
     let results = core.ingest(items, (s.clock)()).await;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
     metrics::counter!("depin_oracle_reports_accepted_total").increment(accepted as u64);
-    let results = results
-        .into_iter()
-        .map(|r| match r {
-            Ok(a) => ReportBatchItem {
-                id: Some(a.id.to_hex()),
-                epoch: Some(a.epoch),
-                code: None,
-                message: None,
-            },
-            Err(e) => ReportBatchItem {
-                id: None,
-                epoch: None,
-                code: Some(e.code.into()),
-                message: Some(e.message),
-            },
+    let outcomes = results.into_iter().map(|r| match r {
+        Ok(a) => ReportOutcome::Acknowledged {
+            id: a.id,
+            epoch: a.epoch,
+        },
+        Err(e) => ReportOutcome::Refused {
+            code: e.code.into(),
+            message: e.message,
+        },
+    });
+    if wants_borsh(&headers) {
+        let outcomes: Vec<ReportOutcome> = outcomes.collect();
+        let bytes = borsh::to_vec(&outcomes).expect("writing to a Vec cannot fail");
+        return Ok(([(CONTENT_TYPE, OCTET_STREAM)], bytes).into_response());
+    }
+    let results = outcomes.map(json_item).collect();
+    Ok(Json(ReportBatchResponse { results }).into_response())
+}
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// True when the request's `Accept` names `application/octet-stream`.
+fn wants_borsh(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            m.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == OCTET_STREAM)
         })
-        .collect();
-    Ok(Json(ReportBatchResponse { results }))
+}
+
+fn json_item(o: ReportOutcome) -> ReportBatchItem {
+    match o {
+        ReportOutcome::Acknowledged { id, epoch } => ReportBatchItem {
+            id: Some(id.to_hex()),
+            epoch: Some(epoch),
+            code: None,
+            message: None,
+        },
+        ReportOutcome::Refused { code, message } => ReportBatchItem {
+            id: None,
+            epoch: None,
+            code: Some(code),
+            message: Some(message),
+        },
+    }
 }
 
 /// A report's status: `accepted`, then `valid` or `invalid` (with the reason) once its epoch

@@ -163,7 +163,7 @@ pub(crate) struct OpenEpoch {
     pub(crate) in_flight: u64,
 }
 
-struct Bucket {
+pub(crate) struct Bucket {
     tokens_milli: u64,
     at_ms: u64,
 }
@@ -173,7 +173,7 @@ pub(crate) struct Inner {
     pub(crate) status: Lookup<Hash32, ReportStatus>,
     pub(crate) open: BTreeMap<u64, OpenEpoch>,
     pub(crate) closed_below: u64,
-    buckets: Lookup<PublicKey, Bucket>,
+    pub(crate) buckets: Lookup<PublicKey, Bucket>,
 }
 
 pub(crate) struct AppendJob {
@@ -398,21 +398,26 @@ impl Inner {
             _ => {}
         }
     }
+}
 
-    /// Takes one token from `device`'s bucket.
-    pub(crate) fn take_token(&mut self, p: &IngestPolicy, device: PublicKey, now_ms: u64) -> bool {
-        let cap = u64::from(p.rate_burst) * 1_000;
-        let b = self.buckets.entry(device).or_insert(Bucket {
-            tokens_milli: cap,
-            at_ms: now_ms,
-        });
-        let refill = now_ms.saturating_sub(b.at_ms) * u64::from(p.rate_per_minute) / 60;
-        b.tokens_milli = (b.tokens_milli + refill).min(cap);
-        b.at_ms = now_ms;
-        if b.tokens_milli < 1_000 {
-            return false;
-        }
-        b.tokens_milli -= 1_000;
-        true
+/// Takes one token from `device`'s bucket.
+pub(crate) fn take_token(
+    buckets: &mut Lookup<PublicKey, Bucket>,
+    p: &IngestPolicy,
+    device: PublicKey,
+    now_ms: u64,
+) -> bool {
+    let cap = u64::from(p.rate_burst) * 1_000;
+    let b = buckets.entry(device).or_insert(Bucket {
+        tokens_milli: cap,
+        at_ms: now_ms,
+    });
+    let refill = now_ms.saturating_sub(b.at_ms) * u64::from(p.rate_per_minute) / 60;
+    b.tokens_milli = (b.tokens_milli + refill).min(cap);
+    b.at_ms = now_ms;
+    if b.tokens_milli < 1_000 {
+        return false;
     }
+    b.tokens_milli -= 1_000;
+    true
 }

@@ -256,7 +256,8 @@ impl crate::core::Inner {
                 Some(epoch),
             ));
         }
-        if self.status.contains_key(&id) {
+        // One probe of the (large) status table for both the dedup check and the insert.
+        let std::collections::hash_map::Entry::Vacant(slot) = self.status.entry(id) else {
             return Err((
                 refuse(
                     "duplicate_report",
@@ -264,15 +265,15 @@ impl crate::core::Inner {
                 ),
                 Some(epoch),
             ));
-        }
-        if !self.take_token(p, sr.report.device, now_ms) {
+        };
+        if !crate::core::take_token(&mut self.buckets, p, sr.report.device, now_ms) {
             let msg = format!(
                 "device {} is over {} reports per minute",
                 sr.report.device, p.rate_per_minute
             );
             return Err((refuse("rate_limited", msg), Some(epoch)));
         }
-        self.status.insert(id, ReportStatus::Accepted { epoch });
+        slot.insert(ReportStatus::Accepted { epoch });
         self.open.entry(epoch).or_default().in_flight += 1;
         Ok((Ack { id, epoch }, sr))
     }

@@ -27,5 +27,5 @@ pub use genesis::{
 };
 pub use hash::Hash32;
 pub use location::{Antenna, Location, LocationError};
-pub use report::{Report, SignedReport};
+pub use report::{Report, ReportOutcome, SignedReport};
 pub use tx::{Action, SignedTransaction, Transaction};

@@ -41,6 +41,45 @@ pub struct SignedReport {
     pub signature: Signature,
 }
 
+/// The oracle's answer for one report of a batch in its binary reply (borsh
+/// `Vec<ReportOutcome>`, in request order), which a client asks for with
+/// `Accept: application/octet-stream`; the JSON reply carries the same with hex ids.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ReportOutcome {
+    /// Durable; `id` is the receipt id (see [`Report::id`]).
+    Acknowledged {
+        /// Receipt id.
+        id: Hash32,
+        /// The report's epoch.
+        epoch: u64,
+    },
+    /// Refused, with the oracle's stable reason code (e.g. `duplicate_report`).
+    Refused {
+        /// Reason code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+}
+
+impl ReportOutcome {
+    /// The receipt id, if acknowledged.
+    pub fn id(&self) -> Option<Hash32> {
+        match self {
+            ReportOutcome::Acknowledged { id, .. } => Some(*id),
+            ReportOutcome::Refused { .. } => None,
+        }
+    }
+
+    /// The reason code, if refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ReportOutcome::Acknowledged { .. } => None,
+            ReportOutcome::Refused { code, .. } => Some(code),
+        }
+    }
+}
+
 impl Report {
     /// The exact bytes the device signs: `DOMAIN_REPORT || borsh(self)`.
     pub fn signing_bytes(&self) -> Vec<u8> {

@@ -108,18 +108,11 @@ fn encode(reports: &[SignedReport], batch: usize) -> Vec<(Vec<u8>, usize)> {
 
 async fn post(o: &OracleClient, body: Vec<u8>, count: usize) -> Result<()> {
     let r = o.submit_encoded_batch(body).await.context("report batch")?;
-    if r.results.len() != count {
-        bail!(
-            "oracle answered {} items for {count} reports",
-            r.results.len()
-        );
+    if r.len() != count {
+        bail!("oracle answered {} items for {count} reports", r.len());
     }
-    if let Some(bad) = r.results.iter().find(|i| i.id.is_none()) {
-        bail!(
-            "oracle refused a benchmark report: {:?} {:?}",
-            bad.code,
-            bad.message
-        );
+    if let Some(bad) = r.iter().find(|o| o.id().is_none()) {
+        bail!("oracle refused a benchmark report: {bad:?}");
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::radio::{RadioParams, RadioSim, Site, Transmission};
 use super::FleetError;
 use depin_client::{NodeClient, OracleClient};
 use depin_module_coverage::beacon::spreading_factor;
-use depin_types::{par, Hash32, PublicKey, SignedReport};
+use depin_types::{par, Hash32, PublicKey, ReportOutcome, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -330,10 +330,12 @@ pub async fn deliver(
         next += due;
         match oracle.submit_batch(&batch).await {
             Ok(reply) => {
-                for item in reply.results {
-                    match item.code {
-                        None => d.acknowledged += 1,
-                        Some(code) => *d.refused.entry(code).or_default() += 1,
+                for outcome in reply {
+                    match outcome {
+                        ReportOutcome::Acknowledged { .. } => d.acknowledged += 1,
+                        ReportOutcome::Refused { code, .. } => {
+                            *d.refused.entry(code).or_default() += 1
+                        }
                     }
                 }
             }

@@ -149,3 +149,41 @@ async fn each_bad_report_is_refused_with_its_own_code_and_counted_in_the_manifes
     oracle_h.stop().await;
     node_h.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_reply_is_json_by_default_and_borsh_when_asked_and_both_tell_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = genesis(now_ms());
+    let (node_h, node) = start_node(&dir.path().join("node"), &g).await;
+    onboard_devices(&node).await;
+    let cfg = oracle_config(&dir.path().join("a"), &g, &node, ORACLES[0]);
+    let (oracle_h, oracle) = start_oracle(cfg).await;
+    let now = now_ms();
+    let batch = |ts: u64| {
+        let mut bad = heartbeat(DEVICES[1], ts);
+        bad.signature.0[5] ^= 1;
+        let good = heartbeat(DEVICES[0], ts);
+        let items = vec![good.to_bytes(), bad.to_bytes(), vec![7, 7]];
+        (good.id(), borsh::to_vec(&items).unwrap())
+    };
+    let (good, body) = batch(now);
+    let json = oracle.submit_encoded_batch_json(body).await.unwrap();
+    let codes: Vec<_> = json.results.iter().map(|i| i.code.as_deref()).collect();
+    assert_eq!(
+        codes,
+        [None, Some("invalid_signature"), Some("malformed_report")]
+    );
+    assert_eq!(json.results[0].id.as_deref(), Some(good.to_hex().as_str()));
+
+    let (good, body) = batch(now + 1);
+    let outcomes = oracle.submit_encoded_batch(body).await.unwrap();
+    let codes: Vec<_> = outcomes.iter().map(|o| o.code()).collect();
+    assert_eq!(
+        codes,
+        [None, Some("invalid_signature"), Some("malformed_report")]
+    );
+    assert_eq!(outcomes[0].id(), Some(good));
+    assert_eq!(oracle.status(&good).await.unwrap().status, "accepted");
+    oracle_h.stop().await;
+    node_h.stop().await;
+}

@@ -110,11 +110,7 @@ async fn report_until_killed(o: &OracleClient, seq: &mut u64, acked: &mut BTreeS
         let Ok(reply) = o.submit_batch(&batch).await else {
             return;
         };
-        for item in reply.results {
-            if let Some(id) = item.id {
-                acked.insert(id.parse().unwrap());
-            }
-        }
+        acked.extend(reply.iter().filter_map(depin_types::ReportOutcome::id));
     }
 }
 
