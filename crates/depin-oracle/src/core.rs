@@ -156,6 +156,54 @@ impl ReportChunks {
 #[allow(clippy::disallowed_types)] // lookups only, never iterated into anything ordered
 pub(crate) type Lookup<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Shards of the report-status table.
+pub const STATUS_SHARDS: usize = 256;
+
+/// Report statuses by id, in [`STATUS_SHARDS`] tables chosen by the id's first byte (ids are
+/// SHA-256, so the shards fill evenly). A hash table doubles all at once when full; one table
+/// of millions of reports would stop ingest for hundreds of milliseconds while it moved them,
+/// a shard stops it for a 256th of that.
+pub(crate) struct StatusTable {
+    shards: Vec<Lookup<Hash32, ReportStatus>>,
+}
+
+impl Default for StatusTable {
+    fn default() -> StatusTable {
+        StatusTable {
+            shards: (0..STATUS_SHARDS).map(|_| Lookup::default()).collect(),
+        }
+    }
+}
+
+impl StatusTable {
+    fn shard(&self, id: &Hash32) -> &Lookup<Hash32, ReportStatus> {
+        &self.shards[usize::from(id.0[0]) % STATUS_SHARDS]
+    }
+
+    fn shard_mut(&mut self, id: &Hash32) -> &mut Lookup<Hash32, ReportStatus> {
+        &mut self.shards[usize::from(id.0[0]) % STATUS_SHARDS]
+    }
+
+    pub(crate) fn get(&self, id: &Hash32) -> Option<&ReportStatus> {
+        self.shard(id).get(id)
+    }
+
+    pub(crate) fn entry(
+        &mut self,
+        id: Hash32,
+    ) -> std::collections::hash_map::Entry<'_, Hash32, ReportStatus> {
+        self.shard_mut(&id).entry(id)
+    }
+
+    pub(crate) fn insert(&mut self, id: Hash32, status: ReportStatus) {
+        self.shard_mut(&id).insert(id, status);
+    }
+
+    pub(crate) fn remove(&mut self, id: &Hash32) {
+        self.shard_mut(id).remove(id);
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct OpenEpoch {
     pub(crate) reports: ReportChunks,
@@ -170,7 +218,7 @@ pub(crate) struct Bucket {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    pub(crate) status: Lookup<Hash32, ReportStatus>,
+    pub(crate) status: StatusTable,
     pub(crate) open: BTreeMap<u64, OpenEpoch>,
     pub(crate) closed_below: u64,
     pub(crate) buckets: Lookup<PublicKey, Bucket>,
@@ -420,4 +468,61 @@ pub(crate) fn take_token(
     }
     b.tokens_milli -= 1_000;
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_table_finds_each_id_in_its_shard_and_refuses_a_second_entry() {
+        let mut t = StatusTable::default();
+        let ids: Vec<Hash32> = (0u32..2_000)
+            .map(|i| Hash32::digest(&i.to_le_bytes()))
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            let std::collections::hash_map::Entry::Vacant(v) = t.entry(*id) else {
+                panic!("id {i} is new");
+            };
+            v.insert(ReportStatus::Accepted { epoch: i as u64 });
+        }
+        assert!(t.shards.iter().filter(|s| !s.is_empty()).count() > STATUS_SHARDS / 2);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(t.get(id), Some(&ReportStatus::Accepted { epoch: i as u64 }));
+            assert!(matches!(
+                t.entry(*id),
+                std::collections::hash_map::Entry::Occupied(_)
+            ));
+        }
+        t.remove(&ids[7]);
+        assert_eq!(t.get(&ids[7]), None);
+        t.insert(ids[7], ReportStatus::Accepted { epoch: 9 });
+        assert_eq!(t.get(&ids[7]), Some(&ReportStatus::Accepted { epoch: 9 }));
+    }
+
+    #[test]
+    fn report_chunks_keep_append_order_across_chunks() {
+        let k = depin_types::SecretKey::from_seed([3; 32]);
+        let mut c = ReportChunks::default();
+        let n = REPORT_CHUNK * 2 + 5;
+        for i in 0..n {
+            let r = depin_types::Report {
+                chain_id: "t".into(),
+                module: "heartbeat".into(),
+                device: k.public(),
+                timestamp_ms: i as u64,
+                payload: vec![],
+            };
+            c.push(SignedReport {
+                report: r,
+                signature: depin_types::Signature([0; 64]),
+            });
+        }
+        assert_eq!((c.len(), c.chunks.len()), (n, 3));
+        let v = c.to_vec();
+        assert!(v
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.report.timestamp_ms == i as u64));
+    }
 }
