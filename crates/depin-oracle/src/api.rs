@@ -102,7 +102,7 @@ fn refusal_status(code: &str) -> StatusCode {
     match code {
         "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
         "report_too_large" | "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "log_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "log_unavailable" | "verifier_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }
