@@ -216,12 +216,7 @@ impl NodeClient {
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let resp = self
-            .http
-            .post(&url)
-            .header("content-type", "application/octet-stream")
-            .header("accept", "application/octet-stream")
-            .body(body)
-            .send()
+            .send_octets(&url, body, "application/octet-stream")
             .await;
         let bytes = self.read_bytes(&url, resp).await?;
         borsh::from_slice(&bytes).map_err(|e| ClientError::Decode {
@@ -242,14 +237,24 @@ impl NodeClient {
         body: Vec<u8>,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .post(&url)
+        let resp = self.send_octets(&url, body, "application/json").await;
+        self.read(url, resp).await
+    }
+
+    /// POSTs an `application/octet-stream` body, accepting `accept`.
+    async fn send_octets(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        accept: &str,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .post(url)
             .header("content-type", "application/octet-stream")
+            .header("accept", accept)
             .body(body)
             .send()
-            .await;
-        self.read(url, resp).await
+            .await
     }
 
     /// Submits raw bytes as a transaction (for tests of malformed input).

@@ -129,8 +129,16 @@ impl Core {
             .writer
             .send(crate::core::AppendJob { records, done })
             .is_ok();
-        let durable = sent && matches!(wait.await, Ok(Ok(())));
-        self.finish(pending, &counts, durable);
+        // The reports are reserved: they must be made part of their epochs (or released)
+        // even if this request's future is dropped (its client hung up), or their epoch would
+        // wait forever for appends in flight. A task of its own finishes them.
+        let core = Arc::clone(self);
+        let finishing = tokio::spawn(async move {
+            let durable = sent && matches!(wait.await, Ok(Ok(())));
+            core.finish(pending, &counts, durable);
+            durable
+        });
+        let durable = finishing.await.unwrap_or(false);
         if durable {
             return results;
         }
@@ -276,5 +284,107 @@ impl crate::core::Inner {
         slot.insert(ReportStatus::Accepted { epoch });
         self.open.entry(epoch).or_default().in_flight += 1;
         Ok((Ack { id, epoch }, sr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::IngestPolicy;
+    use depin_module::DeviceInfo;
+    use depin_types::{Report, SecretKey};
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    const NOW_MS: u64 = 1_000_000;
+
+    fn core(dir: &std::path::Path, key: &SecretKey) -> Arc<Core> {
+        let policy = IngestPolicy {
+            chain_id: "t".into(),
+            genesis_time_ms: 0,
+            epoch_length_ms: 10_000_000,
+            max_skew_ms: 60_000,
+            rate_burst: 1_000,
+            rate_per_minute: 1_000,
+        };
+        let modules: Vec<Arc<dyn depin_module::ResourceModule>> =
+            vec![Arc::new(depin_module_heartbeat::Heartbeat)];
+        let core = Core::open(dir, policy, modules, 0).expect("log opens");
+        let d = DeviceInfo {
+            device: key.public(),
+            owner: key.public(),
+            class: depin_module_heartbeat::CLASS.into(),
+            location: None,
+            antenna: None,
+            active: true,
+        };
+        core.set_registry([(key.public(), d)].into_iter().collect());
+        core
+    }
+
+    fn report(key: &SecretKey, i: u64) -> Vec<u8> {
+        let r = Report {
+            chain_id: "t".into(),
+            module: depin_module_heartbeat::NAME.into(),
+            device: key.public(),
+            timestamp_ms: NOW_MS + i,
+            payload: vec![],
+        };
+        r.sign(key).to_bytes()
+    }
+
+    fn in_flight(core: &Core) -> u64 {
+        core.lock().open.get(&0).map_or(0, |o| o.in_flight)
+    }
+
+    /// Polls a request's future until its reports are reserved (appends in flight), then
+    /// drops it, as hyper does when a client hangs up. `false` if it finished first.
+    async fn drop_while_appending(core: &Arc<Core>, items: Vec<Vec<u8>>) -> bool {
+        let mut fut = Box::pin(core.ingest(items, NOW_MS));
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..100_000 {
+            if fut.as_mut().poll(&mut cx).is_ready() {
+                return false;
+            }
+            if in_flight(core) > 0 {
+                return true;
+            }
+            tokio::task::yield_now().await;
+        }
+        false
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_dropped_while_its_reports_are_appended_still_lets_the_epoch_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::from_seed([9; 32]);
+        let core = core(dir.path(), &key);
+        let mut caught = false;
+        for attempt in 0..20 {
+            let items = (0..64).map(|i| report(&key, attempt * 64 + i)).collect();
+            if drop_while_appending(&core, items).await {
+                caught = true;
+                break;
+            }
+        }
+        assert!(caught, "no request was caught with appends in flight");
+        for _ in 0..1_000 {
+            if in_flight(&core) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            in_flight(&core),
+            0,
+            "the dropped request's reports were finished"
+        );
+        let closed = core.take_epoch(0).expect("no appends in flight");
+        assert_eq!(
+            closed.reports.len() % 64,
+            0,
+            "whole requests, acknowledged or not"
+        );
+        assert!(!closed.reports.is_empty());
     }
 }
