@@ -190,8 +190,8 @@ async fn submit_report(
 /// `Accept: application/octet-stream` (a gateway forwarding thousands of reports need not
 /// parse JSON and hex).
 #[utoipa::path(post, path = "/v1/reports/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ReportBatchResponse, content_type = "application/json"),
-        (status = 200, description = "borsh Vec<ReportOutcome>, with Accept: application/octet-stream", content_type = "application/octet-stream"),
+    responses((status = 200, description = "one result per report: JSON, or borsh Vec<ReportOutcome> with Accept: application/octet-stream",
+            content((ReportBatchResponse = "application/json"), (Vec<u8> = "application/octet-stream"))),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn submit_batch(
     State(s): State<OracleApi>,
@@ -423,4 +423,35 @@ pub async fn spawn(
         }
     });
     Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn a_borsh_reply_is_given_only_to_who_accepts_octet_streams() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.append(ACCEPT, HeaderValue::from_static(v));
+            wants_borsh(&h)
+        };
+        assert!(!wants_borsh(&HeaderMap::new()));
+        assert!(with("application/octet-stream"));
+        assert!(with("application/json, application/octet-stream;q=0.5"));
+        assert!(!with("application/json"));
+        assert!(!with("*/*"));
+    }
+
+    #[test]
+    fn the_batch_route_documents_both_reply_formats() {
+        let doc = serde_json::to_value(openapi()).expect("openapi serializes");
+        let content = &doc["paths"]["/v1/reports/batch"]["post"]["responses"]["200"]["content"];
+        assert!(content.get("application/json").is_some(), "{content}");
+        assert!(
+            content.get("application/octet-stream").is_some(),
+            "{content}"
+        );
+    }
 }
