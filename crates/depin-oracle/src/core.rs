@@ -204,6 +204,54 @@ impl StatusTable {
     }
 }
 
+/// Settled epochs whose report statuses stay in memory (served by `GET /v1/reports/{id}`);
+/// older ones are dropped as epochs settle, so memory follows recent load, not uptime. Their
+/// verdicts stay in each epoch's published `verdicts.bin`.
+pub const STATUS_RETAINED_EPOCHS: u64 = 24;
+
+/// Report statuses by epoch: a report's epoch follows from its timestamp, so a replay is
+/// always looked for in its own epoch's table.
+#[derive(Default)]
+pub(crate) struct Statuses {
+    by_epoch: BTreeMap<u64, StatusTable>,
+}
+
+impl Statuses {
+    /// A report's status in any retained epoch (open ones, then the settled ones kept).
+    pub(crate) fn get(&self, id: &Hash32) -> Option<&ReportStatus> {
+        self.by_epoch.values().rev().find_map(|t| t.get(id))
+    }
+
+    pub(crate) fn entry(
+        &mut self,
+        epoch: u64,
+        id: Hash32,
+    ) -> std::collections::hash_map::Entry<'_, Hash32, ReportStatus> {
+        self.by_epoch.entry(epoch).or_default().entry(id)
+    }
+
+    pub(crate) fn insert(&mut self, epoch: u64, id: Hash32, status: ReportStatus) {
+        self.by_epoch.entry(epoch).or_default().insert(id, status);
+    }
+
+    pub(crate) fn remove(&mut self, epoch: u64, id: &Hash32) {
+        if let Some(t) = self.by_epoch.get_mut(&epoch) {
+            t.remove(id);
+        }
+    }
+
+    /// Drops the statuses of every epoch below `epoch`.
+    pub(crate) fn forget_below(&mut self, epoch: u64) {
+        self.by_epoch = self.by_epoch.split_off(&epoch);
+    }
+
+    /// Epochs with statuses in memory.
+    #[cfg(test)]
+    pub(crate) fn epochs(&self) -> usize {
+        self.by_epoch.len()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct OpenEpoch {
     pub(crate) reports: ReportChunks,
@@ -218,7 +266,7 @@ pub(crate) struct Bucket {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    pub(crate) status: StatusTable,
+    pub(crate) status: Statuses,
     pub(crate) open: BTreeMap<u64, OpenEpoch>,
     pub(crate) closed_below: u64,
     pub(crate) buckets: Lookup<PublicKey, Bucket>,
@@ -386,13 +434,18 @@ impl Core {
         self.lock().open.remove(&epoch);
     }
 
-    /// Records the verdicts of a settled epoch (served by `GET /v1/reports/{id}`).
+    /// Records the verdicts of a settled epoch (served by `GET /v1/reports/{id}`), oldest
+    /// first when several are reloaded.
+    ///
+    /// Statuses of epochs more than [`STATUS_RETAINED_EPOCHS`] below `epoch` are dropped.
     pub fn record_verdicts(&self, epoch: u64, verdicts: &ReportVerdicts) {
         let mut g = self.lock();
         for (id, verdict) in verdicts.iter() {
             g.status
-                .insert(*id, ReportStatus::Settled { epoch, verdict });
+                .insert(epoch, *id, ReportStatus::Settled { epoch, verdict });
         }
+        g.status
+            .forget_below((epoch + 1).saturating_sub(STATUS_RETAINED_EPOCHS));
     }
 
     /// Counts a refusal made before a report could be decoded (e.g. an oversized body) in
@@ -434,7 +487,7 @@ impl Inner {
         match rec {
             LogRecord::Report { epoch, report } if epoch >= self.closed_below => {
                 self.status
-                    .insert(report.id(), ReportStatus::Accepted { epoch });
+                    .insert(epoch, report.id(), ReportStatus::Accepted { epoch });
                 self.open.entry(epoch).or_default().reports.push(report);
             }
             LogRecord::Rejections { epoch, counts } if epoch >= self.closed_below => {
@@ -498,6 +551,41 @@ mod tests {
         assert_eq!(t.get(&ids[7]), None);
         t.insert(ids[7], ReportStatus::Accepted { epoch: 9 });
         assert_eq!(t.get(&ids[7]), Some(&ReportStatus::Accepted { epoch: 9 }));
+    }
+
+    #[test]
+    fn settled_statuses_are_kept_for_the_retained_epochs_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = IngestPolicy {
+            chain_id: "t".into(),
+            genesis_time_ms: 0,
+            epoch_length_ms: 1_000,
+            max_skew_ms: 1_000,
+            rate_burst: 1,
+            rate_per_minute: 1,
+        };
+        let core = Core::open(dir.path(), policy, Vec::new(), 0).expect("log opens");
+        let id = |e: u64| Hash32::digest(&e.to_le_bytes());
+        let last = STATUS_RETAINED_EPOCHS * 3;
+        for e in 0..=last {
+            let v = depin_module::Verdicts::filled(1, &Verdict::Valid);
+            let rv = ReportVerdicts::new(vec![id(e)], v).expect("one verdict, one id");
+            core.record_verdicts(e, &rv);
+        }
+        let settled = |e: u64| ReportStatus::Settled {
+            epoch: e,
+            verdict: Verdict::Valid,
+        };
+        let first_kept = last + 1 - STATUS_RETAINED_EPOCHS;
+        assert_eq!(core.status(&id(last)), Some(settled(last)));
+        assert_eq!(core.status(&id(first_kept)), Some(settled(first_kept)));
+        assert_eq!(core.status(&id(first_kept - 1)), None);
+        assert_eq!(core.status(&id(0)), None);
+        assert_eq!(
+            core.lock().status.epochs() as u64,
+            STATUS_RETAINED_EPOCHS,
+            "memory follows the retained epochs, not the uptime"
+        );
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl Core {
         let mut g = self.lock();
         for (epoch, sr) in pending {
             if !durable {
-                g.status.remove(&sr.id());
+                g.status.remove(epoch, &sr.id());
             }
             let o = g.open.entry(epoch).or_default();
             assert!(o.in_flight > 0, "every pending report was reserved");
@@ -265,7 +265,7 @@ impl crate::core::Inner {
             ));
         }
         // One probe of the (large) status table for both the dedup check and the insert.
-        let std::collections::hash_map::Entry::Vacant(slot) = self.status.entry(id) else {
+        let std::collections::hash_map::Entry::Vacant(slot) = self.status.entry(epoch, id) else {
             return Err((
                 refuse(
                     "duplicate_report",

@@ -12,10 +12,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Settled epochs whose report verdicts are loaded back at start (older ones: see the
-/// published files).
-pub const RELOAD_VERDICT_EPOCHS: usize = 24;
-
 /// Errors starting an oracle.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -123,7 +119,9 @@ async fn open_core(
     let first = first_open_epoch(cfg, published)?;
     let core = Core::open(&cfg.home.join("log"), policy, modules, first)?;
     let settled = published.settled()?;
-    for e in settled.iter().rev().take(RELOAD_VERDICT_EPOCHS) {
+    // The verdicts of the last settled epochs, oldest first (older ones: the published files).
+    let keep = usize::try_from(crate::core::STATUS_RETAINED_EPOCHS).unwrap_or(usize::MAX);
+    for e in &settled[settled.len().saturating_sub(keep)..] {
         core.record_verdicts(*e, &published.verdicts(*e)?);
     }
     // A warm registry before the first report: a cold cache would refuse registered
