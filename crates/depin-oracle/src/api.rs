@@ -262,7 +262,9 @@ fn json_item(o: ReportOutcome) -> ReportBatchItem {
 }
 
 /// A report's status: `accepted`, then `valid` or `invalid` (with the reason) once its epoch
-/// is settled.
+/// is settled; 404 `not_found` for an unknown report or one more than
+/// [`crate::core::STATUS_RETAINED_EPOCHS`] settled epochs old (its verdict is in that epoch's
+/// published `verdicts.bin`).
 #[utoipa::path(get, path = "/v1/reports/{id}", params(("id" = String, Path, description = "report id (hex)")),
     responses((status = 200, body = ReportStatusView), (status = 404, body = ErrorBody)))]
 async fn report_status(
