@@ -14,6 +14,7 @@ mod tables;
 mod tree;
 
 use borsh::BorshDeserialize;
+use depin_ledger::module::ModuleRegistry;
 use depin_ledger::state::WriteSet;
 use depin_ledger::{StateError, StateRead};
 use depin_types::{Block, Genesis, Hash32, Receipt};
@@ -112,6 +113,8 @@ type NodeCache = BTreeMap<Vec<u8>, jmt::storage::Node>;
 /// The node's database.
 pub struct Db {
     db: Database,
+    modules: ModuleRegistry,
+    history_prefixes: Vec<&'static [u8]>,
     recent_nodes: Mutex<Arc<NodeCache>>,
     staged: Mutex<Option<Staged>>,
 }
@@ -131,17 +134,27 @@ fn push_live(out: &mut Vec<StateEntry>, entry: Option<(Vec<u8>, Option<Vec<u8>>)
 }
 
 impl Db {
-    /// Opens (or creates) the database file at `path` and makes sure every table exists.
-    pub fn open(path: &Path) -> Result<Db, DbError> {
+    /// Opens (or creates) the database file at `path` of a chain running `modules` (their
+    /// genesis state and history prefixes), and makes sure every table exists.
+    pub fn open(path: &Path, modules: &ModuleRegistry) -> Result<Db, DbError> {
         let db = Database::create(path).map_err(rerr)?;
         let w = db.begin_write().map_err(rerr)?;
         create_tables(&w)?;
         w.commit().map_err(rerr)?;
+        let mut history_prefixes = tables::CORE_HISTORY_PREFIXES.to_vec();
+        history_prefixes.extend(modules.history_prefixes());
         Ok(Db {
             db,
+            modules: modules.clone(),
+            history_prefixes,
             recent_nodes: Mutex::new(Arc::new(NodeCache::new())),
             staged: Mutex::new(None),
         })
+    }
+
+    /// The chain's modules (as given to [`Db::open`]).
+    pub fn modules(&self) -> &ModuleRegistry {
+        &self.modules
     }
 
     /// Writes the genesis state as tree version 0. Idempotent for the same genesis; errors with
@@ -156,13 +169,15 @@ impl Db {
             return self.state_root(0);
         }
         let writes =
-            depin_ledger::genesis::genesis_writes(genesis).map_err(|e| DbError::Conflict {
-                message: format!("invalid genesis: {e}"),
+            depin_ledger::genesis::genesis_writes(genesis, &self.modules).map_err(|e| {
+                DbError::Conflict {
+                    message: format!("invalid genesis: {e}"),
+                }
             })?;
         let pending = self.compute_root(&writes, 0)?;
         let root = pending.root;
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, &writes, &pending)?;
+        write_state(&w, &writes, &pending, &self.history_prefixes)?;
         {
             let mut meta = w.open_table(META).map_err(rerr)?;
             meta.insert(META_GENESIS_HASH, genesis.hash().0.as_slice())
@@ -311,7 +326,7 @@ impl Db {
         }
         let t0 = std::time::Instant::now();
         let w = self.db.begin_write().map_err(rerr)?;
-        write_state(&w, writes, &pending)?;
+        write_state(&w, writes, &pending, &self.history_prefixes)?;
         let t1 = std::time::Instant::now();
         write_block(&w, block, receipts)?;
         let t2 = std::time::Instant::now();
@@ -365,7 +380,7 @@ impl Db {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<StateEntry>, DbError> {
-        if !tables::HISTORY_PREFIXES.contains(&prefix) {
+        if !self.history_prefixes.contains(&prefix) {
             return Err(DbError::Conflict {
                 message: format!(
                     "no history is kept under {}",
@@ -609,7 +624,14 @@ mod tests {
             time_ms: 1,
             proposer: alice.public(),
         };
-        let out = execute_block(&db.snapshot().unwrap(), &ctx, &vtx, BlockMode::Verify).unwrap();
+        let out = execute_block(
+            &db.snapshot().unwrap(),
+            &ctx,
+            &ModuleRegistry::empty(),
+            &vtx,
+            BlockMode::Verify,
+        )
+        .unwrap();
         let pending = db.compute_root(&out.writes, 1).unwrap();
         let header = BlockHeader {
             chain_id: "test".into(),
@@ -634,7 +656,7 @@ mod tests {
     #[test]
     fn a_failed_transaction_keeps_its_reason_code_and_a_successful_one_its_fee() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let db = Db::open(&dir.path().join("db.redb"), &ModuleRegistry::empty()).unwrap();
         let alice = SecretKey::from_seed([1; 32]);
         db.init_genesis(&genesis(&alice)).unwrap();
         let txs = vec![transfer(&alice, 0, 5), transfer(&alice, 1, 10_000_000_000)];
@@ -658,13 +680,13 @@ mod tests {
         let path = dir.path().join("db.redb");
         let alice = SecretKey::from_seed([1; 32]);
         let block = {
-            let db = Db::open(&path).unwrap();
+            let db = Db::open(&path, &ModuleRegistry::empty()).unwrap();
             let g0 = db.init_genesis(&genesis(&alice)).unwrap();
             let b = one_block(&db, &alice);
             assert_ne!(g0, b.header.state_root);
             b
         };
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, &ModuleRegistry::empty()).unwrap();
         assert_eq!(db.height().unwrap(), 1);
         assert_eq!(db.state_root(1).unwrap(), block.header.state_root);
         assert_eq!(db.block(1).unwrap().unwrap(), block);
@@ -683,7 +705,7 @@ mod tests {
     #[test]
     fn proofs_show_inclusion_and_exclusion_against_the_header_root() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let db = Db::open(&dir.path().join("db.redb"), &ModuleRegistry::empty()).unwrap();
         let alice = SecretKey::from_seed([1; 32]);
         db.init_genesis(&genesis(&alice)).unwrap();
         let block = one_block(&db, &alice);
@@ -704,7 +726,7 @@ mod tests {
     #[test]
     fn the_batched_and_the_general_tree_updates_give_the_same_roots() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let db = Db::open(&dir.path().join("db.redb"), &ModuleRegistry::empty()).unwrap();
         let alice = SecretKey::from_seed([1; 32]);
         db.init_genesis(&genesis(&alice)).unwrap();
         let snap = db.snapshot().unwrap();
@@ -724,7 +746,7 @@ mod tests {
     #[test]
     fn a_block_that_does_not_extend_the_chain_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.redb")).unwrap();
+        let db = Db::open(&dir.path().join("db.redb"), &ModuleRegistry::empty()).unwrap();
         let alice = SecretKey::from_seed([1; 32]);
         db.init_genesis(&genesis(&alice)).unwrap();
         let block = one_block(&db, &alice);

@@ -62,18 +62,17 @@ impl TxLocation {
         }
     }
 }
-/// Versioned values of the keys under [`HISTORY_PREFIXES`]: (key ‖ height u64 BE) → `[0]`
+/// Versioned values of the keys under [`CORE_HISTORY_PREFIXES`] and the registered modules'
+/// `history_prefixes`: (key ‖ height u64 BE) → `[0]`
 /// for a deletion or `[1] ‖ value`. Lets oracles read the device registry as of a past
 /// height (an epoch's last block) while `state` holds only the latest values.
 pub const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
-/// Key prefixes whose every version is kept in [`HISTORY`]: the device registry, credit
-/// balances and the storage providers and deals (what oracles read as of an epoch's last
-/// block; few writes each, never the per-transaction account rows).
-pub const HISTORY_PREFIXES: &[&[u8]] = &[
+/// Core key prefixes whose every version is kept in [`HISTORY`]: the device registry and credit
+/// balances (what oracles read as of an epoch's last block; few writes each, never the
+/// per-transaction account rows). Modules add theirs (`LedgerModule::history_prefixes`).
+pub const CORE_HISTORY_PREFIXES: &[&[u8]] = &[
     depin_ledger::components::devices::DEVICE_PREFIX,
     depin_ledger::components::credits::BALANCE_PREFIX,
-    depin_ledger::components::storage::PROVIDER_PREFIX,
-    depin_ledger::components::storage::DEAL_PREFIX,
 ];
 
 /// Metadata.
@@ -100,6 +99,7 @@ pub fn write_state(
     w: &WriteTransaction,
     writes: &WriteSet,
     pending: &PendingCommit,
+    history_prefixes: &[&[u8]],
 ) -> Result<(), crate::DbError> {
     {
         let mut state = w.open_table(STATE)?;
@@ -110,7 +110,7 @@ pub fn write_state(
             };
         }
     }
-    write_history(w, writes, pending.version)?;
+    write_history(w, writes, pending.version, history_prefixes)?;
     let batch = &pending.batch.node_batch;
     let mut nodes = w.open_table(JMT_NODES)?;
     for (nk, node) in batch.nodes() {
@@ -125,10 +125,11 @@ fn write_history(
     w: &WriteTransaction,
     writes: &WriteSet,
     version: u64,
+    history_prefixes: &[&[u8]],
 ) -> Result<(), crate::DbError> {
     let mut history = w.open_table(HISTORY)?;
     for (k, v) in writes {
-        if !HISTORY_PREFIXES.iter().any(|p| k.starts_with(p)) {
+        if !history_prefixes.iter().any(|p| k.starts_with(p)) {
             continue;
         }
         let key = [k.as_slice(), &version.to_be_bytes()].concat();

@@ -4,8 +4,8 @@
 use crate::components::escrow::EscrowError;
 use crate::components::rewards::RewardsError;
 use crate::components::staking::StakingError;
-use crate::components::storage::StorageError;
 use crate::components::{bank::BankError, credits::CreditsError, devices::DevicesError};
+use crate::module::ModuleError;
 
 /// Something with a stable, machine-readable reason code (`snake_case`).
 pub trait ReasonCode {
@@ -70,6 +70,16 @@ pub enum StatelessError {
     /// A class name that cannot exist.
     #[error("device class name must be 1 to 32 bytes")]
     InvalidClassName,
+    /// A module action for a module this chain does not run.
+    #[error("no module {module:?} on this chain")]
+    UnknownModule {
+        /// The module named.
+        module: String,
+    },
+    /// A module action whose body the module refuses (its reason code, e.g. a body that does
+    /// not decode).
+    #[error(transparent)]
+    Module(ModuleError),
 }
 
 impl ReasonCode for StatelessError {
@@ -84,6 +94,8 @@ impl ReasonCode for StatelessError {
             StatelessError::InvalidDeviceSignature => "invalid_device_signature",
             StatelessError::InvalidMakerSignature => "invalid_maker_signature",
             StatelessError::InvalidClassName => "invalid_class_name",
+            StatelessError::UnknownModule { .. } => "unknown_module",
+            StatelessError::Module(e) => e.code(),
         }
     }
 }
@@ -112,9 +124,9 @@ pub enum TxError {
     /// Failed in the `escrow` component.
     #[error(transparent)]
     Escrow(#[from] EscrowError),
-    /// Failed in the `storage` component.
+    /// Failed in a resource module's ledger component (its own reason code).
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Module(#[from] ModuleError),
     /// The state store failed; not the transaction's fault.
     #[error(transparent)]
     State(#[from] StateError),
@@ -130,7 +142,7 @@ impl ReasonCode for TxError {
             TxError::Credits(e) => e.code(),
             TxError::Rewards(e) => e.code(),
             TxError::Escrow(e) => e.code(),
-            TxError::Storage(e) => e.code(),
+            TxError::Module(e) => e.code(),
             TxError::State(_) => "internal_storage_error",
         }
     }

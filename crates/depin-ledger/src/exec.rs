@@ -8,13 +8,14 @@
 //! 3. Stateful check and execution by the owning component. A failure here rolls the action
 //!    back but keeps the fee and nonce, and the receipt records the reason code.
 
-use crate::components::{bank, credits, devices, escrow, rewards, staking, storage, TxContext};
+use crate::components::{bank, credits, devices, escrow, rewards, staking, TxContext};
 use crate::error::{ReasonCode, StateError, StatelessError, TxError};
+use crate::module::ModuleRegistry;
 use crate::state::{get, Overlay, StateRead, WriteSet};
 use depin_types::block::{Receipt, TxStatus};
 use depin_types::tx::{
     device_pop_bytes, maker_approval_bytes, Action, BankAction, DeviceAction, EscrowAction,
-    StakingAction, MAX_CLASS_NAME_BYTES,
+    StakingAction, MAX_CLASS_NAME_BYTES, MAX_MODULE_NAME_BYTES,
 };
 use depin_types::{Amount, BatchVerifier, ChainParams, Hash32, PublicKey, SignedTransaction};
 
@@ -79,12 +80,15 @@ pub fn height(s: &impl StateRead) -> Result<u64, StateError> {
 }
 
 /// Stateless checks except signatures. `encoded_len` is the borsh length the transaction
-/// arrived with.
+/// arrived with; a module action is checked by its module ([`LedgerModule::check_stateless`]).
+///
+/// [`LedgerModule::check_stateless`]: crate::module::LedgerModule::check_stateless
 pub fn check_stateless(
     stx: &SignedTransaction,
     encoded_len: usize,
     chain_id: &str,
     params: &ChainParams,
+    modules: &ModuleRegistry,
 ) -> Result<(), StatelessError> {
     let tx = &stx.tx;
     if tx.chain_id != chain_id {
@@ -118,12 +122,24 @@ pub fn check_stateless(
         a.checked_add(tx.fee)
             .map_err(|_| StatelessError::AmountOverflow)?;
     }
-    if let Action::Devices(DeviceAction::Onboard(o)) = &tx.action {
-        if o.class.is_empty() || o.class.len() > MAX_CLASS_NAME_BYTES {
-            return Err(StatelessError::InvalidClassName);
+    match &tx.action {
+        Action::Devices(DeviceAction::Onboard(o))
+            if o.class.is_empty() || o.class.len() > MAX_CLASS_NAME_BYTES =>
+        {
+            Err(StatelessError::InvalidClassName)
         }
+        Action::Module(m) => {
+            let module = modules
+                .get(&m.module)
+                .ok_or_else(|| StatelessError::UnknownModule {
+                    module: m.module.chars().take(MAX_MODULE_NAME_BYTES).collect(),
+                })?;
+            module
+                .check_stateless(&m.body)
+                .map_err(StatelessError::Module)
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Which signature of a transaction a batch entry is.
@@ -332,10 +348,11 @@ pub enum BlockError {
 
 /// Executes a block's transactions over `base` and returns the writes and receipts.
 ///
-/// Deterministic: the outcome depends only on `base`, `ctx` and `txs`.
+/// Deterministic: the outcome depends only on `base`, `ctx`, `txs` and the chain's `modules`.
 pub fn execute_block<T: std::borrow::Borrow<VerifiedTx>>(
     base: &dyn StateRead,
     ctx: &BlockContext,
+    modules: &ModuleRegistry,
     txs: &[T],
     mode: BlockMode,
 ) -> Result<BlockOutcome, BlockError> {
@@ -359,7 +376,14 @@ pub fn execute_block<T: std::borrow::Borrow<VerifiedTx>>(
     let mut out = BlockOutcome::default();
     for (index, vtx) in txs.iter().enumerate() {
         let receipt_index = u32::try_from(out.receipts.len()).expect("bounded by max_block_txs");
-        match apply_tx(&mut block, ctx, &params, vtx.borrow(), receipt_index) {
+        match apply_tx(
+            &mut block,
+            ctx,
+            modules,
+            &params,
+            vtx.borrow(),
+            receipt_index,
+        ) {
             Ok(r) => {
                 out.receipts.push(r);
                 out.included.push(index);
@@ -391,13 +415,14 @@ fn fatal(e: TxError) -> BlockError {
 pub fn apply_tx(
     block: &mut Overlay<'_>,
     ctx: &BlockContext,
+    modules: &ModuleRegistry,
     params: &ChainParams,
     vtx: &VerifiedTx,
     index: u32,
 ) -> Result<Receipt, TxError> {
     let stx = vtx.tx();
-    check_stateless(stx, vtx.encoded_len(), &ctx.chain_id, params)?;
-    let tctx = TxContext::new(ctx, params, stx.tx.signer);
+    check_stateless(stx, vtx.encoded_len(), &ctx.chain_id, params, modules)?;
+    let tctx = TxContext::new(ctx, params, stx.tx.signer, modules);
     let ante = {
         let mut o = Overlay::new(&*block);
         bank::charge_fee_and_nonce(&mut o, &tctx, stx.tx.nonce, stx.tx.fee, &ctx.proposer)?;
@@ -444,7 +469,7 @@ fn check_and_execute(
         Action::Credits(a) => credits::execute(s, ctx, a),
         Action::Rewards(a) => rewards::execute(s, ctx, a),
         Action::Escrow(a) => escrow::execute(s, ctx, a),
-        Action::Storage(a) => storage::execute(s, ctx, a),
+        Action::Module(m) => module_of(ctx, &m.module)?.execute(s, ctx, &m.body),
     }
 }
 
@@ -457,8 +482,21 @@ fn check_action(s: &impl StateRead, ctx: &TxContext<'_>, action: &Action) -> Res
         Action::Credits(a) => credits::check(s, ctx, a),
         Action::Rewards(a) => rewards::check(s, ctx, a),
         Action::Escrow(a) => escrow::check(s, ctx, a),
-        Action::Storage(a) => storage::check(s, ctx, a),
+        Action::Module(m) => module_of(ctx, &m.module)?.check(&s, ctx, &m.body),
     }
+}
+
+/// The registered module `name` (the stateless check already refused unknown ones).
+fn module_of<'c>(
+    ctx: &'c TxContext<'_>,
+    name: &str,
+) -> Result<&'c dyn crate::module::LedgerModule, TxError> {
+    ctx.modules.get(name).ok_or_else(|| {
+        StatelessError::UnknownModule {
+            module: name.chars().take(MAX_MODULE_NAME_BYTES).collect(),
+        }
+        .into()
+    })
 }
 
 /// The mempool's admission check (as Cosmos' CheckTx): phase 2 (nonce and fee) on a scratch
@@ -467,11 +505,12 @@ fn check_action(s: &impl StateRead, ctx: &TxContext<'_>, action: &Action) -> Res
 pub fn check_admission(
     base: &dyn StateRead,
     ctx: &BlockContext,
+    modules: &ModuleRegistry,
     params: &ChainParams,
     vtx: &VerifiedTx,
 ) -> Result<(), TxError> {
     let stx = vtx.tx();
-    let tctx = TxContext::new(ctx, params, stx.tx.signer);
+    let tctx = TxContext::new(ctx, params, stx.tx.signer, modules);
     let mut o = Overlay::new(base);
     bank::charge_fee_and_nonce(&mut o, &tctx, stx.tx.nonce, stx.tx.fee, &ctx.proposer)?;
     check_action(&o, &tctx, &stx.tx.action)
@@ -482,11 +521,12 @@ pub fn check_admission(
 pub fn simulate(
     base: &dyn StateRead,
     ctx: &BlockContext,
+    modules: &ModuleRegistry,
     vtx: &VerifiedTx,
 ) -> Result<Receipt, TxError> {
     let params = params(&base)?;
     let mut o = Overlay::new(base);
-    apply_tx(&mut o, ctx, &params, vtx, 0)
+    apply_tx(&mut o, ctx, modules, &params, vtx, 0)
 }
 
 #[cfg(test)]

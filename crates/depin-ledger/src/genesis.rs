@@ -2,13 +2,23 @@
 
 use crate::components::{bank, devices, rewards, staking};
 use crate::exec::{CHAIN_ID_KEY, GENESIS_HASH_KEY, HEIGHT_KEY, PARAMS_KEY};
+use crate::module::ModuleRegistry;
 use crate::state::{MemState, Overlay, WriteSet};
+use depin_types::genesis::ModuleParams;
 use depin_types::{Genesis, GenesisError};
 
-/// The writes that make up the genesis state (height 0) of `genesis`.
+/// The writes that make up the genesis state (height 0) of `genesis` on a chain running
+/// `modules`: the core components' state, then each module's ([`LedgerModule::genesis`], given
+/// its `module_weights` entry's parameters).
 ///
-/// Errors: whatever [`Genesis::validate`] finds.
-pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
+/// Errors: whatever [`Genesis::validate`] finds; [`GenesisError::ModuleParams`] when a module
+/// refuses its parameters.
+///
+/// [`LedgerModule::genesis`]: crate::module::LedgerModule::genesis
+pub fn genesis_writes(
+    genesis: &Genesis,
+    modules: &ModuleRegistry,
+) -> Result<WriteSet, GenesisError> {
     genesis.validate()?;
     let empty = MemState::default();
     let mut s = Overlay::new(&empty);
@@ -61,12 +71,39 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
         };
         s.put(rewards::CONFIG_KEY.to_vec(), &cfg);
     }
+    write_modules(genesis, modules, &mut s)?;
     Ok(s.into_writes())
 }
 
+/// Each module's genesis state, from its `module_weights` entry's parameters (none: empty).
+fn write_modules(
+    genesis: &Genesis,
+    modules: &ModuleRegistry,
+    s: &mut Overlay<'_>,
+) -> Result<(), GenesisError> {
+    let none = ModuleParams::default();
+    for m in modules.iter() {
+        let params = genesis
+            .rewards
+            .iter()
+            .flat_map(|r| &r.module_weights)
+            .find(|w| w.module == m.name())
+            .map_or(&none, |w| &w.params);
+        m.genesis(params, s)
+            .map_err(|e| GenesisError::ModuleParams {
+                module: m.name().into(),
+                reason: e.message,
+            })?;
+    }
+    Ok(())
+}
+
 /// The genesis state in memory (for tests and replays).
-pub fn genesis_state(genesis: &Genesis) -> Result<MemState, GenesisError> {
+pub fn genesis_state(
+    genesis: &Genesis,
+    modules: &ModuleRegistry,
+) -> Result<MemState, GenesisError> {
     let mut m = MemState::default();
-    m.apply(genesis_writes(genesis)?);
+    m.apply(genesis_writes(genesis, modules)?);
     Ok(m)
 }

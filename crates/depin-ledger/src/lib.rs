@@ -20,7 +20,10 @@ pub mod components;
 pub mod error;
 pub mod exec;
 pub mod genesis;
+pub mod module;
 pub mod state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use audit::{audit_supply, SupplyAudit};
 pub use error::{ReasonCode, StateError, TxError};

@@ -4,11 +4,9 @@
 //! borsh encoding of `Vec<Vec<u8>>` (each inner vector one encoded transaction). Every error is
 //! a JSON [`ErrorBody`] with a stable reason code.
 
-mod storage;
-
-pub use storage::deal_view;
-
-use crate::app::{read_latest, NodeState, Rejection};
+pub use crate::app::Rejection;
+use crate::app::{read_latest, NodeState};
+use crate::module::NodeModules;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -53,6 +51,7 @@ pub struct ApiState {
         credits_at,
         epoch_rewards,
         escrow_account,
+        state_rows,
         block,
         chain,
         supply
@@ -74,6 +73,8 @@ pub struct ApiState {
         EpochRewardsView,
         EscrowView,
         EscrowPayeeView,
+        StateRowView,
+        StateRowPage,
         BlockView,
         ChainInfo,
         SupplyView
@@ -81,15 +82,14 @@ pub struct ApiState {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(storage::StorageDoc::openapi());
-    doc
+/// The OpenAPI document: the node's routes and those of its `modules`.
+pub fn openapi(modules: &NodeModules) -> utoipa::openapi::OpenApi {
+    modules.merge_openapi(ApiDoc::openapi())
 }
 
-/// All routes, with a body limit of `max_body_bytes`.
-pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+/// All routes (the node's and its `modules'`), with a body limit of `max_body_bytes`.
+pub fn router(state: ApiState, max_body_bytes: usize, modules: &NodeModules) -> Router {
+    let doc = Arc::new(openapi(modules));
     Router::new()
         .route("/v1/txs", post(submit_tx))
         .route("/v1/txs/batch", post(submit_batch))
@@ -101,11 +101,15 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/devices/{address}", get(device))
         .route("/v1/rewards/{epoch}", get(epoch_rewards))
         .route("/v1/escrow/{id}", get(escrow_account))
-        .merge(storage::routes())
+        .route("/v1/state/rows", get(state_rows))
+        .merge(modules.routes())
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/chain", get(chain))
         .route("/v1/supply", get(supply))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json((*doc).clone()) }),
+        )
         .route("/metrics", get(metrics_text))
         .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -175,7 +179,8 @@ fn split_batch(body: &[u8], max_items: usize) -> Result<Vec<std::ops::Range<usiz
     Ok(ranges)
 }
 
-fn not_found(what: &str) -> Rejection {
+/// A 404 `not_found` rejection: "`what` not found".
+pub fn not_found(what: &str) -> Rejection {
     Rejection {
         status: 404,
         code: "not_found".into(),
@@ -183,7 +188,8 @@ fn not_found(what: &str) -> Rejection {
     }
 }
 
-fn bad_request(code: &str, message: String) -> Rejection {
+/// A 400 rejection with reason code `code`.
+pub fn bad_request(code: &str, message: String) -> Rejection {
     Rejection {
         status: 400,
         code: code.into(),
@@ -191,7 +197,9 @@ fn bad_request(code: &str, message: String) -> Rejection {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs `f` (database reads) on tokio's blocking pool, so a handler does not hold a runtime
+/// worker; a 500 `internal_error` if it panicked.
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Rejection> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Rejection {
@@ -386,7 +394,8 @@ async fn account(
     .await?
 }
 
-fn internal(e: impl std::fmt::Display) -> Rejection {
+/// A 500 `internal_error` rejection carrying `e` (the node's own failure, e.g. storage).
+pub fn internal(e: impl std::fmt::Display) -> Rejection {
     Rejection {
         status: 500,
         code: "internal_error".into(),
@@ -450,9 +459,14 @@ pub struct PageQuery {
 /// One page of the versioned rows under `prefix` (keys `prefix ‖ 32-byte key`) as of the
 /// query's height: `(height, [(key, value)], next)`, `next` being the last key when the page
 /// is full.
-type RowPage = (u64, Vec<(PublicKey, Vec<u8>)>, Option<PublicKey>);
+pub type RowPage = (u64, Vec<(PublicKey, Vec<u8>)>, Option<PublicKey>);
 
-fn scan_page(node: &NodeState, prefix: &[u8], q: &PageQuery) -> Result<RowPage, Rejection> {
+/// One page of the versioned rows under `prefix` (a prefix with history: the core's or a
+/// module's `history_prefixes`), as the query asks.
+///
+/// Errors: a 400 for a bad `after` key or a height above the chain's; a 500 for storage
+/// failures (including a prefix without history).
+pub fn scan_page(node: &NodeState, prefix: &[u8], q: &PageQuery) -> Result<RowPage, Rejection> {
     let after = q.after.as_deref().map(parse_key).transpose()?;
     let limit = q.limit.unwrap_or(MAX_DEVICE_PAGE).clamp(1, MAX_DEVICE_PAGE);
     let height = read_height(node, q.height)?;
@@ -473,11 +487,14 @@ fn scan_page(node: &NodeState, prefix: &[u8], q: &PageQuery) -> Result<RowPage, 
 }
 
 /// `(height, views, next key)` of one page.
-type ViewPage<V> = (u64, Vec<V>, Option<PublicKey>);
+pub type ViewPage<V> = (u64, Vec<V>, Option<PublicKey>);
 
 /// One page under `prefix` (as [`scan_page`]) with each row turned into a view by `view`:
-/// the one body of the paged listings (devices, credits, storage providers and deals).
-fn view_page<V>(
+/// the one body of the paged listings (devices, credits, and modules' listings such as storage
+/// providers and deals).
+///
+/// Errors: as [`scan_page`], and `view`'s.
+pub fn view_page<V>(
     node: &NodeState,
     prefix: &[u8],
     q: &PageQuery,
@@ -801,4 +818,60 @@ mod tests {
             "malformed_batch"
         );
     }
+}
+
+/// Longest prefix `GET /v1/state/rows` accepts, bytes.
+pub const MAX_PREFIX_BYTES: usize = 64;
+
+/// Query of `GET /v1/state/rows`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct RowsQuery {
+    /// The key prefix (hex); every key under it must be the prefix and 32 bytes.
+    pub prefix: String,
+    /// Height to read at (default: the latest).
+    pub height: Option<u64>,
+    /// Start after this 32-byte key suffix (hex).
+    pub after: Option<String>,
+    /// Page size (default and most: 1,000).
+    pub limit: Option<usize>,
+}
+
+/// Raw state entries under a prefix as of a height, one page at a time.
+#[utoipa::path(get, path = "/v1/state/rows", params(RowsQuery),
+    responses((status = 200, body = StateRowPage), (status = 400, body = ErrorBody)))]
+async fn state_rows(
+    State(s): State<ApiState>,
+    Query(q): Query<RowsQuery>,
+) -> Result<Json<StateRowPage>, Rejection> {
+    let prefix = hex::decode(&q.prefix)
+        .ok()
+        .filter(|p| !p.is_empty() && p.len() <= MAX_PREFIX_BYTES)
+        .ok_or_else(|| {
+            bad_request(
+                "invalid_prefix",
+                "prefix must be 1 to 64 bytes of hex".into(),
+            )
+        })?;
+    let page = PageQuery {
+        height: q.height,
+        after: q.after,
+        limit: q.limit,
+    };
+    let node = s.node.clone();
+    blocking(move || {
+        let (height, rows, next) = scan_page(&node, &prefix, &page)?;
+        let rows = rows
+            .into_iter()
+            .map(|(k, v)| StateRowView {
+                key: k.to_hex(),
+                value: hex::encode(v),
+            })
+            .collect();
+        Ok(Json(StateRowPage {
+            height,
+            rows,
+            next: next.map(|k| k.to_hex()),
+        }))
+    })
+    .await?
 }

@@ -4,6 +4,7 @@
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use depin_db::Db;
 use depin_ledger::exec::{self, check_stateless, BlockContext};
+use depin_ledger::module::ModuleRegistry;
 use depin_ledger::{components::bank, ReasonCode, StateRead, TxError, VerifiedTx};
 use depin_types::block::Receipt;
 use depin_types::{ChainParams, Genesis, Hash32, SignedTransaction};
@@ -66,6 +67,8 @@ pub struct NodeState {
     pub genesis: Genesis,
     /// Chain parameters.
     pub params: ChainParams,
+    /// The chain's modules' ledger components (those the database was opened with).
+    pub modules: ModuleRegistry,
     /// Signature verifications running at once: one per core, so concurrent requests do not
     /// share a core's cache between two batch verifiers.
     verify_slots: Slots,
@@ -152,6 +155,7 @@ impl NodeState {
     pub fn new(db: Arc<Db>, genesis: Genesis, limits: MempoolLimits) -> NodeState {
         let params = genesis.params.clone();
         NodeState {
+            modules: db.modules().clone(),
             db,
             mempool: Mutex::new(Mempool::new(limits)),
             genesis,
@@ -315,9 +319,15 @@ impl NodeState {
         let mut slots = Vec::new();
         for (i, bytes) in items.iter().enumerate() {
             let checked = self.decode(bytes).and_then(|stx| {
-                check_stateless(&stx, bytes.len(), &self.genesis.chain_id, &self.params)
-                    .map_err(|e| Rejection::from_tx(&e.into()))
-                    .map(|()| stx)
+                check_stateless(
+                    &stx,
+                    bytes.len(),
+                    &self.genesis.chain_id,
+                    &self.params,
+                    &self.modules,
+                )
+                .map_err(|e| Rejection::from_tx(&e.into()))
+                .map(|()| stx)
             });
             match checked {
                 Ok(stx) => {
@@ -384,7 +394,7 @@ impl NodeState {
         if mempool.pending_count(&signer) == 0 {
             let ctx =
                 self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
-            exec::check_admission(snap, &ctx, &self.params, &vtx)
+            exec::check_admission(snap, &ctx, &self.modules, &self.params, &vtx)
                 .map_err(|e| Rejection::from_tx(&e))?;
         } else {
             let needed = mempool
@@ -411,8 +421,14 @@ impl NodeState {
     /// committed nonce); nothing is kept.
     pub fn simulate(&self, bytes: &[u8]) -> Result<Receipt, Rejection> {
         let stx = self.decode(bytes)?;
-        check_stateless(&stx, bytes.len(), &self.genesis.chain_id, &self.params)
-            .map_err(|e| Rejection::from_tx(&e.into()))?;
+        check_stateless(
+            &stx,
+            bytes.len(),
+            &self.genesis.chain_id,
+            &self.params,
+            &self.modules,
+        )
+        .map_err(|e| Rejection::from_tx(&e.into()))?;
         let vtx = match depin_ledger::verify_batch(vec![stx]).pop() {
             Some(Ok(v)) => v,
             Some(Err(e)) => return Err(Rejection::from_tx(&e)),
@@ -420,7 +436,7 @@ impl NodeState {
         };
         let snap = self.db.snapshot().map_err(Rejection::internal)?;
         let ctx = self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
-        exec::simulate(&snap, &ctx, &vtx).map_err(|e| Rejection::from_tx(&e))
+        exec::simulate(&snap, &ctx, &self.modules, &vtx).map_err(|e| Rejection::from_tx(&e))
     }
 
     /// The context admission checks run in: the next height, stamped with the time the solo

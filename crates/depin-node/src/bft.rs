@@ -139,14 +139,15 @@ impl BftChain {
             }
             let verified = verified_txs(a)?;
             let ctx = self.context(a.header.height, a.header.time_ms, a.header.proposer);
-            let out = exec::execute_block(&overlay, &ctx, &verified, BlockMode::Verify)?;
+            let out =
+                exec::execute_block(&overlay, &ctx, &node.modules, &verified, BlockMode::Verify)?;
             overlay.apply(out.writes);
             parent = (a.header.height, a.header.hash());
         }
         let (time_ms, proposer) = header_in;
         let height = parent.0 + 1;
         let ctx = self.context(height, time_ms, proposer);
-        let out = exec::execute_block(&overlay, &ctx, txs, mode)?;
+        let out = exec::execute_block(&overlay, &ctx, &node.modules, txs, mode)?;
         overlay.apply(out.writes);
         let writes = overlay.into_writes();
         let pending = node.db.compute_root_on(&snap, &writes, snap.height() + 1)?;
@@ -423,7 +424,7 @@ mod tests {
     }
 
     fn node(dir: &std::path::Path) -> Arc<NodeState> {
-        let db = Arc::new(depin_db::Db::open(&dir.join("db.redb")).unwrap());
+        let db = Arc::new(depin_db::Db::open(&dir.join("db.redb"), &Default::default()).unwrap());
         db.init_genesis(&genesis()).unwrap();
         let limits = MempoolLimits {
             max_txs: 100,

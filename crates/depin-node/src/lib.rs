@@ -15,9 +15,11 @@ pub mod bft;
 pub mod config;
 pub mod home;
 pub mod mempool;
+pub mod module;
 pub mod producer;
 pub mod replay;
 pub mod run;
 
 pub use config::NodeConfig;
-pub use run::{start, start_with, NodeHandle, StartError};
+pub use module::{NodeModule, NodeModules};
+pub use run::{start, start_full, Consensus, NodeHandle, NodeParts, StartError};

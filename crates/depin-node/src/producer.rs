@@ -176,7 +176,7 @@ impl NodeApp {
             proposer,
         };
         let started = std::time::Instant::now();
-        let out = exec::execute_block(&snap, &ctx, txs, mode)?;
+        let out = exec::execute_block(&snap, &ctx, &self.node.modules, txs, mode)?;
         let executed_at = std::time::Instant::now();
         let pending = self.node.db.compute_root_on(&snap, &out.writes, height)?;
         tracing::debug!(

@@ -7,6 +7,7 @@ use crate::app::NodeState;
 use crate::config::NodeConfig;
 use crate::home;
 use crate::mempool::MempoolLimits;
+use crate::module::NodeModules;
 use crate::producer::NodeApp;
 use depin_consensus::{Driver, SoloDriver, Step};
 use depin_db::Db;
@@ -103,24 +104,28 @@ pub fn wall_clock_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Starts a node from `home` (genesis written by `depin node init`) with `config`.
+/// Starts a solo node of core components only (no module) from `home` (genesis written by
+/// `depin node init`) with `config`.
 ///
-/// Errors: see [`start_with`].
+/// Errors: see [`start_full`].
 pub async fn start(home_dir: &Path, config: NodeConfig) -> Result<NodeHandle, StartError> {
-    start_with(home_dir, config, axum::Router::new()).await
+    let parts = NodeParts {
+        modules: NodeModules::none(),
+        extra: axum::Router::new(),
+        consensus: Consensus::Solo,
+    };
+    start_full(home_dir, config, parts).await
 }
 
-/// Starts a node whose API also serves `extra` routes (the binary adds the explorer and
-/// module views; the node itself names no module). `extra` must not repeat a node route.
-///
-/// Errors: an unreadable home, a database that does not open, an address that cannot be
-/// bound.
-pub async fn start_with(
-    home_dir: &Path,
-    config: NodeConfig,
-    extra: axum::Router,
-) -> Result<NodeHandle, StartError> {
-    start_full(home_dir, config, extra, Consensus::Solo).await
+/// What a node runs besides its core: modules, extra routes, its consensus.
+pub struct NodeParts {
+    /// The chain's resource modules (ledger components and their routes).
+    pub modules: NodeModules,
+    /// Routes served beside the node's (the binary adds the explorer); none may repeat a node
+    /// or module route.
+    pub extra: axum::Router,
+    /// Who finalizes blocks.
+    pub consensus: Consensus,
 }
 
 /// Who finalizes this node's blocks.
@@ -132,16 +137,21 @@ pub enum Consensus {
     Validator(Box<crate::bft::ValidatorSetup>),
 }
 
-/// As [`start_with`], finalizing blocks by `consensus`.
+/// Starts a node from `home` with `config` running `parts`.
 ///
-/// Errors: as [`start_with`]; for a validator also a genesis without validators or a key
-/// outside the set.
+/// Errors: an unreadable home, a database that does not open, an invalid genesis for these
+/// modules, an address that cannot be bound; for a validator also a genesis without
+/// validators or a key outside the set.
 pub async fn start_full(
     home_dir: &Path,
     config: NodeConfig,
-    extra: axum::Router,
-    consensus: Consensus,
+    parts: NodeParts,
 ) -> Result<NodeHandle, StartError> {
+    let NodeParts {
+        modules,
+        extra,
+        consensus,
+    } = parts;
     let genesis = home::read_genesis(home_dir)?;
     let db_path = home::db_path(home_dir);
     if let Some(parent) = db_path.parent() {
@@ -150,7 +160,7 @@ pub async fn start_full(
             source,
         })?;
     }
-    let db = Arc::new(Db::open(&db_path)?);
+    let db = Arc::new(Db::open(&db_path, modules.ledger())?);
     let root = db.init_genesis(&genesis)?;
     let limits = MempoolLimits {
         max_txs: usize::try_from(config.mempool.max_txs).unwrap_or(usize::MAX),
@@ -164,7 +174,7 @@ pub async fn start_full(
         max_batch_txs: usize::try_from(config.api.max_batch_txs).unwrap_or(usize::MAX),
     };
     let max_body = usize::try_from(config.api.max_body_bytes).unwrap_or(usize::MAX);
-    let app = router(api_state.clone(), max_body).merge(extra);
+    let app = router(api_state.clone(), max_body, &modules).merge(extra);
     let listener = bind(&config.api.listen).await?;
     let api_addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.api.listen.clone(),

@@ -94,7 +94,7 @@ pub struct Allocation {
 /// One resource module's weight in the split of each epoch's emission.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModuleWeight {
-    /// Module name (e.g. `heartbeat`).
+    /// Module name (as the module registers it).
     pub module: String,
     /// Relative weight; a module's pool is `emission × weight / Σ weights`, floored.
     pub weight: u32,
@@ -273,6 +273,14 @@ pub enum GenesisError {
         name: &'static str,
         /// Why.
         reason: &'static str,
+    },
+    /// A module refused its genesis parameters (its `module_weights` entry's `params`).
+    #[error("module {module} parameters are invalid: {reason}")]
+    ModuleParams {
+        /// The module.
+        module: String,
+        /// Why.
+        reason: String,
     },
 }
 

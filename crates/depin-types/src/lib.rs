@@ -15,7 +15,6 @@ pub mod merkle;
 pub mod par;
 pub mod report;
 pub mod rewards;
-pub mod storage;
 pub mod tx;
 
 pub use address::{Address, AddressError, KeyType, Network};

@@ -100,8 +100,35 @@ pub enum Action {
     Rewards(RewardsAction),
     /// Escrow accounts paying providers per epoch.
     Escrow(EscrowAction),
-    /// Storage providers and deals (the storage module's ledger component).
-    Storage(crate::storage::StorageAction),
+    /// An action of a resource module's ledger component (storage deals, compute leases, …):
+    /// the ledger hands `body` to the component registered under `module`, which decodes it.
+    Module(ModuleAction),
+}
+
+/// Longest module name, bytes.
+pub const MAX_MODULE_NAME_BYTES: usize = 32;
+
+/// A resource module's transaction: which module's ledger component executes it, and the
+/// module's own borsh encoding of what to do. The engine never decodes `body`; the module's
+/// component does (see `depin_ledger::module::LedgerModule`). The body is signed with the rest
+/// of the transaction, so it needs no domain tag of its own.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ModuleAction {
+    /// The module's name (e.g. `storage`), at most [`MAX_MODULE_NAME_BYTES`].
+    pub module: String,
+    /// The module's action, borsh-encoded (hex in JSON).
+    #[serde(with = "hex::serde")]
+    pub body: Vec<u8>,
+}
+
+impl ModuleAction {
+    /// The action `body` of module `module`, borsh-encoded.
+    pub fn encode(module: &str, body: &impl BorshSerialize) -> ModuleAction {
+        ModuleAction {
+            module: module.to_string(),
+            body: borsh::to_vec(body).expect("writing to a Vec cannot fail"),
+        }
+    }
 }
 
 /// Most payees of one escrow account (a storage deal's providers).
@@ -379,8 +406,9 @@ pub const MAX_PENALTIES: usize = 10_000;
 pub const MAX_REASON_BYTES: usize = 32;
 
 /// A penalty a module found in an epoch, applied when the epoch's root takes effect: `amount`
-/// bones of the stake of `device`'s owner are slashed (burned) and, for a storage fault, the
-/// device's shards of `deal` are marked faulty.
+/// bones of the stake of `device`'s owner are slashed (burned), then each registered module's
+/// ledger component sees the penalty (the storage module marks the device's shards of `deal`
+/// faulty).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Penalty {
     /// The device at fault.
@@ -389,7 +417,8 @@ pub struct Penalty {
     pub amount: Amount,
     /// Reason code (e.g. `missed_proof`), at most [`MAX_REASON_BYTES`].
     pub reason: String,
-    /// The storage deal the fault is in, if any.
+    /// The agreement the fault is in, if any (a storage deal's id); read by the module that owns
+    /// it.
     pub deal: Option<Hash32>,
 }
 

@@ -1,5 +1,6 @@
-//! The one place resource modules are registered. The oracle, `depin rewards verify` and
-//! `node init` get their modules from here; nothing else in the engine names a module.
+//! The one place resource modules are registered. The node (ledger components and API
+//! routes, [`node_modules`]), the oracle, `depin rewards verify` and `node init` get their
+//! modules from here; nothing else in the engine names a module.
 //!
 //! Modules are configured from the genesis `rewards.module_weights[].params` (also carried in
 //! each epoch's published inputs) and, for `coverage`, a LoRaWAN region catalog directory
@@ -10,11 +11,18 @@
 use anyhow::{bail, Context, Result};
 use depin_module::ResourceModule;
 use depin_module_coverage::{CoverageModule, CoverageParams, RegionCatalog};
+use depin_module_storage::types::StorageParams;
 use depin_module_storage::StorageModule;
 use depin_types::genesis::ModuleWeight;
-use depin_types::storage::StorageParams;
 use std::path::Path;
 use std::sync::Arc;
+
+/// The modules' node parts: ledger components and API routes (for `node start`, `node
+/// replay`, devnet and the benches).
+pub fn node_modules() -> depin_node::NodeModules {
+    depin_node::NodeModules::new(vec![depin_module_storage::api::node_module()])
+        .expect("the registered modules' names and state prefixes do not clash")
+}
 
 /// Every resource module with default parameters, in a fixed order (for `node init`, which
 /// asks them for their classes and genesis parameters, and for benches).
@@ -53,7 +61,7 @@ pub fn configured(
     let coverage = CoverageModule::new(params, catalog)?;
     let storage = weights
         .iter()
-        .find(|w| w.module == depin_types::storage::MODULE)
+        .find(|w| w.module == depin_module_storage::types::MODULE)
         .map(|w| w.params.clone())
         .unwrap_or_default();
     let storage = StorageParams::from_module_params(&storage)

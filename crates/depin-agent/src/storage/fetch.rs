@@ -14,7 +14,7 @@ use crate::storage::deal_from_view;
 use axum::body::Bytes;
 use depin_api::DealView;
 use depin_module_storage::erasure::{decode_segment, Layout};
-use depin_types::storage::Deal;
+use depin_module_storage::types::Deal;
 use depin_types::Hash32;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -31,8 +31,8 @@ use axum::Json;
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
 use depin_module_storage::proof::{self, ChallengeSeed, ShardTree};
-use depin_types::storage::{Deal, SignedRetrieval, StorageAction, StorageReport, MODULE};
-use depin_types::tx::{Action, SignedTransaction};
+use depin_module_storage::types::{Deal, SignedRetrieval, StorageAction, StorageReport, MODULE};
+use depin_types::tx::SignedTransaction;
 use depin_types::{Hash32, Report, SecretKey};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -119,7 +119,8 @@ impl Provider {
         let me = self.device.public();
         match d.shards.get(index as usize) {
             Some(s)
-                if s.provider == me && d.state != depin_types::storage::DealState::Cancelled =>
+                if s.provider == me
+                    && d.state != depin_module_storage::types::DealState::Cancelled =>
             {
                 Ok(d)
             }
@@ -215,26 +216,26 @@ impl Provider {
             .signer
             .verify(&stx.tx.signing_bytes(), &stx.signature);
         signed.map_err(|_| refuse("signature does not verify"))?;
-        let Action::Storage(StorageAction::Open {
+        let Some(StorageAction::Open {
             id,
             size_bytes,
             k,
             segment_shard_bytes,
             shards,
             ..
-        }) = &stx.tx.action
+        }) = StorageAction::from_action(&stx.tx.action)
         else {
             return Err(refuse("is not a storage open"));
         };
         let me = self.device.public();
         let shard = shards.get(index as usize).filter(|s| s.provider == me);
-        let Some(shard) = shard.filter(|_| id == deal) else {
+        let Some(shard) = shard.filter(|_| id == *deal) else {
             return Err(refuse("places no such shard here"));
         };
-        let layout = Layout::new(usize::from(*k), shards.len(), *segment_shard_bytes as usize)
+        let layout = Layout::new(usize::from(k), shards.len(), segment_shard_bytes as usize)
             .map_err(|e| refuse(&e.to_string()))?;
         Ok(Expected {
-            file_bytes: layout.shard_file_bytes(*size_bytes),
+            file_bytes: layout.shard_file_bytes(size_bytes),
             root: shard.root,
             pending: true,
         })

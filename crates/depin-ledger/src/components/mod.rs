@@ -8,8 +8,8 @@ pub mod devices;
 pub mod escrow;
 pub mod rewards;
 pub mod staking;
-pub mod storage;
 
+use crate::module::ModuleRegistry;
 use crate::state::Overlay;
 use depin_types::{ChainParams, PublicKey};
 
@@ -25,6 +25,8 @@ pub struct TxContext<'p> {
     pub time_ms: u64,
     /// The transaction signer.
     pub signer: PublicKey,
+    /// The chain's resource modules (for the hooks core components call).
+    pub modules: &'p ModuleRegistry,
 }
 
 impl<'p> TxContext<'p> {
@@ -33,6 +35,7 @@ impl<'p> TxContext<'p> {
         block: &'p crate::exec::BlockContext,
         params: &'p ChainParams,
         signer: PublicKey,
+        modules: &'p ModuleRegistry,
     ) -> TxContext<'p> {
         TxContext {
             chain_id: &block.chain_id,
@@ -40,6 +43,7 @@ impl<'p> TxContext<'p> {
             height: block.height,
             time_ms: block.time_ms,
             signer,
+            modules,
         }
     }
 }

@@ -6,8 +6,8 @@
 //! into the unclaimed-rewards pool, and the data credits the attestation says each payer used
 //! are debited (all of them, or the payer's whole balance if it moved credits away after the
 //! oracle's snapshot: the shortfall is recorded as unpaid), and the penalties it lists are
-//! applied (the faulty device's owner's stake slashed, storage shards marked faulty: see
-//! [`crate::components::storage::apply_penalty`]). An owner's reward is paid once, by a
+//! applied (the faulty device's owner's stake slashed, then each module's
+//! [`LedgerModule::on_penalty`](crate::module::LedgerModule::on_penalty), e.g. the storage module marking shards faulty). An owner's reward is paid once, by a
 //! claim that carries the leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
 //! on the right-hand side of the supply equation.
 //!
@@ -15,8 +15,9 @@
 //! `(root, total, effects digest)`; `rewards/epoch/<epoch BE>` → [`EpochRoot`];
 //! `rewards/claimed/<epoch BE>/<owner>` → `u128` bones; `rewards/unclaimed` → `u128` bones.
 
-use crate::components::{bank, credits, storage, TxContext};
+use crate::components::{bank, credits, devices, staking, TxContext};
 use crate::error::{ReasonCode, StateError};
+use crate::module::ModuleRegistry;
 use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -391,7 +392,7 @@ fn attest(
     let (credits_debited, credits_unpaid) = debit_usage(s, usage)?;
     let mut bones_slashed = Amount::ZERO;
     for p in penalties {
-        let slashed = storage::apply_penalty(s, p)?;
+        let slashed = apply_penalty(s, ctx.modules, p)?;
         bones_slashed = bones_slashed
             .checked_add(slashed)
             .map_err(|_| RewardsError::ExceedsTotal { epoch })?;
@@ -411,6 +412,37 @@ fn attest(
         .ok_or(RewardsError::ExceedsTotal { epoch })?;
     s.put(UNCLAIMED_KEY.to_vec(), &pool);
     bank::record_mint(s, total)
+}
+
+/// Applies an attested penalty: slashes up to `p.amount` of the stake of the device's owner
+/// (or of whom a module names, [`LedgerModule::penalty_owner`](crate::module::LedgerModule::penalty_owner)), then lets every module see it
+/// ([`LedgerModule::on_penalty`](crate::module::LedgerModule::on_penalty)). Returns the bones slashed; a device nobody owns any more
+/// is skipped (nothing slashed, no module called).
+///
+/// Errors: storage failures, a module's.
+fn apply_penalty(
+    s: &mut Overlay<'_>,
+    modules: &ModuleRegistry,
+    p: &Penalty,
+) -> Result<Amount, TxError> {
+    let mut owner = None;
+    for m in modules.iter() {
+        owner = m.penalty_owner(&*s, &p.device)?;
+        if owner.is_some() {
+            break;
+        }
+    }
+    if owner.is_none() {
+        owner = devices::device(s, &p.device)?.map(|d| d.owner);
+    }
+    let Some(owner) = owner else {
+        return Ok(Amount::ZERO);
+    };
+    let slashed = staking::slash(s, &owner, p.amount)?;
+    for m in modules.iter() {
+        m.on_penalty(s, p)?;
+    }
+    Ok(slashed)
 }
 
 /// Debits each payer's used credits, at most its balance: `(debited, unpaid)`.

@@ -5,7 +5,7 @@
 //! needs no range scan); `staking/validators` → the genesis BFT validator set (list of keys);
 //! `staking/slashed/<validator><view u64 BE>` → `()` once a validator was slashed for a view.
 
-use crate::components::{bank, storage, TxContext};
+use crate::components::{bank, TxContext};
 use crate::error::{ReasonCode, StateError};
 use crate::state::{get, Overlay, StateRead};
 use crate::TxError;
@@ -65,7 +65,8 @@ pub enum StakingError {
         /// Bones requested.
         requested: u128,
     },
-    /// Unbonding would leave less bonded than the storage collateral the account owes.
+    /// Unbonding would leave less bonded than the collateral the account owes its modules
+    /// (`LedgerModule::required_collateral`).
     #[error("collateral locked: {required} bones must stay bonded, {remaining} would")]
     CollateralLocked {
         /// Bones that must stay bonded.
@@ -204,7 +205,7 @@ pub fn check(
                 }
                 .into());
             }
-            let required = storage::required_collateral(s, &ctx.signer)?;
+            let required = ctx.modules.required_collateral(s, &ctx.signer)?;
             let remaining = st.bonded.bones() - amount.bones(); // amount <= bonded
             if remaining < required.bones() {
                 let required = required.bones();

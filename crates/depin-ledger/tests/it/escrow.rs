@@ -3,8 +3,8 @@
 //! epoch. The supply equation (with escrow balances) is checked after every block by
 //! `Chain::block`.
 
-use crate::harness::{genesis, key, Chain, CHAIN};
 use depin_ledger::components::{bank, escrow};
+use depin_ledger::testkit::{genesis, key, Chain, CHAIN};
 use depin_types::genesis::RewardsParams;
 use depin_types::tx::{Action, EscrowAction, EscrowPayee, Transaction};
 use depin_types::{Amount, ChainParams, Hash32, PublicKey, SignedTransaction};
@@ -30,14 +30,14 @@ fn chain_with(rewards: bool) -> Chain {
             epoch_length_ms: EPOCH_MS,
             initial_emission_bones: Amount(1_000),
             halving_interval_epochs: 0,
-            oracles: vec![crate::harness::addr(&key(10))],
+            oracles: vec![depin_ledger::testkit::addr(&key(10))],
             attest_threshold: 1,
             module_weights: vec![depin_types::genesis::ModuleWeight {
                 module: "heartbeat".into(),
                 weight: 1,
                 params: Default::default(),
             }],
-            remainder_account: crate::harness::addr(&key(13)),
+            remainder_account: depin_ledger::testkit::addr(&key(13)),
         });
     }
     Chain::new(&g, key(99))

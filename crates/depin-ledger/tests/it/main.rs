@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod escrow;
-mod harness;
 mod model;
 mod property;
 mod rewards;
 mod scenarios;
-mod storage;

@@ -2,9 +2,9 @@
 //! reference model give identical verdicts, balances, nonces, stakes, credits and supply; the
 //! supply equation holds after every block (checked inside `Chain::block`).
 
-use crate::harness::{key, Chain, Verdicts, CHAIN};
 use crate::model::{Model, Op};
 use depin_ledger::components::{bank, credits, staking};
+use depin_ledger::testkit::{key, Chain, Verdicts, CHAIN};
 use depin_types::tx::{Action, BankAction, CreditsAction, StakingAction, Transaction};
 use depin_types::{Amount, ChainParams, FeePolicy};
 use proptest::prelude::*;
@@ -185,7 +185,7 @@ proptest! {
     ) {
         // Account 4 produces blocks; with FeePolicy::Producer it receives the fees.
         let producer = key(4);
-        let g = crate::harness::genesis(&BALANCES, params(fees_to_producer), &producer);
+        let g = depin_ledger::testkit::genesis(&BALANCES, params(fees_to_producer), &producer);
         let mut chain = Chain::new(&g, producer);
         let mut model = Model::new(&BALANCES, 10, 7, 2, fees_to_producer.then_some(4));
         for specs in &blocks {

@@ -1,8 +1,8 @@
 //! The `rewards` component: k-of-n attested roots, Merkle claims, the supply equation with
 //! unclaimed rewards.
 
-use crate::harness::{addr, genesis, key, Chain};
 use depin_ledger::components::{bank, credits, rewards};
+use depin_ledger::testkit::{addr, genesis, key, Chain};
 use depin_types::genesis::{ModuleWeight, RewardsParams};
 use depin_types::rewards::reward_leaf;
 use depin_types::tx::{usage_debits, Action, CreditsAction, RewardsAction, UsageDebit};
@@ -33,7 +33,7 @@ fn chain() -> Chain {
 
 fn tx(signer: &SecretKey, nonce: u64, action: RewardsAction) -> SignedTransaction {
     let t = Transaction {
-        chain_id: crate::harness::CHAIN.into(),
+        chain_id: depin_ledger::testkit::CHAIN.into(),
         signer: signer.public(),
         nonce,
         fee: Amount(10),
@@ -177,7 +177,7 @@ fn claims_on_an_epoch_without_a_root_or_on_a_chain_without_rewards_fail() {
 
 fn burn(who: u8, nonce: u64, credits: u64) -> SignedTransaction {
     let t = Transaction {
-        chain_id: crate::harness::CHAIN.into(),
+        chain_id: depin_ledger::testkit::CHAIN.into(),
         signer: key(who).public(),
         nonce,
         fee: Amount(10),

@@ -1,8 +1,8 @@
 //! Ledger scenarios, named as sentences.
 
-use crate::harness::{genesis, key, Chain, CHAIN};
 use depin_ledger::components::{bank, devices, staking};
 use depin_ledger::state::Overlay;
+use depin_ledger::testkit::{genesis, key, Chain, CHAIN};
 use depin_types::tx::{
     device_pop_bytes, maker_approval_bytes, Action, DeviceAction, DeviceStatus, OnboardDevice,
     StakingAction, Transaction,
@@ -295,7 +295,13 @@ fn a_block_at_the_wrong_height_is_refused() {
         proposer: key(9).public(),
     };
     let none: [depin_ledger::VerifiedTx; 0] = [];
-    let r = depin_ledger::execute_block(&c.state, &ctx, &none, depin_ledger::BlockMode::Verify);
+    let r = depin_ledger::execute_block(
+        &c.state,
+        &ctx,
+        &c.modules,
+        &none,
+        depin_ledger::BlockMode::Verify,
+    );
     assert!(matches!(
         r,
         Err(depin_ledger::exec::BlockError::WrongHeight { .. })
@@ -305,7 +311,7 @@ fn a_block_at_the_wrong_height_is_refused() {
 #[test]
 fn a_validator_that_equivocated_is_slashed_five_percent_once_per_view_on_another_validators_report()
 {
-    use crate::harness::addr;
+    use depin_ledger::testkit::addr;
     use depin_types::genesis::GenesisValidator;
     let (reporter, offender, outsider) = (key(0), key(1), key(2));
     let mut g = genesis(

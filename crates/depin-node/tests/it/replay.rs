@@ -49,8 +49,10 @@ async fn committed_transactions_are_never_accepted_twice_even_after_a_restart() 
     }
     node.stop().await;
 
-    let src = depin_db::Db::open(&depin_node::home::db_path(dir.path())).unwrap();
-    let dst = Arc::new(depin_db::Db::open(&dir.path().join("replay.redb")).unwrap());
+    let src =
+        depin_db::Db::open(&depin_node::home::db_path(dir.path()), &Default::default()).unwrap();
+    let dst =
+        Arc::new(depin_db::Db::open(&dir.path().join("replay.redb"), &Default::default()).unwrap());
     let report = depin_node::replay::replay(&src, dst, &genesis(CHAIN)).unwrap();
     assert_eq!(report.state_root, report.source_root);
     assert!(report.height >= root_before.height);

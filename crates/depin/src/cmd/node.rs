@@ -364,7 +364,12 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     let _ = &ctx.log_format;
     let api_url = std::sync::Arc::new(std::sync::OnceLock::new());
     let explorer = crate::explorer::Explorer::new(api_url.clone(), a.explorer_oracle.clone());
-    let node = depin_node::run::start_full(&a.home, config, explorer.routes(), consensus).await?;
+    let parts = depin_node::NodeParts {
+        modules: crate::modules::node_modules(),
+        extra: explorer.routes(),
+        consensus,
+    };
+    let node = depin_node::run::start_full(&a.home, config, parts).await?;
     let _ = api_url.set(format!("http://{}", node.api_addr));
     eprintln!(
         "node API on http://{0} (OpenAPI at /openapi.json, metrics at /metrics, explorer at \
@@ -427,9 +432,11 @@ fn consensus(a: &StartArgs) -> Result<depin_node::run::Consensus> {
 
 fn replay(ctx: &Ctx, home_dir: &Path) -> Result<()> {
     let genesis = home::read_genesis(home_dir)?;
-    let src = depin_db::Db::open(&home::db_path(home_dir))?;
+    let modules = crate::modules::node_modules();
+    let src = depin_db::Db::open(&home::db_path(home_dir), modules.ledger())?;
     let scratch = tempfile_dir(home_dir)?;
-    let dst = std::sync::Arc::new(depin_db::Db::open(&scratch.join("replay.redb"))?);
+    let dst = depin_db::Db::open(&scratch.join("replay.redb"), modules.ledger())?;
+    let dst = std::sync::Arc::new(dst);
     let result = depin_node::replay::replay(&src, dst, &genesis);
     let _ = std::fs::remove_dir_all(&scratch);
     let report = result?;

@@ -15,7 +15,7 @@ use depin_agent::storage::provider::{self, Provider};
 use depin_api::{DealView, ReceiptView};
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
-use depin_types::storage::{StorageAction, StorageParams, MODULE};
+use depin_module_storage::types::{StorageAction, StorageParams, MODULE};
 use depin_types::tx::{Action, Transaction};
 use depin_types::{Amount, Hash32, SecretKey};
 use serde_json::json;
@@ -138,7 +138,7 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
         StorageCmd::Ls { client } => ls(ctx, client).await,
         StorageCmd::Info { id } => print(ctx.format, &ctx.client().deal(&id).await?),
         StorageCmd::Cancel { id, opts } => {
-            send(ctx, Action::Storage(StorageAction::Cancel { id }), &opts).await
+            send(ctx, StorageAction::Cancel { id }.into_action(), &opts).await
         }
         StorageCmd::Repair { id, opts } => repair(ctx, &id, &opts).await,
         StorageCmd::Providers => print(ctx.format, &ctx.client().all_providers(None).await?.1),
@@ -156,7 +156,7 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
                 price_bones_per_gib_epoch: Amount::parse_tokens(&price)?,
                 endpoint,
             };
-            send(ctx, Action::Storage(action), &opts).await
+            send(ctx, action.into_action(), &opts).await
         }
     }
 }
@@ -280,7 +280,7 @@ async fn put(
     }
     let actions = plans
         .iter()
-        .map(|(_, p)| p.open_action().map(Action::Storage))
+        .map(|(_, p)| p.open_action().map(StorageAction::into_action))
         .collect::<Result<Vec<_>, _>>()?;
     let txs = sign_all(&node, &key, actions).await?;
     if !opts.commit {
@@ -417,11 +417,12 @@ async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
         .zip(&chosen)
         .map(|(index, p)| {
             let provider: depin_types::Address = p.device.parse()?;
-            Ok(Action::Storage(StorageAction::Repair {
+            Ok(StorageAction::Repair {
                 id: *id,
                 index: *index,
                 provider: provider.key,
-            }))
+            }
+            .into_action())
         })
         .collect::<Result<Vec<_>>>()?;
     let txs = sign_all(&node, &key, actions).await?;

@@ -18,13 +18,23 @@
 //!   reports, shares for proven bytes, faults (penalties) for shards not proven, retrieval
 //!   charges.
 //!
-//! Deals live in the ledger's `storage` component (`depin_types::storage` has its records);
-//! the provider agent and the client (`depin storage`) build on these.
+//! - [`types`]: the module's ledger records, transactions and parameters; [`ledger`]: its
+//!   ledger component ([`StorageLedger`]: providers, deals, collateral, penalties), registered
+//!   with the ledger through `depin_ledger::module::LedgerModule`.
+//!
+//! - [`api`] (feature `node`): its node routes (providers, deals) and their OpenAPI paths.
+//!
+//! The provider agent and the client (`depin storage`) build on these.
 
+#[cfg(feature = "node")]
+pub mod api;
 pub mod erasure;
+pub mod ledger;
 pub mod module;
 pub mod object;
 pub mod proof;
 pub mod stream;
+pub mod types;
 
+pub use ledger::StorageLedger;
 pub use module::StorageModule;

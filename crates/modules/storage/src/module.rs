@@ -13,11 +13,11 @@
 //!   `⌈bytes / retrieval_bytes_per_credit⌉` data credits (each receipt once).
 
 use crate::proof::{self, ChallengeSeed};
+use crate::types::{
+    Deal, SignedRetrieval, StorageParams, StorageReport, DEAL_PREFIX, MODULE, PROVIDER_CLASS,
+};
 use depin_module::{
     EpochInput, EpochOutcome, PayloadRejection, Penalty, ResourceModule, UsageCharge, Verdict,
-};
-use depin_types::storage::{
-    Deal, SignedRetrieval, StorageParams, StorageReport, DEAL_PREFIX, MODULE, PROVIDER_CLASS,
 };
 use depin_types::{Amount, DeviceClassParams, Hash32, PublicKey, Report};
 use std::collections::{BTreeMap, BTreeSet};

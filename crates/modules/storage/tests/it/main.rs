@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)] // test code: failing loudly is the point
 
 mod erasure;
+mod ledger;
 mod module;
 mod proofs;
 mod vectors;

@@ -3,11 +3,11 @@
 
 use depin_module::{EpochInput, LedgerSnapshot, ResourceModule, Verdicts};
 use depin_module_storage::proof::{challenge, prove, ChallengeSeed, ShardTree, GROUP_BYTES};
-use depin_module_storage::StorageModule;
-use depin_types::storage::{
+use depin_module_storage::types::{
     Deal, DealShard, DealState, RetrievalReceipt, SignedRetrieval, StorageParams, StorageReport,
     DEAL_PREFIX, GIB_BYTES,
 };
+use depin_module_storage::StorageModule;
 use depin_types::{Amount, Hash32, Report, SecretKey};
 
 const CHAIN: &str = "storage-test";

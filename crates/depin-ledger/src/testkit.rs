@@ -1,22 +1,32 @@
-//! Helpers: a chain in memory that executes blocks like the node does.
+//! The ledger's test kit (feature `testkit`): a chain in memory that executes blocks as the
+//! node's producer does, with the chain's modules, and checks the supply equation after every
+//! block. For the ledger's own tests and for module crates testing their ledger components
+//! without a node.
 
-use depin_ledger::exec::{execute_block, BlockContext, BlockMode, BlockOutcome};
-use depin_ledger::{audit_supply, verify_batch, MemState, TxError};
+use crate::exec::{execute_block, BlockContext, BlockMode, BlockOutcome};
+use crate::module::ModuleRegistry;
+use crate::{audit_supply, verify_batch, MemState, ReasonCode, TxError};
 use depin_types::genesis::{Allocation, MakerParams};
 use depin_types::{
     Address, Amount, ChainParams, DeviceClassParams, Genesis, Network, SecretKey, SignedTransaction,
 };
 
+/// The test chain's id.
 pub const CHAIN: &str = "test-chain";
 
+/// Test key `i` (seed `[i + 1; 32]`).
 pub fn key(i: u8) -> SecretKey {
     SecretKey::from_seed([i.wrapping_add(1); 32])
 }
 
+/// The devnet address of `k`.
 pub fn addr(k: &SecretKey) -> Address {
     Address::new(Network::Devnet, k.public())
 }
 
+/// A genesis on [`CHAIN`]: account [`key`]`(i)` holds `balances[i]` bones (zero: no
+/// allocation), maker [`key`]`(200)`, classes `hotspot` (location-bound) and `sensor`, no
+/// rewards section.
 pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> Genesis {
     Genesis {
         validators: vec![],
@@ -56,11 +66,16 @@ pub fn genesis(balances: &[u128], params: ChainParams, producer: &SecretKey) -> 
     }
 }
 
-/// A chain in memory.
+/// A chain in memory; block `h` has time `h × 1000` ms.
 pub struct Chain {
+    /// The state after the last block.
     pub state: MemState,
+    /// The last block's height (0: genesis).
     pub height: u64,
+    /// The block producer (paid the fees).
     pub producer: SecretKey,
+    /// The chain's modules.
+    pub modules: ModuleRegistry,
 }
 
 /// Per input transaction: `Ok(receipt status code or "success")` if included, `Err(code)` if
@@ -68,17 +83,25 @@ pub struct Chain {
 pub type Verdicts = Vec<Result<String, String>>;
 
 impl Chain {
+    /// The chain of core components only, at the genesis state of `g`.
     pub fn new(g: &Genesis, producer: SecretKey) -> Chain {
+        Chain::with_modules(g, producer, ModuleRegistry::empty())
+    }
+
+    /// The chain running `modules`, at the genesis state of `g`. Panics on an invalid genesis
+    /// (a test's mistake).
+    pub fn with_modules(g: &Genesis, producer: SecretKey, modules: ModuleRegistry) -> Chain {
         Chain {
-            state: depin_ledger::genesis::genesis_state(g).unwrap(),
+            state: crate::genesis::genesis_state(g, &modules).expect("test genesis is valid"),
             height: 0,
             producer,
+            modules,
         }
     }
 
-    /// Builds and applies a block from `txs`, like the node's producer.
+    /// Builds and applies a block from `txs`, like the node's producer, and checks the supply
+    /// equation. Panics on a storage error or a broken supply equation.
     pub fn block(&mut self, txs: Vec<SignedTransaction>) -> (BlockOutcome, Verdicts) {
-        use depin_ledger::ReasonCode;
         let n = txs.len();
         let mut verdicts: Vec<Option<Result<String, String>>> = vec![None; n];
         let mut verified = Vec::new();
@@ -99,7 +122,14 @@ impl Chain {
             time_ms: self.height * 1000,
             proposer: self.producer.public(),
         };
-        let out = execute_block(&self.state, &ctx, &verified, BlockMode::Build).unwrap();
+        let out = execute_block(
+            &self.state,
+            &ctx,
+            &self.modules,
+            &verified,
+            BlockMode::Build,
+        )
+        .expect("an in-memory block executes");
         for (r, idx) in out.receipts.iter().zip(&out.included) {
             let code = match &r.status {
                 depin_types::TxStatus::Success => "success".to_string(),
@@ -117,7 +147,7 @@ impl Chain {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), v.as_slice())),
         )
-        .unwrap();
+        .expect("the supply records decode");
         assert!(
             audit.ok,
             "supply equation broken after block {}: {audit:?}",

@@ -1,12 +1,17 @@
-//! The `storage` component: deals paid exactly `price × size × epochs` through escrow, cancel
+//! The storage module's ledger component, on the ledger's test chain: deals paid exactly `price × size × epochs` through escrow, cancel
 //! refunds, capacity and collateral, attested penalties slashing and degrading a deal, and
 //! repair moving a shard. The supply equation is checked after every block by `Chain::block`.
 
-use crate::harness::{addr, genesis, key, Chain, CHAIN};
-use depin_ledger::components::{bank, escrow, staking, storage};
+use depin_ledger::components::{bank, escrow, staking};
+use depin_ledger::module::ModuleRegistry;
+use depin_ledger::testkit::{addr, genesis, key, Chain, CHAIN};
+use depin_module_storage::ledger as storage;
+use depin_module_storage::types::{
+    DealState, ShardPlacement, StorageAction, GIB_BYTES, PROVIDER_CLASS,
+};
+use depin_module_storage::StorageLedger;
 use depin_types::genesis::{ModuleParams, ModuleWeight, RewardsParams};
 use depin_types::rewards::emission_for_epoch;
-use depin_types::storage::{DealState, ShardPlacement, StorageAction, GIB_BYTES, PROVIDER_CLASS};
 use depin_types::tx::{
     device_pop_bytes, maker_approval_bytes, Action, DeviceAction, OnboardDevice, Penalty,
     RewardsAction, StakingAction, Transaction,
@@ -58,7 +63,12 @@ fn chain() -> Chain {
         }],
         remainder_account: addr(&key(13)),
     });
-    Chain::new(&g, key(99))
+    let modules = ModuleRegistry::new(vec![std::sync::Arc::new(StorageLedger)]).unwrap();
+    Chain::with_modules(&g, key(99), modules)
+}
+
+fn storage_action(action: StorageAction) -> Action {
+    action.into_action()
 }
 
 fn tx(signer: &SecretKey, nonce: u64, action: Action) -> SignedTransaction {
@@ -93,7 +103,7 @@ fn onboard(owner: &SecretKey, device: &SecretKey) -> Action {
 }
 
 fn announce(device: u8, capacity_bytes: u64, price_per_gib: u128) -> Action {
-    Action::Storage(StorageAction::Announce {
+    storage_action(StorageAction::Announce {
         device: key(device).public(),
         capacity_bytes,
         price_bones_per_gib_epoch: Amount(price_per_gib),
@@ -153,7 +163,7 @@ fn providers(c: &mut Chain, n: &mut Nonces, bond: u128, capacity: u64) {
 }
 
 fn open(devices: &[u8], term_epochs: u64, max_deposit: u128) -> Action {
-    Action::Storage(StorageAction::Open {
+    storage_action(StorageAction::Open {
         id: ID,
         object: Hash32([7; 32]),
         size_bytes: SIZE,
@@ -198,7 +208,7 @@ fn a_deal_pays_each_provider_price_times_size_for_every_epoch_and_cancel_refunds
         "exactly price × size × epochs is locked"
     );
     advance_to_epoch(&mut c, start + 3);
-    let cancel = n.tx(CLIENT, Action::Storage(StorageAction::Cancel { id: ID }));
+    let cancel = n.tx(CLIENT, storage_action(StorageAction::Cancel { id: ID }));
     assert_eq!(codes(&mut c, vec![cancel]), ["success"]);
     let epochs_paid = 4; // start, start + 1, start + 2 and start + 3 in progress
     for (i, o) in OWNERS.iter().enumerate() {
@@ -216,7 +226,7 @@ fn a_deal_pays_each_provider_price_times_size_for_every_epoch_and_cancel_refunds
         .unwrap()
         .unwrap();
     assert_eq!(p.used_bytes, 0, "capacity is released");
-    let again = n.tx(CLIENT, Action::Storage(StorageAction::Cancel { id: ID }));
+    let again = n.tx(CLIENT, storage_action(StorageAction::Cancel { id: ID }));
     assert_eq!(codes(&mut c, vec![again]), ["deal_cancelled"]);
 }
 
@@ -301,7 +311,7 @@ fn repair(n: &mut Nonces, signer: u8, index: u32, device: u8) -> SignedTransacti
         index,
         provider: key(device).public(),
     };
-    n.tx(signer, Action::Storage(action))
+    n.tx(signer, storage_action(action))
 }
 
 /// A deal on devices 51, 52, 53 whose shard 0 (device 51) was penalized in its second epoch.

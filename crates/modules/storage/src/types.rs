@@ -1,5 +1,5 @@
-//! The storage module's ledger records, transactions and parameters, shared by the ledger's
-//! `storage` component, the module's epoch verifier, the node API and the CLI.
+//! The storage module's ledger records, transactions and parameters, shared by its ledger
+//! component ([`crate::ledger`]), its epoch verifier, the node API and the CLI.
 //!
 //! A **provider** is a device of class [`PROVIDER_CLASS`] whose owner announced its capacity,
 //! price and endpoint. A **deal** stores one object: cut into segments, each Reed-Solomon
@@ -9,11 +9,12 @@
 //! bones per epoch from an escrow account with the deal's id (the ledger's `escrow`
 //! component).
 
-use crate::amount::Amount;
-use crate::crypto::PublicKey;
-use crate::genesis::ModuleParams;
-use crate::hash::Hash32;
 use borsh::{BorshDeserialize, BorshSerialize};
+use depin_types::genesis::ModuleParams;
+use depin_types::tx::{Action, ModuleAction};
+use depin_types::Amount;
+use depin_types::Hash32;
+use depin_types::PublicKey;
 use serde::{Deserialize, Serialize};
 
 /// Module name in genesis `module_weights` and in reports.
@@ -37,7 +38,7 @@ pub const BPS: u128 = 10_000;
 
 /// The storage module's governed parameters: the `storage` entry's `params` table in genesis
 /// `module_weights` (JSON in state). Absent fields take [`StorageParams::default`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageParams {
     /// Stake a provider's owner must keep bonded per GiB of shards it stores, bones
@@ -279,6 +280,21 @@ pub enum StorageAction {
     },
 }
 
+impl StorageAction {
+    /// This action as a ledger transaction's action (`Action::Module`, module [`MODULE`]).
+    pub fn into_action(self) -> Action {
+        Action::Module(ModuleAction::encode(MODULE, &self))
+    }
+
+    /// The storage action inside `action`, if it is one that decodes.
+    pub fn from_action(action: &Action) -> Option<StorageAction> {
+        match action {
+            Action::Module(m) if m.module == MODULE => borsh::from_slice(&m.body).ok(),
+            _ => None,
+        }
+    }
+}
+
 /// A storage report payload (module `storage`), signed by the provider device.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum StorageReport {
@@ -335,7 +351,7 @@ pub struct SignedRetrieval {
     /// The client key.
     pub client: PublicKey,
     /// `client`'s ed25519 signature of [`RetrievalReceipt::signing_bytes`].
-    pub signature: crate::crypto::Signature,
+    pub signature: depin_types::Signature,
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `storage`: the storage module's ledger component — providers, deals and their collateral.
+//! The storage module's ledger component ([`StorageLedger`]) — providers, deals and their
+//! collateral.
 //!
 //! Rules (Filecoin's deals and provider collateral, paid as Akash leases through `escrow`):
 //! - `Announce`: the owner of an active `storage-provider` device publishes its capacity,
@@ -8,31 +9,39 @@
 //!   it stores afterwards (unbonding below it is refused). Escrow `id` is opened with payees
 //!   the providers' owners at `Σ ⌈price × shard_file_bytes / GiB⌉` per epoch, funded with
 //!   exactly `rate × term_epochs`.
-//! - Penalties attested by the oracles ([`apply_penalty`]): the device's owner's stake is
-//!   slashed (burned) and its shards of the deal marked faulty (the deal `Degraded`); faulty
-//!   shards are no longer challenged. The escrow keeps paying until the client repairs.
+//! - Penalties attested by the oracles: the `rewards` component slashes (burns) the stake of
+//!   the provider's owner ([`LedgerModule::penalty_owner`]), then [`mark_faulty`] marks its
+//!   shards of the deal faulty (the deal `Degraded`); faulty shards are no longer challenged. The escrow keeps paying until the client repairs.
 //! - `Repair` (client): a faulty shard moves to a new provider, which is paid from then on.
 //! - `Cancel` (client): the escrow pays the epoch in progress and refunds the rest; the
 //!   providers' capacity and collateral are released. An ended term is released the same way.
 //!
-//! Keys: `storage/provider/<device>` → [`ProviderRecord`]; `storage/deal/<id>` → [`Deal`];
+//! Keys: `storage/params` → [`StorageParams`] (parsed once, at genesis);
+//! `storage/provider/<device>` → [`ProviderRecord`]; `storage/deal/<id>` → [`Deal`];
 //! `storage/stored/<owner>` → `u64` bytes its providers store.
 
-use crate::components::{devices, escrow, rewards, staking, TxContext};
-use crate::error::{ReasonCode, StateError};
-use crate::state::{get, Overlay, StateRead};
-use crate::TxError;
-use depin_types::storage::{
+use crate::types::{
     per_gib, Deal, DealShard, DealState, ProviderRecord, ShardPlacement, StorageAction,
     StorageParams, MAX_DEAL_SHARDS, MAX_ENDPOINT_BYTES, MODULE, PROVIDER_CLASS,
 };
+use borsh::BorshDeserialize;
+use depin_ledger::components::{devices, escrow, staking, TxContext};
+use depin_ledger::error::{ReasonCode, StateError};
+use depin_ledger::module::{LedgerModule, ModuleError};
+use depin_ledger::state::{get, Overlay, StateRead};
+use depin_ledger::TxError;
+use depin_types::genesis::ModuleParams;
 use depin_types::tx::{DeviceStatus, EscrowPayee, Penalty};
 use depin_types::{Amount, Hash32, PublicKey};
 use std::collections::BTreeMap;
 
-pub use depin_types::storage::{DEAL_PREFIX, PROVIDER_PREFIX};
+pub use crate::types::{DEAL_PREFIX, PROVIDER_PREFIX};
+/// The prefix of every key the storage module owns.
+pub const PREFIX: &[u8] = b"storage/";
 /// Key prefix of the bytes each owner's providers store.
 pub const STORED_PREFIX: &[u8] = b"storage/stored/";
+/// State key of the module's parameters.
+pub const PARAMS_KEY: &[u8] = b"storage/params";
 
 /// Errors of the `storage` component.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -134,6 +143,12 @@ pub enum StorageError {
     Overflow,
 }
 
+impl From<StorageError> for TxError {
+    fn from(e: StorageError) -> TxError {
+        TxError::Module(ModuleError::new(MODULE, &e))
+    }
+}
+
 impl ReasonCode for StorageError {
     fn code(&self) -> &'static str {
         match self {
@@ -187,24 +202,12 @@ pub fn stored_bytes(s: &impl StateRead, owner: &PublicKey) -> Result<u64, StateE
     Ok(get(s, &stored_key(owner))?.unwrap_or(0))
 }
 
-/// The storage module's parameters (its genesis `params`; defaults without a rewards section
-/// or a `storage` entry).
+/// The storage module's parameters, as parsed at genesis (defaults on a chain whose genesis
+/// wrote none).
 ///
-/// Errors: [`StorageError::BadParams`].
-pub fn params(s: &impl StateRead) -> Result<StorageParams, TxError> {
-    let Some(cfg) = rewards::config(s)? else {
-        return Ok(StorageParams::default());
-    };
-    let Some(w) = cfg
-        .params
-        .module_weights
-        .iter()
-        .find(|w| w.module == MODULE)
-    else {
-        return Ok(StorageParams::default());
-    };
-    StorageParams::from_module_params(&w.params)
-        .map_err(|reason| StorageError::BadParams { reason }.into())
+/// Errors: storage failures.
+pub fn params(s: &impl StateRead) -> Result<StorageParams, StateError> {
+    Ok(get(s, PARAMS_KEY)?.unwrap_or_default())
 }
 
 /// Stake `owner` must keep bonded for what its providers store (0 if nothing).
@@ -474,7 +477,7 @@ fn plan_open(
         let (deposit, max) = (deposit.bones(), max_deposit_bones.bones());
         return Err(StorageError::DepositTooHigh { deposit, max }.into());
     }
-    crate::components::bank::check_transfer(s, ctx, deposit)?;
+    depin_ledger::components::bank::check_transfer(s, ctx, deposit)?;
     check_collateral(s, &params(s)?, added)?;
     let deal = Deal {
         client: ctx.signer,
@@ -613,35 +616,38 @@ fn execute_repair(
     Ok(())
 }
 
-/// Applies an attested penalty: slashes up to `p.amount` of the stake of the device's
-/// provider owner (its device owner if it never announced) and, for a storage fault, marks
-/// its shards of `p.deal` faulty (the deal `Degraded`). Returns the bones slashed. A device
-/// or deal that no longer exists is skipped (nothing slashed or marked).
+/// Whose stake a penalty against `device` slashes: the owner who announced it as a provider
+/// (and bonded its collateral), if it ever did.
 ///
-/// Errors: storage failures only.
-pub fn apply_penalty(s: &mut Overlay<'_>, p: &Penalty) -> Result<Amount, TxError> {
-    let owner = match provider(s, &p.device)? {
-        Some(rec) => Some(rec.owner),
-        None => devices::device(s, &p.device)?.map(|d| d.owner),
+/// Errors: storage failures.
+pub fn penalty_owner(
+    s: &impl StateRead,
+    device: &PublicKey,
+) -> Result<Option<PublicKey>, StateError> {
+    Ok(provider(s, device)?.map(|rec| rec.owner))
+}
+
+/// For a storage fault (`p.deal` set), marks the device's shards of the deal faulty (the
+/// deal `Degraded`). A deal that no longer exists, or was cancelled, is skipped.
+///
+/// Errors: storage failures.
+pub fn mark_faulty(s: &mut Overlay<'_>, p: &Penalty) -> Result<(), StateError> {
+    let Some(id) = &p.deal else {
+        return Ok(());
     };
-    let Some(owner) = owner else {
-        return Ok(Amount::ZERO);
+    let Some(mut d) = deal(s, id)?.filter(|d| d.state != DealState::Cancelled) else {
+        return Ok(());
     };
-    let slashed = staking::slash(s, &owner, p.amount)?;
-    if let Some(id) = &p.deal {
-        if let Some(mut d) = deal(s, id)?.filter(|d| d.state != DealState::Cancelled) {
-            let mut marked = false;
-            for sh in d.shards.iter_mut().filter(|sh| sh.provider == p.device) {
-                marked |= !sh.faulty;
-                sh.faulty = true;
-            }
-            if marked {
-                d.state = DealState::Degraded;
-                s.put(deal_key(id), &d);
-            }
-        }
+    let mut marked = false;
+    for sh in d.shards.iter_mut().filter(|sh| sh.provider == p.device) {
+        marked |= !sh.faulty;
+        sh.faulty = true;
     }
-    Ok(slashed)
+    if marked {
+        d.state = DealState::Degraded;
+        s.put(deal_key(id), &d);
+    }
+    Ok(())
 }
 
 /// Stateful check of a storage action.
@@ -704,5 +710,82 @@ pub fn execute(
             index,
             provider,
         } => execute_repair(s, ctx, id, *index, provider),
+    }
+}
+
+/// The storage module's ledger component, as registered with the ledger.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StorageLedger;
+
+impl StorageLedger {
+    fn decode(body: &[u8]) -> Result<StorageAction, ModuleError> {
+        StorageAction::try_from_slice(body).map_err(|e| ModuleError {
+            module: MODULE,
+            code: "malformed_storage_action",
+            message: format!("storage action does not decode: {e}"),
+        })
+    }
+}
+
+impl LedgerModule for StorageLedger {
+    fn name(&self) -> &'static str {
+        MODULE
+    }
+
+    fn prefix(&self) -> &'static [u8] {
+        PREFIX
+    }
+
+    fn history_prefixes(&self) -> &'static [&'static [u8]] {
+        &[PROVIDER_PREFIX, DEAL_PREFIX]
+    }
+
+    fn genesis(&self, params: &ModuleParams, state: &mut Overlay<'_>) -> Result<(), ModuleError> {
+        let parsed = StorageParams::from_module_params(params)
+            .map_err(|reason| ModuleError::new(MODULE, &StorageError::BadParams { reason }))?;
+        state.put(PARAMS_KEY.to_vec(), &parsed);
+        Ok(())
+    }
+
+    fn check_stateless(&self, body: &[u8]) -> Result<(), ModuleError> {
+        Self::decode(body).map(|_| ())
+    }
+
+    fn check(
+        &self,
+        state: &dyn StateRead,
+        ctx: &TxContext<'_>,
+        body: &[u8],
+    ) -> Result<(), TxError> {
+        check(&state, ctx, &Self::decode(body)?)
+    }
+
+    fn execute(
+        &self,
+        state: &mut Overlay<'_>,
+        ctx: &TxContext<'_>,
+        body: &[u8],
+    ) -> Result<(), TxError> {
+        execute(state, ctx, &Self::decode(body)?)
+    }
+
+    fn required_collateral(
+        &self,
+        state: &dyn StateRead,
+        owner: &PublicKey,
+    ) -> Result<Amount, TxError> {
+        required_collateral(&state, owner)
+    }
+
+    fn penalty_owner(
+        &self,
+        state: &dyn StateRead,
+        device: &PublicKey,
+    ) -> Result<Option<PublicKey>, StateError> {
+        penalty_owner(&state, device)
+    }
+
+    fn on_penalty(&self, state: &mut Overlay<'_>, penalty: &Penalty) -> Result<(), TxError> {
+        Ok(mark_faulty(state, penalty)?)
     }
 }

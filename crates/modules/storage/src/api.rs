@@ -1,45 +1,44 @@
-//! Storage routes: providers, deals, and raw state rows under a module's prefix (what the
-//! oracle reads of a module's ledger component for an epoch's snapshot).
+//! The storage module's node routes (feature `node`): providers and deals as of a height.
 
-use super::{
-    bad_request, blocking, internal, not_found, scan_page, view_page, ApiState, ErrorBody,
-    PageQuery, Rejection,
-};
+use crate::ledger as storage;
+use crate::types::{Deal, ProviderRecord};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use depin_api::{
-    DealPage, DealShardView, DealView, ProviderPage, ProviderView, StateRowPage, StateRowView,
+use depin_api::{DealPage, DealShardView, DealView, ErrorBody, ProviderPage, ProviderView};
+use depin_node::api::{
+    bad_request, blocking, internal, not_found, view_page, ApiState, PageQuery, Rejection,
 };
-use depin_ledger::components::storage;
-use depin_types::storage::{Deal, ProviderRecord};
 use depin_types::{Address, Hash32, Network, PublicKey};
 use utoipa::OpenApi;
 
-/// Longest prefix `GET /v1/state/rows` accepts, bytes.
-pub const MAX_PREFIX_BYTES: usize = 64;
-
 #[derive(OpenApi)]
 #[openapi(
-    paths(providers, deals, deal, state_rows),
-    components(schemas(
-        ProviderView,
-        ProviderPage,
-        DealShardView,
-        DealView,
-        DealPage,
-        StateRowView,
-        StateRowPage
-    ))
+    paths(providers, deals, deal),
+    components(schemas(ProviderView, ProviderPage, DealShardView, DealView, DealPage))
 )]
-pub(super) struct StorageDoc;
+struct StorageDoc;
 
-/// The storage routes.
-pub(super) fn routes() -> axum::Router<ApiState> {
+/// The OpenAPI document of [`routes`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    StorageDoc::openapi()
+}
+
+/// The storage routes: `GET /v1/storage/providers`, `/v1/storage/deals`,
+/// `/v1/storage/deals/{id}`.
+pub fn routes() -> axum::Router<ApiState> {
     axum::Router::new()
         .route("/v1/storage/providers", axum::routing::get(providers))
         .route("/v1/storage/deals", axum::routing::get(deals))
         .route("/v1/storage/deals/{id}", axum::routing::get(deal))
-        .route("/v1/state/rows", axum::routing::get(state_rows))
+}
+
+/// The storage module as the node runs it: its ledger component and these routes.
+pub fn node_module() -> depin_node::NodeModule {
+    depin_node::NodeModule {
+        ledger: std::sync::Arc::new(crate::StorageLedger),
+        routes,
+        openapi,
+    }
 }
 
 fn provider_view(net: Network, device: PublicKey, p: ProviderRecord) -> ProviderView {
@@ -157,59 +156,6 @@ async fn deal(
             .map_err(internal)?
             .ok_or_else(|| not_found("deal"))?;
         Ok(Json(deal_view(node.genesis.network, id, d)))
-    })
-    .await?
-}
-
-/// Query of `GET /v1/state/rows`.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-pub struct RowsQuery {
-    /// The key prefix (hex); every key under it must be the prefix and 32 bytes.
-    pub prefix: String,
-    /// Height to read at (default: the latest).
-    pub height: Option<u64>,
-    /// Start after this 32-byte key suffix (hex).
-    pub after: Option<String>,
-    /// Page size (default and most: 1,000).
-    pub limit: Option<usize>,
-}
-
-/// Raw state entries under a prefix as of a height, one page at a time.
-#[utoipa::path(get, path = "/v1/state/rows", params(RowsQuery),
-    responses((status = 200, body = StateRowPage), (status = 400, body = ErrorBody)))]
-async fn state_rows(
-    State(s): State<ApiState>,
-    Query(q): Query<RowsQuery>,
-) -> Result<Json<StateRowPage>, Rejection> {
-    let prefix = hex::decode(&q.prefix)
-        .ok()
-        .filter(|p| !p.is_empty() && p.len() <= MAX_PREFIX_BYTES)
-        .ok_or_else(|| {
-            bad_request(
-                "invalid_prefix",
-                "prefix must be 1 to 64 bytes of hex".into(),
-            )
-        })?;
-    let page = PageQuery {
-        height: q.height,
-        after: q.after,
-        limit: q.limit,
-    };
-    let node = s.node.clone();
-    blocking(move || {
-        let (height, rows, next) = scan_page(&node, &prefix, &page)?;
-        let rows = rows
-            .into_iter()
-            .map(|(k, v)| StateRowView {
-                key: k.to_hex(),
-                value: hex::encode(v),
-            })
-            .collect();
-        Ok(Json(StateRowPage {
-            height,
-            rows,
-            next: next.map(|k| k.to_hex()),
-        }))
     })
     .await?
 }
