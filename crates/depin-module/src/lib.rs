@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod verdicts;
 pub use verdicts::{Verdicts, MAX_REASONS, TOO_MANY_REASONS};
 

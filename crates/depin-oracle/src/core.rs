@@ -596,7 +596,7 @@ mod tests {
         for i in 0..n {
             let r = depin_types::Report {
                 chain_id: "t".into(),
-                module: "heartbeat".into(),
+                module: "probe".into(),
                 device: k.public(),
                 timestamp_ms: i as u64,
                 payload: vec![],

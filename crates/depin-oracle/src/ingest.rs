@@ -308,12 +308,12 @@ mod tests {
             rate_per_minute: 1_000,
         };
         let modules: Vec<Arc<dyn depin_module::ResourceModule>> =
-            vec![Arc::new(depin_module_heartbeat::Heartbeat)];
+            vec![Arc::new(depin_module::testkit::Probe)];
         let core = Core::open(dir, policy, modules, 0).expect("log opens");
         let d = DeviceInfo {
             device: key.public(),
             owner: key.public(),
-            class: depin_module_heartbeat::CLASS.into(),
+            class: depin_module::testkit::PROBE_CLASS.into(),
             location: None,
             antenna: None,
             active: true,
@@ -325,7 +325,7 @@ mod tests {
     fn report(key: &SecretKey, i: u64) -> Vec<u8> {
         let r = Report {
             chain_id: "t".into(),
-            module: depin_module_heartbeat::NAME.into(),
+            module: depin_module::testkit::PROBE.into(),
             device: key.public(),
             timestamp_ms: NOW_MS + i,
             payload: vec![],

@@ -1,4 +1,4 @@
-//! Signed device reports: what a device's agent sends to an oracle (a heartbeat, a witness, a
+//! Signed device reports: what a device's agent sends to an oracle (an uptime ping, a witness, a
 //! storage proof, …). The engine sees only the envelope; the payload belongs to the resource
 //! module named in it.
 //!
@@ -21,7 +21,7 @@ pub const MAX_MODULE_NAME_BYTES: usize = 32;
 pub struct Report {
     /// The network this report is for.
     pub chain_id: String,
-    /// The resource module that reads `payload` (e.g. `heartbeat`).
+    /// The resource module that reads `payload` (e.g. `coverage`).
     pub module: String,
     /// The reporting device's key (it signs).
     pub device: PublicKey,
@@ -186,7 +186,7 @@ mod tests {
         let k = SecretKey::from_seed([5; 32]);
         let r = Report {
             chain_id: "depin-devnet".into(),
-            module: "heartbeat".into(),
+            module: "probe".into(),
             device: k.public(),
             timestamp_ms: 1_700_000_000_000,
             payload: vec![1, 2, 3],
@@ -209,7 +209,7 @@ mod tests {
         let sk = SecretKey::from_seed([3; 32]);
         let r = Report {
             chain_id: "a".into(),
-            module: "heartbeat".into(),
+            module: "probe".into(),
             device: sk.public(),
             timestamp_ms: 5,
             payload: vec![1, 2],

@@ -6,6 +6,7 @@ mod bft;
 mod browser;
 mod crash;
 mod devnet;
+mod oracle;
 mod oracle_crash;
 mod process;
 mod real_run;

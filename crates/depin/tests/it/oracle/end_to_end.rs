@@ -1,7 +1,7 @@
 //! Heartbeat devices over several epochs, settled by one oracle, re-verified and attested by
 //! a second (2 of 3), claimed by owners.
 
-use crate::harness::*;
+use crate::oracle::harness::*;
 use depin_agent::HeartbeatAgent;
 use depin_api::EpochRewardsView;
 use depin_client::{NodeClient, OracleClient};

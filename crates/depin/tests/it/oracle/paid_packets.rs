@@ -3,7 +3,7 @@
 //! credits, and once two oracles attest the epoch the chain debits the payer exactly what
 //! the manifest's usage says.
 
-use crate::harness::*;
+use crate::oracle::harness::*;
 use depin_client::NodeClient;
 use depin_module::ResourceModule;
 use depin_module_coverage::payload::{CoveragePayload, PacketReport};

@@ -1,8 +1,8 @@
 //! Every kind of bad report is refused with its own reason code and counted in the epoch's
 //! manifest; a tampered manifest or tampered inputs fail re-verification.
 
-use crate::end_to_end::manifest;
-use crate::harness::*;
+use crate::oracle::end_to_end::manifest;
+use crate::oracle::harness::*;
 use depin_client::{ClientError, OracleClient};
 use depin_oracle::verify::{recompute, VerifyError};
 use depin_oracle::EpochInputs;
