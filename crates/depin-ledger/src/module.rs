@@ -282,3 +282,90 @@ fn check_prefix(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module with a name and a prefix, refusing every body.
+    struct Named(&'static str, &'static [u8]);
+
+    impl LedgerModule for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn prefix(&self) -> &'static [u8] {
+            self.1
+        }
+        fn genesis(&self, _: &ModuleParams, _: &mut Overlay<'_>) -> Result<(), ModuleError> {
+            Ok(())
+        }
+        fn check_stateless(&self, _: &[u8]) -> Result<(), ModuleError> {
+            Err(ModuleError {
+                module: self.0,
+                code: "refused",
+                message: "refused".into(),
+            })
+        }
+        fn check(&self, _: &dyn StateRead, _: &TxContext<'_>, _: &[u8]) -> Result<(), TxError> {
+            Ok(())
+        }
+        fn execute(&self, _: &mut Overlay<'_>, _: &TxContext<'_>, _: &[u8]) -> Result<(), TxError> {
+            Ok(())
+        }
+    }
+
+    fn registry(list: Vec<Named>) -> Result<ModuleRegistry, RegistryError> {
+        ModuleRegistry::new(
+            list.into_iter()
+                .map(|m| Arc::new(m) as Arc<dyn LedgerModule>)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn modules_are_kept_in_name_order_and_found_by_name() {
+        let r = registry(vec![Named("zeta", b"zeta/"), Named("alpha", b"alpha/")]).unwrap();
+        let names: Vec<_> = r.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        assert_eq!(r.get("zeta").map(|m| m.prefix()), Some(&b"zeta/"[..]));
+        assert!(r.get("beta").is_none());
+    }
+
+    #[test]
+    fn a_registry_refuses_twin_names_overlapping_prefixes_and_core_prefixes() {
+        let twin = registry(vec![Named("a", b"a/"), Named("a", b"b/")]);
+        assert!(matches!(twin, Err(RegistryError::DuplicateName { .. })));
+        let nested = registry(vec![Named("a", b"a/"), Named("b", b"a/b/")]);
+        assert!(matches!(nested, Err(RegistryError::PrefixOverlap { .. })));
+        let core = registry(vec![Named("a", b"bank/x/")]);
+        assert!(matches!(core, Err(RegistryError::PrefixOverlap { other, .. }) if other == "bank"));
+        let unnamed = registry(vec![Named("", b"x/")]);
+        assert!(matches!(unnamed, Err(RegistryError::BadName { .. })));
+    }
+
+    #[test]
+    fn a_module_action_for_an_unknown_module_or_a_refused_body_fails_the_stateless_check() {
+        use depin_types::tx::{Action, ModuleAction, Transaction};
+        let sk = depin_types::SecretKey::from_seed([7; 32]);
+        let params = depin_types::ChainParams::default();
+        let r = registry(vec![Named("known", b"known/")]).unwrap();
+        let check = |module: &str| {
+            let stx = Transaction {
+                chain_id: "c".into(),
+                signer: sk.public(),
+                nonce: 0,
+                fee: params.min_fee_bones,
+                action: Action::Module(ModuleAction {
+                    module: module.into(),
+                    body: vec![1],
+                }),
+            }
+            .sign(&sk);
+            let len = stx.to_bytes().len();
+            crate::exec::check_stateless(&stx, len, "c", &params, &r).map_err(|e| e.code())
+        };
+        assert_eq!(check("unknown"), Err("unknown_module"));
+        assert_eq!(check("known"), Err("refused"));
+    }
+}
