@@ -79,8 +79,9 @@ fn page_path(path: &str, height: Option<u64>, after: Option<&str>) -> String {
     format!("{path}{sep}{}", q.join("&"))
 }
 
-/// A page of a listing read at one height.
-trait Paged: serde::de::DeserializeOwned {
+/// A page of a listing read at one height (the node's and the modules' listings implement it,
+/// so that [`NodeClient::all_pages`] reads them whole).
+pub trait Paged: serde::de::DeserializeOwned {
     /// What the page lists.
     type Item;
     /// The height it was read at.
@@ -106,26 +107,6 @@ impl Paged for CreditPage {
     }
     fn into_parts(self) -> (Vec<CreditBalanceView>, Option<String>) {
         (self.balances, self.next)
-    }
-}
-
-impl Paged for ProviderPage {
-    type Item = ProviderView;
-    fn height(&self) -> u64 {
-        self.height
-    }
-    fn into_parts(self) -> (Vec<ProviderView>, Option<String>) {
-        (self.providers, self.next)
-    }
-}
-
-impl Paged for DealPage {
-    type Item = DealView;
-    fn height(&self) -> u64 {
-        self.height
-    }
-    fn into_parts(self) -> (Vec<DealView>, Option<String>) {
-        (self.deals, self.next)
     }
 }
 
@@ -225,7 +206,10 @@ impl NodeClient {
         })
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    /// `GET path` (e.g. a module's route), its JSON reply decoded.
+    ///
+    /// Errors: the node's (its status and reason code), transport and decoding errors.
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let resp = self.http.get(&url).send().await;
         self.read(url, resp).await
@@ -396,9 +380,12 @@ impl NodeClient {
         self.all_pages::<CreditPage>("/v1/credits", height).await
     }
 
-    /// Every item of a paged listing at one height: the first page fixes the height, the
-    /// rest follow `next` (at most [`MAX_REGISTRY_PAGES`] pages).
-    async fn all_pages<P: Paged>(
+    /// Every item of the paged listing at `path` (a node or module route taking `height` and
+    /// `after`) at one height: the first page fixes the height, the rest follow `next` (at
+    /// most [`MAX_REGISTRY_PAGES`] pages).
+    ///
+    /// Errors: the node's, transport and decoding errors.
+    pub async fn all_pages<P: Paged>(
         &self,
         path: &str,
         height: Option<u64>,
@@ -424,29 +411,6 @@ impl NodeClient {
     ) -> Result<EpochRewardsView, ClientError> {
         let q = owner.map(|o| format!("?owner={o}")).unwrap_or_default();
         self.get(&format!("/v1/rewards/{epoch}{q}")).await
-    }
-
-    /// Every storage provider as of `height` (latest when `None`).
-    pub async fn all_providers(
-        &self,
-        height: Option<u64>,
-    ) -> Result<(u64, Vec<ProviderView>), ClientError> {
-        self.all_pages::<ProviderPage>("/v1/storage/providers", height)
-            .await
-    }
-
-    /// Every storage deal as of `height` (latest when `None`).
-    pub async fn all_deals(
-        &self,
-        height: Option<u64>,
-    ) -> Result<(u64, Vec<DealView>), ClientError> {
-        self.all_pages::<DealPage>("/v1/storage/deals", height)
-            .await
-    }
-
-    /// A storage deal.
-    pub async fn deal(&self, id: &Hash32) -> Result<DealView, ClientError> {
-        self.get(&format!("/v1/storage/deals/{id}")).await
     }
 
     /// Every raw state entry under `prefix` as of `height` (latest when `None`):

@@ -3,12 +3,12 @@
 //! the `n` providers at once; fetching is in [`crate::storage::fetch`].
 
 use crate::storage::{wall_clock_ms, DEAL_TX_HEADER, RECEIPT_HEADER};
-use depin_api::ProviderView;
 use depin_module_storage::erasure::{ErasureError, Layout};
 use depin_module_storage::stream::{code_stream, summarize, Shard, StreamError, Summary};
 use depin_module_storage::types::{
     per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
 };
+use depin_module_storage::views::ProviderView;
 use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

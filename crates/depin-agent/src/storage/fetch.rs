@@ -12,9 +12,9 @@
 use crate::storage::client::{shard_url, ClientError, Transfers};
 use crate::storage::deal_from_view;
 use axum::body::Bytes;
-use depin_api::DealView;
 use depin_module_storage::erasure::{decode_segment, Layout};
 use depin_module_storage::types::Deal;
+use depin_module_storage::views::DealView;
 use depin_types::Hash32;
 use std::collections::BTreeMap;
 use std::io::Write;

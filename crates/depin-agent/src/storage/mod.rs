@@ -7,8 +7,8 @@ pub mod fetch;
 pub mod prover;
 pub mod provider;
 
-use depin_api::DealView;
 use depin_module_storage::types::{Deal, DealShard, DealState};
+use depin_module_storage::views::DealView;
 use depin_types::{Address, Amount, Hash32};
 
 /// Header carrying a download's retrieval receipt (hex borsh `SignedRetrieval`).

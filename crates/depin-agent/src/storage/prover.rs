@@ -32,7 +32,7 @@ pub async fn prove_epoch(
     challenges: u32,
     done: &mut BTreeSet<(Hash32, u32)>,
 ) -> Result<ProveStats, depin_client::ClientError> {
-    let (_, views) = p.node.all_deals(None).await?;
+    let (_, views) = depin_module_storage::queries::all_deals(&p.node, None).await?;
     let me = p.device.public();
     let mut stats = ProveStats::default();
     let end_ms = clock.start_ms(epoch + 1);

@@ -106,14 +106,18 @@ impl Provider {
 
     /// The deal, if it places shard `index` on this provider.
     async fn covering_deal(&self, deal: &Hash32, index: u32) -> Result<Deal, ProviderError> {
-        let view = self.node.deal(deal).await.map_err(|e| match e {
-            depin_client::ClientError::Rejected { status: 404, .. } => ProviderError::NotCovered {
-                reason: format!("no deal {deal}"),
-            },
-            other => ProviderError::Node {
-                message: other.to_string(),
-            },
-        })?;
+        let view = depin_module_storage::queries::deal(&self.node, deal)
+            .await
+            .map_err(|e| match e {
+                depin_client::ClientError::Rejected { status: 404, .. } => {
+                    ProviderError::NotCovered {
+                        reason: format!("no deal {deal}"),
+                    }
+                }
+                other => ProviderError::Node {
+                    message: other.to_string(),
+                },
+            })?;
         let d = crate::storage::deal_from_view(&view)
             .map_err(|message| ProviderError::Node { message })?;
         let me = self.device.public();

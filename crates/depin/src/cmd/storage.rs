@@ -12,10 +12,12 @@ use depin_agent::storage::client::{plan_put, Coded, PutPlan, Transfers};
 use depin_agent::storage::direct::DirectFile;
 use depin_agent::storage::prover::{self, EpochClock};
 use depin_agent::storage::provider::{self, Provider};
-use depin_api::{DealView, ReceiptView};
+use depin_api::ReceiptView;
 use depin_client::{NodeClient, OracleClient};
 use depin_module_storage::erasure::Layout;
+use depin_module_storage::queries;
 use depin_module_storage::types::{StorageAction, StorageParams, MODULE};
+use depin_module_storage::views::DealView;
 use depin_types::tx::{Action, Transaction};
 use depin_types::{Amount, Hash32, SecretKey};
 use serde_json::json;
@@ -136,12 +138,15 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
         } => put(ctx, &path, (k, n), epochs, &opts).await,
         StorageCmd::Get { id, out } => get(ctx, &id, &out).await,
         StorageCmd::Ls { client } => ls(ctx, client).await,
-        StorageCmd::Info { id } => print(ctx.format, &ctx.client().deal(&id).await?),
+        StorageCmd::Info { id } => print(ctx.format, &queries::deal(&ctx.client(), &id).await?),
         StorageCmd::Cancel { id, opts } => {
             send(ctx, StorageAction::Cancel { id }.into_action(), &opts).await
         }
         StorageCmd::Repair { id, opts } => repair(ctx, &id, &opts).await,
-        StorageCmd::Providers => print(ctx.format, &ctx.client().all_providers(None).await?.1),
+        StorageCmd::Providers => print(
+            ctx.format,
+            &queries::all_providers(&ctx.client(), None).await?.1,
+        ),
         StorageCmd::Announce {
             device,
             capacity_bytes,
@@ -269,7 +274,7 @@ async fn put(
 ) -> Result<()> {
     let node = ctx.client();
     let key = open(&ctx.wallet)?.key;
-    let (_, providers) = node.all_providers(None).await?;
+    let (_, providers) = queries::all_providers(&node, None).await?;
     let account = node.account(&key.public().to_hex()).await?;
     let mut plans = Vec::new();
     for (i, file) in (0u64..).zip(files_under(path)?) {
@@ -325,7 +330,7 @@ async fn upload_plans(
 
 /// Device address → endpoint of every announced provider.
 async fn endpoints(node: &NodeClient) -> Result<BTreeMap<String, String>> {
-    let (_, providers) = node.all_providers(None).await?;
+    let (_, providers) = queries::all_providers(&node, None).await?;
     Ok(providers
         .into_iter()
         .map(|p| (p.device, p.endpoint))
@@ -334,7 +339,7 @@ async fn endpoints(node: &NodeClient) -> Result<BTreeMap<String, String>> {
 
 async fn get(ctx: &Ctx, id: &Hash32, out: &Path) -> Result<()> {
     let node = ctx.client();
-    let view = node.deal(id).await?;
+    let view = queries::deal(&node, id).await?;
     let key = open(&ctx.wallet)?.key;
     let chain = node.chain().await?;
     let transfers = Transfers::new(key, chain.chain_id);
@@ -363,7 +368,7 @@ async fn ls(ctx: &Ctx, client: Option<String>) -> Result<()> {
         Some(c) => c.parse::<depin_types::Address>().context("--client")?.key,
         None => open(&ctx.wallet)?.key.public(),
     };
-    let (_, deals) = ctx.client().all_deals(None).await?;
+    let (_, deals) = queries::all_deals(&ctx.client(), None).await?;
     let mine: Vec<DealView> = deals
         .into_iter()
         .filter(|d| {
@@ -380,8 +385,8 @@ async fn replacements(
     node: &NodeClient,
     view: &DealView,
     count: usize,
-) -> Result<Vec<depin_api::ProviderView>> {
-    let (_, providers) = node.all_providers(None).await?;
+) -> Result<Vec<depin_module_storage::views::ProviderView>> {
+    let (_, providers) = queries::all_providers(&node, None).await?;
     let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
     let free: Vec<_> = providers
         .into_iter()
@@ -397,7 +402,7 @@ async fn replacements(
 /// holds none of the deal's shards.
 async fn repair(ctx: &Ctx, id: &Hash32, opts: &TxOpts) -> Result<()> {
     let node = ctx.client();
-    let view = node.deal(id).await?;
+    let view = queries::deal(&node, id).await?;
     let faulty: Vec<u32> = view
         .shards
         .iter()

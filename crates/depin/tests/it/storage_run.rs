@@ -247,7 +247,12 @@ fn faults_are_slashed(net: &Net, id: &str, start_epoch: u64) {
         !penalties.is_empty(),
         "the dead providers' shards are penalized"
     );
-    let deal = rt.block_on(node.deal(&id.parse().unwrap())).unwrap();
+    let deal = rt
+        .block_on(depin_module_storage::queries::deal(
+            &node,
+            &id.parse().unwrap(),
+        ))
+        .unwrap();
     let faulty = deal.shards.iter().filter(|s| s.faulty).count();
     assert_eq!(faulty, 3, "the three dead providers' shards");
     let slashed: u128 = (start_epoch..=epoch)

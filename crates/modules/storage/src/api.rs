@@ -2,9 +2,10 @@
 
 use crate::ledger as storage;
 use crate::types::{Deal, ProviderRecord};
+use crate::views::{DealPage, DealShardView, DealView, ProviderPage, ProviderView};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use depin_api::{DealPage, DealShardView, DealView, ErrorBody, ProviderPage, ProviderView};
+use depin_api::ErrorBody;
 use depin_node::api::{
     bad_request, blocking, internal, not_found, view_page, ApiState, PageQuery, Rejection,
 };

@@ -22,7 +22,9 @@
 //!   ledger component ([`StorageLedger`]: providers, deals, collateral, penalties), registered
 //!   with the ledger through `depin_ledger::module::LedgerModule`.
 //!
-//! - [`api`] (feature `node`): its node routes (providers, deals) and their OpenAPI paths.
+//! - [`api`] (feature `node`): its node routes (providers, deals) and their OpenAPI paths;
+//!   [`views`] (feature `views`): their JSON; [`queries`] (feature `client`): the routes as a
+//!   node client reads them.
 //!
 //! The provider agent and the client (`depin storage`) build on these.
 
@@ -33,8 +35,12 @@ pub mod ledger;
 pub mod module;
 pub mod object;
 pub mod proof;
+#[cfg(feature = "client")]
+pub mod queries;
 pub mod stream;
 pub mod types;
+#[cfg(feature = "views")]
+pub mod views;
 
 pub use ledger::StorageLedger;
 pub use module::StorageModule;
