@@ -330,7 +330,7 @@ async fn upload_plans(
 
 /// Device address → endpoint of every announced provider.
 async fn endpoints(node: &NodeClient) -> Result<BTreeMap<String, String>> {
-    let (_, providers) = queries::all_providers(&node, None).await?;
+    let (_, providers) = queries::all_providers(node, None).await?;
     Ok(providers
         .into_iter()
         .map(|p| (p.device, p.endpoint))
@@ -386,7 +386,7 @@ async fn replacements(
     view: &DealView,
     count: usize,
 ) -> Result<Vec<depin_module_storage::views::ProviderView>> {
-    let (_, providers) = queries::all_providers(&node, None).await?;
+    let (_, providers) = queries::all_providers(node, None).await?;
     let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
     let free: Vec<_> = providers
         .into_iter()
