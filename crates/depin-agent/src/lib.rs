@@ -5,13 +5,11 @@
 //! - [`heartbeat`]: a liveness report every interval;
 //! - [`coverage`]: LoRaWAN hotspots that beacon and witness, a fleet runner for a hotspots
 //!   file, and the radio simulator that decides who hears whom where there are no radios;
-//! - [`storage`]: the storage provider (shard files on disk, uploads covered by deals,
-//!   paid downloads, a proof per challenged shard each epoch) and the client that stores
-//!   and fetches objects.
+//!
+//! The storage provider lives in its module's crate (`depin_module_storage::agent`).
 
 pub mod clock;
 pub mod coverage;
 pub mod heartbeat;
-pub mod storage;
 
 pub use heartbeat::{AgentStats, HeartbeatAgent};

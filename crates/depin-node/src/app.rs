@@ -392,8 +392,10 @@ impl NodeState {
             return Err(Rejection::from_mempool(&MempoolError::AlreadyPending));
         }
         if mempool.pending_count(&signer) == 0 {
-            let ctx =
-                self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
+            let ctx = self.next_context(
+                snap.height().saturating_add(1),
+                depin_types::wall_clock_ms(),
+            );
             exec::check_admission(snap, &ctx, &self.modules, &self.params, &vtx)
                 .map_err(|e| Rejection::from_tx(&e))?;
         } else {
@@ -435,7 +437,10 @@ impl NodeState {
             None => return Err(Rejection::internal("verifier returned nothing")),
         };
         let snap = self.db.snapshot().map_err(Rejection::internal)?;
-        let ctx = self.next_context(snap.height().saturating_add(1), crate::run::wall_clock_ms());
+        let ctx = self.next_context(
+            snap.height().saturating_add(1),
+            depin_types::wall_clock_ms(),
+        );
         exec::simulate(&snap, &ctx, &self.modules, &vtx).map_err(|e| Rejection::from_tx(&e))
     }
 

@@ -11,12 +11,13 @@ use crate::module::NodeModules;
 use crate::producer::NodeApp;
 use depin_consensus::{Driver, SoloDriver, Step};
 use depin_db::Db;
+use depin_types::wall_clock_ms;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Longest the producer sleeps before re-checking the stop flag, in ms.
 const STOP_POLL_MS: u64 = 50;
@@ -94,14 +95,6 @@ pub fn prometheus() -> PrometheusHandle {
             handle
         })
         .clone()
-}
-
-/// Wall clock, ms since the Unix epoch: what the solo driver stamps blocks with (never below
-/// the parent's time) and what admission checks run at. Never read inside the ledger.
-pub fn wall_clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Starts a solo node of core components only (no module) from `home` (genesis written by

@@ -41,10 +41,12 @@ pub struct IngestPolicy {
 }
 
 impl IngestPolicy {
-    /// Epoch containing `time_ms`; `None` before genesis.
-    pub fn epoch_at(&self, time_ms: u64) -> Option<u64> {
-        let since = time_ms.checked_sub(self.genesis_time_ms)?;
-        Some(since / self.epoch_length_ms)
+    /// The chain's epoch clock.
+    pub fn clock(&self) -> depin_types::EpochClock {
+        depin_types::EpochClock {
+            genesis_time_ms: self.genesis_time_ms,
+            epoch_length_ms: self.epoch_length_ms,
+        }
     }
 }
 
@@ -451,7 +453,7 @@ impl Core {
     /// Counts a refusal made before a report could be decoded (e.g. an oversized body) in
     /// the current epoch, durably (best effort: a failed append only loses the count).
     pub async fn count_refusal(&self, r: &Refusal, now_ms: u64) {
-        let epoch = self.policy.epoch_at(now_ms).unwrap_or(0);
+        let epoch = self.policy.clock().epoch_at(now_ms).unwrap_or(0);
         let rec = LogRecord::Rejections {
             epoch,
             counts: vec![(r.code.to_string(), 1)],

@@ -71,6 +71,7 @@ impl Core {
             return Err(refuse("out_of_window", msg));
         }
         let epoch = p
+            .clock()
             .epoch_at(r.timestamp_ms)
             .ok_or_else(|| refuse("out_of_window", "before genesis"))?;
         let active = registry.get(&r.device).ok_or_else(|| {
@@ -107,7 +108,7 @@ impl Core {
                 .collect()
         };
         let checked = verify_signatures(self, checked).await;
-        let fallback_epoch = self.policy().epoch_at(now_ms).unwrap_or(0);
+        let fallback_epoch = self.policy().clock().epoch_at(now_ms).unwrap_or(0);
         let (results, pending, counts) = self.admit(checked, now_ms, fallback_epoch);
         let mut records: Vec<Vec<u8>> = pending
             .iter()

@@ -7,6 +7,7 @@ use crate::publish::Published;
 use crate::runner::{Runner, RunnerParts, Source};
 use depin_client::{NodeClient, OracleClient};
 use depin_module::ResourceModule;
+use depin_types::wall_clock_ms;
 use depin_types::{Genesis, SecretKey};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,12 +75,6 @@ impl OracleHandle {
     }
 }
 
-/// Wall clock, ms since the Unix epoch (the oracle is not the ledger: it may read a clock).
-pub fn wall_clock_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// The first epoch this oracle settles: after its last published epoch, else the one recorded
 /// at its first start, else the current epoch (recorded now).
 fn first_open_epoch(cfg: &OracleConfig, published: &Published) -> Result<u64, StartError> {
@@ -94,7 +89,8 @@ fn first_open_epoch(cfg: &OracleConfig, published: &Published) -> Result<u64, St
     }
     let r = cfg.genesis.rewards.as_ref().ok_or(StartError::NoRewards)?;
     let e = r
-        .epoch_at(cfg.genesis.genesis_time_ms, wall_clock_ms())
+        .clock(cfg.genesis.genesis_time_ms)
+        .epoch_at(wall_clock_ms())
         .unwrap_or(0);
     std::fs::write(&path, e.to_string())?;
     Ok(e)

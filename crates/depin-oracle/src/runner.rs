@@ -122,11 +122,11 @@ impl Runner {
     async fn close_due(&self, core: &Arc<Core>, now_ms: u64) -> Result<bool, RunnerError> {
         let r = self.rewards()?;
         let epoch = core.closed_below();
-        let end_ms = r.epoch_end_ms(self.genesis.genesis_time_ms, epoch);
+        let end_ms = r.clock(self.genesis.genesis_time_ms).end_ms(epoch);
         if now_ms < end_ms.saturating_add(self.grace_ms) {
             return Ok(false);
         }
-        let start_ms = r.epoch_start_ms(self.genesis.genesis_time_ms, epoch);
+        let start_ms = r.clock(self.genesis.genesis_time_ms).start_ms(epoch);
         let Some((entropy, height)) = epoch_anchor(&self.node, start_ms, end_ms).await? else {
             return Ok(false);
         };

@@ -120,7 +120,9 @@ pub async fn check_chain(
             "inputs.module_weights or remainder_account differ from genesis".into(),
         ));
     }
-    let start = rewards.epoch_start_ms(genesis.genesis_time_ms, inputs.header.epoch);
+    let start = rewards
+        .clock(genesis.genesis_time_ms)
+        .start_ms(inputs.header.epoch);
     if (inputs.header.start_ms, inputs.header.end_ms) != (start, start + rewards.epoch_length_ms) {
         return Err(mismatch(format!(
             "inputs epoch bounds {}..{} are not epoch {}'s",

@@ -165,25 +165,12 @@ pub struct RewardsParams {
 }
 
 impl RewardsParams {
-    /// Epoch containing `time_ms`; `None` before genesis.
-    pub fn epoch_at(&self, genesis_time_ms: u64, time_ms: u64) -> Option<u64> {
-        let since = time_ms.checked_sub(genesis_time_ms)?;
-        Some(since / self.epoch_length_ms)
-    }
-
-    /// First ms of `epoch`: its end minus one epoch length (saturating like
-    /// [`RewardsParams::epoch_end_ms`]).
-    pub fn epoch_start_ms(&self, genesis_time_ms: u64, epoch: u64) -> u64 {
-        self.epoch_end_ms(genesis_time_ms, epoch)
-            .saturating_sub(self.epoch_length_ms)
-    }
-
-    /// First ms after `epoch` (its end, exclusive), saturating.
-    pub fn epoch_end_ms(&self, genesis_time_ms: u64, epoch: u64) -> u64 {
-        epoch
-            .saturating_add(1)
-            .saturating_mul(self.epoch_length_ms)
-            .saturating_add(genesis_time_ms)
+    /// The epoch clock of these parameters on a chain that started at `genesis_time_ms`.
+    pub fn clock(&self, genesis_time_ms: u64) -> crate::clock::EpochClock {
+        crate::clock::EpochClock {
+            genesis_time_ms,
+            epoch_length_ms: self.epoch_length_ms,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod amount;
 pub mod block;
+pub mod clock;
 pub mod crypto;
 pub mod genesis;
 pub mod hash;
@@ -20,6 +21,7 @@ pub mod tx;
 pub use address::{Address, AddressError, KeyType, Network};
 pub use amount::{Amount, AmountError};
 pub use block::{Block, BlockHeader, Receipt, TxStatus};
+pub use clock::{wall_clock_ms, EpochClock};
 pub use crypto::{verify_batch, BatchVerifier, CryptoError, PublicKey, SecretKey, Signature};
 pub use genesis::{
     ChainParams, DeviceClassParams, FeePolicy, Genesis, GenesisError, ModuleWeight, RewardsParams,

@@ -1,4 +1,3 @@
 //! Integration tests of the device agents.
 
 mod fleet;
-mod refusals;

@@ -166,7 +166,8 @@ pub fn current_epoch(s: &impl StateRead, ctx: &TxContext<'_>) -> Result<u64, TxE
     let cfg = rewards::config(s)?.ok_or(EscrowError::Disabled)?;
     Ok(cfg
         .params
-        .epoch_at(cfg.genesis_time_ms, ctx.time_ms)
+        .clock(cfg.genesis_time_ms)
+        .epoch_at(ctx.time_ms)
         .unwrap_or(0))
 }
 

@@ -298,7 +298,7 @@ fn check_attest(
     if !p.oracles.iter().any(|o| o.key == ctx.signer) {
         return Err(RewardsError::NotOracle.into());
     }
-    let end_ms = p.epoch_end_ms(cfg.genesis_time_ms, epoch);
+    let end_ms = p.clock(cfg.genesis_time_ms).end_ms(epoch);
     if ctx.time_ms < end_ms {
         let time_ms = ctx.time_ms;
         return Err(RewardsError::EpochOpen {

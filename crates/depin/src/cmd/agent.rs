@@ -16,7 +16,7 @@ use depin_agent::coverage::{
 use depin_agent::HeartbeatAgent;
 use depin_client::OracleClient;
 use depin_module_coverage::{CoverageParams, RegionCatalog, CLASS, NAME};
-use depin_oracle::run::wall_clock_ms;
+use depin_types::wall_clock_ms;
 use depin_types::{Antenna, Genesis, Location, SecretKey};
 use serde_json::json;
 use std::collections::BTreeMap;

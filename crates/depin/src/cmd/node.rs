@@ -211,7 +211,7 @@ pub fn init(a: &InitArgs) -> Result<serde_json::Value> {
         validators: genesis_validators(&a.validators)?,
         chain_id: a.chain_id.clone(),
         network,
-        genesis_time_ms: depin_node::run::wall_clock_ms(),
+        genesis_time_ms: depin_types::wall_clock_ms(),
         producer,
         params: ChainParams {
             block_time_ms: a.block_time_ms,

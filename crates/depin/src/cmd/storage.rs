@@ -8,12 +8,12 @@ use super::Ctx;
 use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use depin_agent::storage::client::{plan_put, Coded, PutPlan, Transfers};
-use depin_agent::storage::direct::DirectFile;
-use depin_agent::storage::prover::{self, EpochClock};
-use depin_agent::storage::provider::{self, Provider};
 use depin_api::ReceiptView;
 use depin_client::{NodeClient, OracleClient};
+use depin_module_storage::agent::direct::DirectFile;
+use depin_module_storage::agent::prover::{self, EpochClock};
+use depin_module_storage::agent::provider::{self, Provider};
+use depin_module_storage::client::{plan_put, Coded, PutPlan, Transfers};
 use depin_module_storage::erasure::Layout;
 use depin_module_storage::queries;
 use depin_module_storage::types::{StorageAction, StorageParams, MODULE};
@@ -393,7 +393,7 @@ async fn replacements(
         .filter(|p| !taken.contains(&p.device.as_str()))
         .collect();
     let file_bytes = view.shard_file_bytes;
-    Ok(depin_agent::storage::client::choose_providers(
+    Ok(depin_module_storage::client::choose_providers(
         &free, count, file_bytes,
     )?)
 }
@@ -471,7 +471,7 @@ async fn rebuild(
     txs: &[depin_types::SignedTransaction],
     tmp: &Path,
 ) -> Result<Coded> {
-    let d = depin_agent::storage::deal_from_view(view).map_err(anyhow::Error::msg)?;
+    let d = depin_module_storage::views::deal_from_view(view).map_err(anyhow::Error::msg)?;
     let file = transfers
         .fetch_into(view, &endpoints(node).await?, || std::fs::File::create(tmp))
         .await?;

@@ -331,11 +331,11 @@ impl Network {
 
     /// The epoch in progress by the wall clock.
     pub fn epoch_now(&self) -> u64 {
-        let now_ms = depin_node::run::wall_clock_ms();
+        let now_ms = depin_types::wall_clock_ms();
         self.genesis
             .rewards
             .as_ref()
-            .and_then(|r| r.epoch_at(self.genesis.genesis_time_ms, now_ms))
+            .and_then(|r| r.clock(self.genesis.genesis_time_ms).epoch_at(now_ms))
             .unwrap_or(0)
     }
 

@@ -87,7 +87,7 @@ pub async fn onboard(node: &NodeClient) {
     }
 }
 
-pub use depin_oracle::run::wall_clock_ms as now_ms;
+pub use depin_types::wall_clock_ms as now_ms;
 
 /// Sends batches of heartbeats until the oracle dies; records every acknowledged id.
 async fn report_until_killed(o: &OracleClient, seq: &mut u64, acked: &mut BTreeSet<Hash32>) {

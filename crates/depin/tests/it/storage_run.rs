@@ -200,7 +200,8 @@ fn current_epoch(node_home: &Path) -> u64 {
     let now_ms = u64::try_from(now.as_millis()).unwrap();
     g.rewards
         .unwrap()
-        .epoch_at(g.genesis_time_ms, now_ms)
+        .clock(g.genesis_time_ms)
+        .epoch_at(now_ms)
         .unwrap()
 }
 

@@ -26,10 +26,15 @@
 //!   [`views`] (feature `views`): their JSON; [`queries`] (feature `client`): the routes as a
 //!   node client reads them.
 //!
-//! The provider agent and the client (`depin storage`) build on these.
+//! - [`agent`] (feature `agent`): the provider agent (disk, uploads, paid downloads, proofs);
+//!   [`client`] (feature `agent`): storing and fetching objects (`depin storage put|get`).
 
+#[cfg(feature = "agent")]
+pub mod agent;
 #[cfg(feature = "node")]
 pub mod api;
+#[cfg(feature = "agent")]
+pub mod client;
 pub mod erasure;
 pub mod ledger;
 pub mod module;

@@ -1,6 +1,8 @@
 //! The storage module's JSON views (feature `views`): what its node routes return and its
 //! client reads.
 
+use crate::types::{Deal, DealShard, DealState};
+use depin_types::{Address, Amount, Hash32};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -89,4 +91,49 @@ pub struct DealPage {
     pub deals: Vec<DealView>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<String>,
+}
+
+/// The ledger record of a deal from its API view.
+///
+/// Errors: a message naming the field that does not parse.
+pub fn deal_from_view(v: &DealView) -> Result<Deal, String> {
+    let addr = |s: &str| {
+        s.parse::<Address>()
+            .map(|a| a.key)
+            .map_err(|_| format!("address {s:?}"))
+    };
+    let hash = |s: &str| s.parse::<Hash32>().map_err(|_| format!("hash {s:?}"));
+    let mut shards = Vec::with_capacity(v.shards.len());
+    for s in &v.shards {
+        shards.push(DealShard {
+            provider: addr(&s.provider)?,
+            root: hash(&s.root)?,
+            rate_bones_per_epoch: Amount(
+                s.rate_bones_per_epoch
+                    .parse()
+                    .map_err(|_| format!("rate {:?}", s.rate_bones_per_epoch))?,
+            ),
+            since_epoch: s.since_epoch,
+            faulty: s.faulty,
+        });
+    }
+    let state = match v.state.as_str() {
+        "active" => DealState::Active,
+        "degraded" => DealState::Degraded,
+        "cancelled" => DealState::Cancelled,
+        other => return Err(format!("state {other:?}")),
+    };
+    Ok(Deal {
+        client: addr(&v.client)?,
+        object: hash(&v.object)?,
+        size_bytes: v.size_bytes,
+        k: v.k,
+        n: v.n,
+        segment_shard_bytes: v.segment_shard_bytes,
+        shard_file_bytes: v.shard_file_bytes,
+        shards,
+        start_epoch: v.start_epoch,
+        term_epochs: v.term_epochs,
+        state,
+    })
 }

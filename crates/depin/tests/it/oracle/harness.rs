@@ -148,7 +148,7 @@ pub async fn onboard_devices(node: &NodeClient) {
 }
 
 pub fn now_ms() -> u64 {
-    depin_oracle::run::wall_clock_ms()
+    depin_types::wall_clock_ms()
 }
 
 /// Waits until `epoch`'s root is effective on the chain.

@@ -5,4 +5,5 @@ mod erasure;
 mod ledger;
 mod module;
 mod proofs;
+mod refusals;
 mod vectors;

@@ -2,13 +2,14 @@
 //! epoch's entropy), it answers the challenge of every shard the ledger says it holds and
 //! that is challenged in that epoch, sending one proof report per shard to the oracle.
 
-use crate::storage::provider::{Provider, MAX_SHARDS_PER_EPOCH};
-use crate::storage::{deal_from_view, wall_clock_ms};
+use crate::agent::provider::{Provider, MAX_SHARDS_PER_EPOCH};
+use crate::views::deal_from_view;
+use depin_types::wall_clock_ms;
 use depin_types::Hash32;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-pub use crate::clock::EpochClock;
+pub use depin_types::EpochClock;
 
 /// Time between prover passes, ms.
 pub const PROVE_TICK_MS: u64 = 500;
@@ -32,7 +33,7 @@ pub async fn prove_epoch(
     challenges: u32,
     done: &mut BTreeSet<(Hash32, u32)>,
 ) -> Result<ProveStats, depin_client::ClientError> {
-    let (_, views) = depin_module_storage::queries::all_deals(&p.node, None).await?;
+    let (_, views) = crate::queries::all_deals(&p.node, None).await?;
     let me = p.device.public();
     let mut stats = ProveStats::default();
     let end_ms = clock.start_ms(epoch + 1);
@@ -83,7 +84,7 @@ pub async fn run(
     let mut epoch = u64::MAX;
     let mut done = BTreeSet::new();
     loop {
-        let now = clock.epoch_at(wall_clock_ms());
+        let now = clock.epoch_at(wall_clock_ms()).unwrap_or(0);
         if now != epoch {
             epoch = now;
             done.clear();

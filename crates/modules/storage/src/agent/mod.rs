@@ -1,15 +1,10 @@
-//! Storage roles: the provider agent ([`provider`], [`prover`]) and the client that stores
-//! and fetches objects ([`client`]).
+//! The storage provider agent (feature `agent`): shard files on disk past the page cache
+//! ([`direct`]), uploads covered by deals and paid downloads ([`provider`]), a proof per
+//! challenged shard each epoch ([`prover`]). The client side is [`crate::client`].
 
-pub mod client;
 pub mod direct;
-pub mod fetch;
 pub mod prover;
 pub mod provider;
-
-use depin_module_storage::types::{Deal, DealShard, DealState};
-use depin_module_storage::views::DealView;
-use depin_types::{Address, Amount, Hash32};
 
 /// Header carrying a download's retrieval receipt (hex borsh `SignedRetrieval`).
 pub const RECEIPT_HEADER: &str = "x-depin-receipt";
@@ -90,56 +85,4 @@ impl ProviderError {
             ProviderError::Node { .. } => "node_unavailable",
         }
     }
-}
-
-/// Milliseconds since the Unix epoch (agents run on the wall clock; the ledger never does).
-pub fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// The ledger record of a deal from its API view.
-///
-/// Errors: a message naming the field that does not parse.
-pub fn deal_from_view(v: &DealView) -> Result<Deal, String> {
-    let addr = |s: &str| {
-        s.parse::<Address>()
-            .map(|a| a.key)
-            .map_err(|_| format!("address {s:?}"))
-    };
-    let hash = |s: &str| s.parse::<Hash32>().map_err(|_| format!("hash {s:?}"));
-    let mut shards = Vec::with_capacity(v.shards.len());
-    for s in &v.shards {
-        shards.push(DealShard {
-            provider: addr(&s.provider)?,
-            root: hash(&s.root)?,
-            rate_bones_per_epoch: Amount(
-                s.rate_bones_per_epoch
-                    .parse()
-                    .map_err(|_| format!("rate {:?}", s.rate_bones_per_epoch))?,
-            ),
-            since_epoch: s.since_epoch,
-            faulty: s.faulty,
-        });
-    }
-    let state = match v.state.as_str() {
-        "active" => DealState::Active,
-        "degraded" => DealState::Degraded,
-        "cancelled" => DealState::Cancelled,
-        other => return Err(format!("state {other:?}")),
-    };
-    Ok(Deal {
-        client: addr(&v.client)?,
-        object: hash(&v.object)?,
-        size_bytes: v.size_bytes,
-        k: v.k,
-        n: v.n,
-        segment_shard_bytes: v.segment_shard_bytes,
-        shard_file_bytes: v.shard_file_bytes,
-        shards,
-        start_epoch: v.start_epoch,
-        term_epochs: v.term_epochs,
-        state,
-    })
 }

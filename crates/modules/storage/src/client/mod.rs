@@ -1,14 +1,15 @@
-//! The storage client: reads a file once for its shard roots (streamed, segment by segment),
-//! picks providers, builds the deal, then reads it again to stream each segment's shards to
-//! the `n` providers at once; fetching is in [`crate::storage::fetch`].
+//! The storage client (feature `agent`): reads a file once for its shard roots (streamed,
+//! segment by segment), picks providers, builds the deal, then reads it again to stream each
+//! segment's shards to the `n` providers at once; fetching is in [`fetch`].
 
-use crate::storage::{wall_clock_ms, DEAL_TX_HEADER, RECEIPT_HEADER};
-use depin_module_storage::erasure::{ErasureError, Layout};
-use depin_module_storage::stream::{code_stream, summarize, Shard, StreamError, Summary};
-use depin_module_storage::types::{
-    per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction,
-};
-use depin_module_storage::views::ProviderView;
+pub mod fetch;
+
+use crate::agent::{DEAL_TX_HEADER, RECEIPT_HEADER};
+use crate::erasure::{ErasureError, Layout};
+use crate::stream::{code_stream, summarize, Shard, StreamError, Summary};
+use crate::types::{per_gib, RetrievalReceipt, ShardPlacement, SignedRetrieval, StorageAction};
+use crate::views::ProviderView;
+use depin_types::wall_clock_ms;
 use depin_types::{Address, Amount, Hash32, PublicKey, SecretKey};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -179,7 +180,7 @@ pub fn plan_put(
     };
     let file = std::fs::File::open(source).map_err(io)?;
     let size_bytes = file.metadata().map_err(io)?.len();
-    let ssb = depin_module_storage::object::segment_shard_bytes_for(size_bytes, k);
+    let ssb = crate::object::segment_shard_bytes_for(size_bytes, k);
     let layout = Layout::new(k, n, ssb)?;
     let summary = summarize(&layout, file, size_bytes)?;
     let file_bytes = layout.shard_file_bytes(size_bytes);

@@ -6,7 +6,7 @@
 //! Disk layout under `--dir`: `<deal hex>/<index>.shard` (the shard file) and
 //! `<deal hex>/<index>.obao` (its bao outboard); both written to a temporary name, synced and
 //! renamed, so a crash never leaves a half shard under the real name. Shard files are written
-//! past the page cache ([`crate::storage::direct`]): they stay cold until challenged.
+//! past the page cache ([`crate::agent::direct`]): they stay cold until challenged.
 //!
 //! HTTP (all errors JSON `{code, message}`):
 //! - `PUT /v1/shards/{deal}/{index}`: body the shard file, written to disk and hashed as it
@@ -21,17 +21,17 @@
 //!   `SignedRetrieval` for the whole file): the shard file; `402 receipt_required` without a
 //!   valid receipt from the deal's client; `404 not_found` if not held.
 
-use crate::storage::direct::{open_direct, read_block, BlockPool, DirectFile, PooledBlock};
-use crate::storage::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
+use crate::agent::direct::{open_direct, read_block, BlockPool, DirectFile, PooledBlock};
+use crate::agent::{ProviderError, DEAL_TX_HEADER, RECEIPT_HEADER};
+use crate::erasure::Layout;
+use crate::proof::{self, ChallengeSeed, ShardTree};
+use crate::types::{Deal, SignedRetrieval, StorageAction, StorageReport, MODULE};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depin_client::{NodeClient, OracleClient};
-use depin_module_storage::erasure::Layout;
-use depin_module_storage::proof::{self, ChallengeSeed, ShardTree};
-use depin_module_storage::types::{Deal, SignedRetrieval, StorageAction, StorageReport, MODULE};
 use depin_types::tx::SignedTransaction;
 use depin_types::{Hash32, Report, SecretKey};
 use std::path::{Path as FsPath, PathBuf};
@@ -106,7 +106,7 @@ impl Provider {
 
     /// The deal, if it places shard `index` on this provider.
     async fn covering_deal(&self, deal: &Hash32, index: u32) -> Result<Deal, ProviderError> {
-        let view = depin_module_storage::queries::deal(&self.node, deal)
+        let view = crate::queries::deal(&self.node, deal)
             .await
             .map_err(|e| match e {
                 depin_client::ClientError::Rejected { status: 404, .. } => {
@@ -118,16 +118,11 @@ impl Provider {
                     message: other.to_string(),
                 },
             })?;
-        let d = crate::storage::deal_from_view(&view)
+        let d = crate::views::deal_from_view(&view)
             .map_err(|message| ProviderError::Node { message })?;
         let me = self.device.public();
         match d.shards.get(index as usize) {
-            Some(s)
-                if s.provider == me
-                    && d.state != depin_module_storage::types::DealState::Cancelled =>
-            {
-                Ok(d)
-            }
+            Some(s) if s.provider == me && d.state != crate::types::DealState::Cancelled => Ok(d),
             _ => Err(ProviderError::NotCovered {
                 reason: format!("deal {deal} places no shard {index} on this provider"),
             }),
@@ -296,7 +291,7 @@ impl Provider {
         let receipt = self.check_receipt(&d, deal, len, receipt)?;
         let (file, _) = open_direct(&path).map_err(|_| not_held())?;
         let payload = StorageReport::Retrieval(receipt);
-        let report = self.report(&payload, crate::storage::wall_clock_ms());
+        let report = self.report(&payload, depin_types::wall_clock_ms());
         if let Err(e) = self.oracle.submit(&report).await {
             tracing::warn!(error = %e, deal = %deal, "retrieval receipt not delivered");
         }

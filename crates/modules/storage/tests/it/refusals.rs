@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use depin_agent::storage::provider::{router, Provider};
 use depin_client::{NodeClient, OracleClient};
+use depin_module_storage::agent::provider::{router, Provider};
 use depin_types::SecretKey;
 
 /// Bytes in each refused upload: far more than a socket buffer holds, so a server that

@@ -9,12 +9,12 @@
 //! and renames it only on success). A shard that fails (transport, refusal, size, root) is
 //! excluded and the attempt restarts with the next one, healthy shards first.
 
-use crate::storage::client::{shard_url, ClientError, Transfers};
-use crate::storage::deal_from_view;
+use crate::client::{shard_url, ClientError, Transfers};
+use crate::erasure::{decode_segment, Layout};
+use crate::types::Deal;
+use crate::views::deal_from_view;
+use crate::views::DealView;
 use axum::body::Bytes;
-use depin_module_storage::erasure::{decode_segment, Layout};
-use depin_module_storage::types::Deal;
-use depin_module_storage::views::DealView;
 use depin_types::Hash32;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -113,7 +113,7 @@ enum AssembleError {
     /// The writer stopped (the sink refused a write; the writer says why).
     WriterGone,
     /// The codec refused a segment.
-    Erasure(depin_module_storage::erasure::ErasureError),
+    Erasure(crate::erasure::ErasureError),
 }
 
 /// Rebuilds the object segment by segment from the shards `rxs` deliver (`(index, pieces)`),
@@ -308,7 +308,7 @@ impl Transfers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use depin_module_storage::object::{blake3_hash, encode_object};
+    use crate::object::{blake3_hash, encode_object};
 
     /// Feeds shard files `files` (index, bytes) to [`assemble`] in pieces, as downloads do.
     fn run_assemble(layout: &Layout, size: u64, files: &[(usize, &[u8])]) -> (Vec<u8>, Hash32) {
