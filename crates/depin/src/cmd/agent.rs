@@ -8,14 +8,14 @@ use super::Ctx;
 use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use depin_agent::coverage::fleet::{self, Delivery, IntervalRun, Schedule};
-use depin_agent::coverage::onboard::device_key;
-use depin_agent::coverage::{
+use depin_client::OracleClient;
+use depin_module_coverage::agent::fleet::{self, Delivery, IntervalRun, Schedule};
+use depin_module_coverage::agent::onboard::device_key;
+use depin_module_coverage::agent::{
     read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, Traffic, DEFAULT_ANTENNA,
 };
-use depin_agent::HeartbeatAgent;
-use depin_client::OracleClient;
 use depin_module_coverage::{CoverageParams, RegionCatalog, CLASS, NAME};
+use depin_module_heartbeat::agent::HeartbeatAgent;
 use depin_types::wall_clock_ms;
 use depin_types::{Antenna, Genesis, Location, SecretKey};
 use serde_json::json;
@@ -357,7 +357,7 @@ async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
 }
 
 fn onboarding_summary(
-    o: &depin_agent::coverage::onboard::OnboardOutcome,
+    o: &depin_module_coverage::agent::onboard::OnboardOutcome,
     entries: usize,
 ) -> serde_json::Value {
     let refused: BTreeMap<&str, usize> = o

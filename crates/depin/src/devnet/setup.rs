@@ -7,7 +7,7 @@ use super::DevnetArgs;
 use crate::cmd::node::{self, InitArgs};
 use crate::wallet::{Keystore, Wallet};
 use anyhow::{Context, Result};
-use depin_agent::coverage::{city, HotspotEntry};
+use depin_module_coverage::agent::{city, HotspotEntry};
 use depin_module_coverage::CLASS;
 use depin_types::{Address, Amount, Genesis, Network as Net};
 use std::path::{Path, PathBuf};
@@ -291,7 +291,7 @@ impl Network {
         }
         let genesis = crate::cmd::oracle::read_genesis(&l.genesis())?;
         let hotspots = hotspots_file(&l, a)?;
-        let entries = depin_agent::coverage::read_hotspots(&hotspots)?;
+        let entries = depin_module_coverage::agent::read_hotspots(&hotspots)?;
         let regions = regions_dir(&l, a, &entries)?;
         let client = wallet_at(&l.dev_wallet(), &password)?.address();
         let payer = wallet_at(&l.wallets.join("payer.json"), &password)?.address();

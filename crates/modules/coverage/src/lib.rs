@@ -14,8 +14,10 @@
 //!
 //! Data flow: reports ([`payload`]) → [`CoverageModule::verify_epoch`] → verdicts, exact
 //! rewards in bones (the oracle pays them as computed), usage charges, and the reciprocity
-//! state carried into the next epoch.
+//! state carried into the next epoch. Agents (feature `agent`): [`agent`].
 
+#[cfg(feature = "agent")]
+pub mod agent;
 pub mod beacon;
 pub mod checks;
 pub mod geo;

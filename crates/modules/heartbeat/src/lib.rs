@@ -10,6 +10,11 @@
 //! block), `inactive_device`, `wrong_device_class`, `out_of_window` (timestamp outside the
 //! epoch), `duplicate_interval` (a valid heartbeat of the same device and interval came
 //! first in log order).
+//!
+//! Agent (feature `agent`): [`agent::HeartbeatAgent`] sends one signed report per interval.
+
+#[cfg(feature = "agent")]
+pub mod agent;
 
 use depin_module::{EpochInput, EpochOutcome, PayloadRejection, ResourceModule, Verdict, Verdicts};
 use depin_types::{Amount, DeviceClassParams, Report};

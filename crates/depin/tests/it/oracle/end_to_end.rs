@@ -2,9 +2,9 @@
 //! a second (2 of 3), claimed by owners.
 
 use crate::oracle::harness::*;
-use depin_agent::HeartbeatAgent;
 use depin_api::EpochRewardsView;
 use depin_client::{NodeClient, OracleClient};
+use depin_module_heartbeat::agent::HeartbeatAgent;
 use depin_oracle::claims::{claim_for, payouts};
 use depin_oracle::verify::{check_chain, recompute};
 use depin_oracle::Manifest;

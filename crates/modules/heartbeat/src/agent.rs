@@ -29,7 +29,7 @@ impl HeartbeatAgent {
     pub fn heartbeat(&self, now_ms: u64) -> depin_types::SignedReport {
         let r = Report {
             chain_id: self.chain_id.clone(),
-            module: depin_module_heartbeat::NAME.into(),
+            module: crate::NAME.into(),
             device: self.device.public(),
             timestamp_ms: now_ms,
             payload: Vec::new(),

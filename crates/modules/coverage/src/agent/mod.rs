@@ -1,6 +1,6 @@
 //! The coverage agents: hotspots that beacon and witness (`coverage` module), the fleet
 //! runner that starts one hotspot per entry of a hotspots file, and the radio simulator that
-//! decides who hears whom.
+//! decides who hears whom (feature `agent`).
 
 pub mod city;
 pub mod fleet;

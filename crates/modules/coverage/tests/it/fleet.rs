@@ -2,12 +2,12 @@
 //! radio simulator and verified by the coverage module itself: the simulated air must give
 //! witness sets the oracle's checks accept, refused only for physical reasons.
 
-use depin_agent::coverage::fleet::{IntervalPlan, Schedule};
-use depin_agent::coverage::onboard::device_key;
-use depin_agent::coverage::{
+use depin_module::{verdict_counts, DeviceInfo, EpochInput, LedgerSnapshot, ResourceModule};
+use depin_module_coverage::agent::fleet::{IntervalPlan, Schedule};
+use depin_module_coverage::agent::onboard::device_key;
+use depin_module_coverage::agent::{
     read_hotspots, Fleet, HotspotAgent, RadioParams, Traffic, DEFAULT_ANTENNA,
 };
-use depin_module::{verdict_counts, DeviceInfo, EpochInput, LedgerSnapshot, ResourceModule};
 use depin_module_coverage::payload::CoveragePayload;
 use depin_module_coverage::state::Reciprocity;
 use depin_module_coverage::{reason, CoverageModule, CoverageParams, RegionCatalog, CLASS};
@@ -182,7 +182,7 @@ fn the_simulated_air_over_real_hotspots_gives_witnesses_the_oracle_accepts() {
 
 /// The synthetic devnet city with its generated catalog, and 20 paid packets per interval.
 fn city_fleet(payer: PublicKey) -> (Fleet, RegionCatalog) {
-    use depin_agent::coverage::city::{covering_catalog, synthetic_city};
+    use depin_module_coverage::agent::city::{covering_catalog, synthetic_city};
     let entries = synthetic_city(3, 200);
     let (maps, plans) = covering_catalog(&entries);
     let catalog = RegionCatalog::new(maps, plans).expect("catalog");

@@ -7,8 +7,8 @@
 use super::hotspot::HotspotAgent;
 use super::radio::{RadioParams, RadioSim, Site, Transmission};
 use super::FleetError;
+use crate::beacon::spreading_factor;
 use depin_client::{NodeClient, OracleClient};
-use depin_module_coverage::beacon::spreading_factor;
 use depin_types::{par, Hash32, PublicKey, ReportOutcome, SignedReport};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,8 +44,8 @@ pub struct Schedule {
 
 impl Schedule {
     /// The chain's epoch clock.
-    pub fn clock(&self) -> crate::clock::EpochClock {
-        crate::clock::EpochClock {
+    pub fn clock(&self) -> depin_types::EpochClock {
+        depin_types::EpochClock {
             genesis_time_ms: self.genesis_time_ms,
             epoch_length_ms: self.epoch_length_ms,
         }
@@ -58,7 +58,7 @@ impl Schedule {
 
     /// The epoch containing `time_ms` (0 before genesis).
     pub fn epoch_at(&self, time_ms: u64) -> u64 {
-        self.clock().epoch_at(time_ms)
+        self.clock().epoch_at(time_ms).unwrap_or(0)
     }
 
     /// Beacon intervals per epoch.

@@ -5,7 +5,7 @@
 //! load when no Helium region maps are given).
 
 use super::onboard::HotspotEntry;
-use depin_module_coverage::region::{self, Channel, RegionError};
+use crate::region::{self, Channel, RegionError};
 use depin_types::Hash32;
 use h3o::{CellIndex, LatLng, Resolution};
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,7 +132,7 @@ pub fn write_covering_catalog(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use depin_module_coverage::RegionCatalog;
+    use crate::RegionCatalog;
 
     #[test]
     fn a_city_is_the_same_for_a_seed_and_differs_between_seeds() {

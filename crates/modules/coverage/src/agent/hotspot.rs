@@ -3,10 +3,10 @@
 //! `poc_iot_injector` roles, with the radio replaced by the simulator).
 
 use super::radio::Reception;
-use depin_module_coverage::beacon::{self, Beacon, BeaconError};
-use depin_module_coverage::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
-use depin_module_coverage::region::Channel;
-use depin_module_coverage::NAME;
+use crate::beacon::{self, Beacon, BeaconError};
+use crate::payload::{BeaconReport, CoveragePayload, PacketReport, WitnessReport};
+use crate::region::Channel;
+use crate::NAME;
 use depin_types::{Antenna, Hash32, Location, PublicKey, Report, SecretKey, SignedReport};
 use sha2::{Digest, Sha256};
 
@@ -114,7 +114,7 @@ impl HotspotAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use depin_module_coverage::region::uniform_plan;
+    use crate::region::uniform_plan;
 
     fn agent(seed: u8) -> HotspotAgent {
         HotspotAgent {

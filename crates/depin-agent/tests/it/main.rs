@@ -1,3 +1,0 @@
-//! Integration tests of the device agents.
-
-mod fleet;
