@@ -85,10 +85,9 @@ fn write_modules(
     for m in modules.iter() {
         let params = genesis
             .rewards
-            .iter()
-            .flat_map(|r| &r.module_weights)
-            .find(|w| w.module == m.name())
-            .map_or(&none, |w| &w.params);
+            .as_ref()
+            .and_then(|r| r.module_params(m.name()))
+            .unwrap_or(&none);
         m.genesis(params, s)
             .map_err(|e| GenesisError::ModuleParams {
                 module: m.name().into(),

@@ -164,7 +164,22 @@ pub struct RewardsParams {
     pub remainder_account: Address,
 }
 
+/// The parameters `weights` give module `module` (its entry's `params`; `None` without an
+/// entry). The one lookup of a module's genesis parameters: the ledger's module genesis, the
+/// oracle's verifiers and the agents read them through it.
+pub fn module_params<'a>(weights: &'a [ModuleWeight], module: &str) -> Option<&'a ModuleParams> {
+    weights
+        .iter()
+        .find(|w| w.module == module)
+        .map(|w| &w.params)
+}
+
 impl RewardsParams {
+    /// The parameters of module `module` (see [`module_params`]).
+    pub fn module_params(&self, module: &str) -> Option<&ModuleParams> {
+        module_params(&self.module_weights, module)
+    }
+
     /// The epoch clock of these parameters on a chain that started at `genesis_time_ms`.
     pub fn clock(&self, genesis_time_ms: u64) -> crate::clock::EpochClock {
         crate::clock::EpochClock {

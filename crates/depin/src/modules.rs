@@ -13,7 +13,7 @@ use depin_module::ResourceModule;
 use depin_module_coverage::{CoverageModule, CoverageParams, RegionCatalog};
 use depin_module_storage::types::StorageParams;
 use depin_module_storage::StorageModule;
-use depin_types::genesis::ModuleWeight;
+use depin_types::genesis::{module_params, ModuleWeight};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,10 +40,7 @@ pub fn configured(
     epoch_length_ms: Option<u64>,
     regions: Option<&Path>,
 ) -> Result<Vec<Arc<dyn ResourceModule>>> {
-    let params = weights
-        .iter()
-        .find(|w| w.module == depin_module_coverage::NAME)
-        .map_or("", |w| w.params.as_json());
+    let params = module_params(weights, depin_module_coverage::NAME).map_or("", |p| p.as_json());
     let params = CoverageParams::from_json(params).context("coverage params in genesis")?;
     if let Some(len) = epoch_length_ms {
         if len % params.beacon_interval_ms != 0 {
@@ -59,10 +56,8 @@ pub fn configured(
         None => RegionCatalog::default(),
     };
     let coverage = CoverageModule::new(params, catalog)?;
-    let storage = weights
-        .iter()
-        .find(|w| w.module == depin_module_storage::types::MODULE)
-        .map(|w| w.params.clone())
+    let storage = module_params(weights, depin_module_storage::types::MODULE)
+        .cloned()
         .unwrap_or_default();
     let storage = StorageParams::from_module_params(&storage)
         .map_err(|e| anyhow::anyhow!("storage params in genesis: {e}"))?;

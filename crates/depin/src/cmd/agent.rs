@@ -164,10 +164,10 @@ pub fn schedule(genesis: &Genesis) -> Result<Schedule> {
     let Some(r) = &genesis.rewards else {
         bail!("genesis has no rewards section: no epochs to beacon in");
     };
-    let Some(w) = r.module_weights.iter().find(|w| w.module == NAME) else {
+    let Some(params) = r.module_params(NAME) else {
         bail!("genesis does not weigh the {NAME} module");
     };
-    let params = CoverageParams::from_json(&w.params.0)?;
+    let params = CoverageParams::from_json(params.as_json())?;
     Ok(Schedule {
         genesis_time_ms: genesis.genesis_time_ms,
         epoch_length_ms: r.epoch_length_ms,

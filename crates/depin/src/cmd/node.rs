@@ -285,43 +285,13 @@ fn rewards_params(
     }))
 }
 
-/// The device classes a new chain starts with: the registered modules' classes, then the
-/// classes of modules still to come (hotspot, storage provider) unless a module declared them.
+/// The device classes a new chain starts with: the registered modules' classes, each with the
+/// onboarding rules its module declares.
 fn default_device_classes() -> Vec<DeviceClassParams> {
-    let mut classes: Vec<DeviceClassParams> = crate::modules::registry()
+    crate::modules::registry()
         .iter()
         .flat_map(|m| m.device_classes())
-        .collect();
-    for c in builtin_device_classes() {
-        if !classes.iter().any(|d| d.name == c.name) {
-            classes.push(c);
-        }
-    }
-    classes
-}
-
-fn builtin_device_classes() -> Vec<DeviceClassParams> {
-    let tokens = |n| Amount::from_tokens(n).expect("small constants fit");
-    vec![
-        DeviceClassParams {
-            name: "hotspot".into(),
-            location_bound: true,
-            onboarding_fee_bones: tokens(40),
-            location_fee_bones: tokens(10),
-        },
-        DeviceClassParams {
-            name: "sensor".into(),
-            location_bound: false,
-            onboarding_fee_bones: tokens(1),
-            location_fee_bones: Amount::ZERO,
-        },
-        DeviceClassParams {
-            name: "storage-provider".into(),
-            location_bound: false,
-            onboarding_fee_bones: tokens(10),
-            location_fee_bones: Amount::ZERO,
-        },
-    ]
+        .collect()
 }
 
 async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {

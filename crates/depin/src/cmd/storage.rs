@@ -495,12 +495,7 @@ pub async fn agent(ctx: &Ctx, a: StorageAgentArgs) -> Result<()> {
     let Some(r) = &genesis.rewards else {
         bail!("genesis has no rewards section: no epochs to prove in");
     };
-    let params = r
-        .module_weights
-        .iter()
-        .find(|w| w.module == MODULE)
-        .map(|w| w.params.clone())
-        .unwrap_or_default();
+    let params = r.module_params(MODULE).cloned().unwrap_or_default();
     let params = StorageParams::from_module_params(&params).map_err(anyhow::Error::msg)?;
     let clock = EpochClock {
         genesis_time_ms: genesis.genesis_time_ms,
