@@ -23,6 +23,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use utoipa::OpenApi;
 
+/// A module's routes, served with the node's state (see `NodeModule`).
+pub type ModuleRouter = Router<ApiState>;
+/// An OpenAPI document (utoipa), e.g. a module's routes'.
+pub type OpenApiDoc = utoipa::openapi::OpenApi;
+
 /// State of every handler.
 #[derive(Clone)]
 pub struct ApiState {

@@ -27,10 +27,15 @@ pub mod payload;
 pub mod reason;
 mod records;
 pub mod region;
+#[cfg(feature = "registration")]
+pub mod registration;
 pub mod reward_share;
 pub mod state;
 pub mod units;
 mod verify;
+
+#[cfg(feature = "registration")]
+pub use registration::registration;
 
 pub use params::{CoverageParams, ParamsError};
 pub use region::RegionCatalog;

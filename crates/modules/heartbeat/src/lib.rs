@@ -15,6 +15,10 @@
 
 #[cfg(feature = "agent")]
 pub mod agent;
+#[cfg(feature = "registration")]
+pub mod registration;
+#[cfg(feature = "registration")]
+pub use registration::registration;
 
 use depin_module::{EpochInput, EpochOutcome, PayloadRejection, ResourceModule, Verdict, Verdicts};
 use depin_types::{Amount, DeviceClassParams, Report};

@@ -33,15 +33,6 @@ pub fn routes() -> axum::Router<ApiState> {
         .route("/v1/storage/deals/{id}", axum::routing::get(deal))
 }
 
-/// The storage module as the node runs it: its ledger component and these routes.
-pub fn node_module() -> depin_node::NodeModule {
-    depin_node::NodeModule {
-        ledger: std::sync::Arc::new(crate::StorageLedger),
-        routes,
-        openapi,
-    }
-}
-
 fn provider_view(net: Network, device: PublicKey, p: ProviderRecord) -> ProviderView {
     ProviderView {
         device: Address::new(net, device).to_string(),

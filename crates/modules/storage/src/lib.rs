@@ -42,6 +42,8 @@ pub mod object;
 pub mod proof;
 #[cfg(feature = "client")]
 pub mod queries;
+#[cfg(feature = "registration")]
+pub mod registration;
 pub mod stream;
 pub mod types;
 #[cfg(feature = "views")]
@@ -49,3 +51,5 @@ pub mod views;
 
 pub use ledger::StorageLedger;
 pub use module::StorageModule;
+#[cfg(feature = "registration")]
+pub use registration::registration;
