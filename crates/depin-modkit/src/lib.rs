@@ -17,7 +17,7 @@ use depin_module::{DeviceInfo, LedgerSnapshot, ResourceModule};
 use depin_oracle::settle::EpochHeader;
 use depin_oracle::{EpochInputs, SettleError, Settlement};
 use depin_types::rewards::emission_for_epoch;
-use depin_types::tx::{penalty_list, usage_debits, DeviceStatus, RewardsAction};
+use depin_types::tx::DeviceStatus;
 use depin_types::{
     Action, Amount, Genesis, Hash32, PublicKey, RewardsParams, SecretKey, SignedReport, Transaction,
 };
@@ -241,30 +241,19 @@ impl ModuleKit {
     /// `oracle` attests `settlement` on the chain (root, total, usage, penalties), as the
     /// oracle's runner does; the verdict as [`ModuleKit::submit`] gives it.
     ///
-    /// Errors: [`KitError::State`]; [`KitError::Settle`] when the manifest's figures do not
+    /// Errors: [`KitError::State`]; [`KitError::Claim`] when the manifest's figures do not
     /// parse or its usage or penalties overflow.
     pub fn attest(
         &mut self,
         oracle: &SecretKey,
         settlement: &Settlement,
     ) -> Result<Result<String, String>, KitError> {
-        let m = &settlement.manifest;
-        let bad = |what: &str| KitError::Claim {
-            message: format!("manifest {what} does not parse"),
-        };
-        let root: Hash32 = m.root.parse().map_err(|_| bad("root"))?;
-        let total = Amount(m.emission_bones.parse().map_err(|_| bad("emission"))?);
-        let usage = usage_debits(m.usage.iter().map(|u| (u.payer, u.credits)))
-            .ok_or_else(|| bad("usage"))?;
-        let penalties =
-            penalty_list(m.penalties.iter().cloned()).ok_or_else(|| bad("penalties"))?;
-        let action = Action::Rewards(RewardsAction::AttestRoot {
-            epoch: m.epoch,
-            root,
-            total,
-            usage,
-            penalties,
-        });
+        let action = depin_oracle::claims::attestation_of(&settlement.manifest).map_err(|e| {
+            KitError::Claim {
+                message: e.to_string(),
+            }
+        })?;
+        let action = Action::Rewards(action);
         self.submit(oracle, action)
     }
 

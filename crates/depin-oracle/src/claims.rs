@@ -1,9 +1,10 @@
-//! Building a reward claim from a published manifest: the owner's leaf, its index and its
-//! Merkle proof over all the manifest's leaves.
+//! Transactions built from a published manifest: an oracle's attestation of its root and
+//! effects ([`attestation_of`]), and an owner's reward claim (the owner's leaf, its index and
+//! its Merkle proof over all the manifest's leaves, [`claim_for`]).
 
 use crate::settle::Manifest;
 use depin_types::rewards::reward_leaf;
-use depin_types::tx::RewardsAction;
+use depin_types::tx::{penalty_list, usage_debits, RewardsAction, MAX_PENALTIES, MAX_USAGE_DEBITS};
 use depin_types::{merkle, Address, Amount, Hash32, PublicKey};
 
 /// Why no claim could be built.
@@ -25,6 +26,33 @@ pub enum ClaimError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// The attestation of `m`: its root and emission, the usage debits (merged by payer) and the
+/// penalties (merged by device and deal) it records.
+///
+/// Errors: [`ClaimError::BadManifest`] for a root or emission that does not parse, usage or
+/// penalties that overflow or exceed [`MAX_USAGE_DEBITS`] / [`MAX_PENALTIES`].
+pub fn attestation_of(m: &Manifest) -> Result<RewardsAction, ClaimError> {
+    let bad = |reason: &str| ClaimError::BadManifest {
+        epoch: m.epoch,
+        reason: reason.into(),
+    };
+    let root: Hash32 = m.root.parse().map_err(|_| bad("bad root"))?;
+    let total = Amount(m.emission_bones.parse().map_err(|_| bad("bad total"))?);
+    let usage = usage_debits(m.usage.iter().map(|u| (u.payer, u.credits)))
+        .filter(|u| u.len() <= MAX_USAGE_DEBITS)
+        .ok_or_else(|| bad("usage overflows or has too many payers"))?;
+    let penalties = penalty_list(m.penalties.iter().cloned())
+        .filter(|p| p.len() <= MAX_PENALTIES)
+        .ok_or_else(|| bad("penalties overflow or are too many"))?;
+    Ok(RewardsAction::AttestRoot {
+        epoch: m.epoch,
+        root,
+        total,
+        usage,
+        penalties,
+    })
 }
 
 /// The manifest's payouts, in leaf order.

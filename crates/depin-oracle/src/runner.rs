@@ -10,10 +10,8 @@ use crate::settle::{settle_encoded, EpochHeader, EpochInputs, SettleError};
 use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
-use depin_types::tx::{
-    penalty_list, usage_debits, Penalty, RewardsAction, UsageDebit, MAX_PENALTIES, MAX_USAGE_DEBITS,
-};
-use depin_types::{Action, Amount, Genesis, Hash32, RewardsParams, SecretKey, Transaction};
+use depin_types::tx::RewardsAction;
+use depin_types::{Action, Amount, Genesis, RewardsParams, SecretKey, Transaction};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -248,30 +246,16 @@ impl Runner {
             let Some(m) = self.published.manifest(epoch)? else {
                 continue;
             };
-            let root: Hash32 = m.root.parse().map_err(|_| VerifyError::Inputs {
-                reason: "bad root".into(),
-            })?;
-            let total = Amount(m.emission_bones.parse().map_err(|_| VerifyError::Inputs {
-                reason: "bad total".into(),
-            })?);
             // Recorded before submitting, so a refused attestation (e.g. no funds for the fee)
             // is retried every ATTEST_RETRY_MS, not every tick.
             self.attest_tried_ms
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(epoch, now_ms);
-            let usage = usage_debits(m.usage.iter().map(|u| (u.payer, u.credits)))
-                .filter(|u| u.len() <= MAX_USAGE_DEBITS)
-                .ok_or(VerifyError::Inputs {
-                    reason: format!("epoch {epoch}'s usage overflows or has too many payers"),
-                })?;
-            let penalties = penalty_list(m.penalties.iter().cloned())
-                .filter(|p| p.len() <= MAX_PENALTIES)
-                .ok_or(VerifyError::Inputs {
-                    reason: format!("epoch {epoch}'s penalties overflow or are too many"),
-                })?;
-            self.submit_attestation(key, epoch, (root, total), (usage, penalties))
-                .await?;
+            let action = crate::claims::attestation_of(&m).map_err(|e| VerifyError::Inputs {
+                reason: e.to_string(),
+            })?;
+            self.submit_attestation(key, epoch, action).await?;
         }
         Ok(())
     }
@@ -280,24 +264,21 @@ impl Runner {
         &self,
         key: &SecretKey,
         epoch: u64,
-        (root, total): (Hash32, Amount),
-        (usage, penalties): (Vec<UsageDebit>, Vec<Penalty>),
+        action: RewardsAction,
     ) -> Result<(), RunnerError> {
         let acct = self.node.account(&key.public().to_hex()).await?;
         let chain = self.node.chain().await?;
         let fee = Amount(chain.min_fee_bones.parse().unwrap_or(0));
+        let root = match &action {
+            RewardsAction::AttestRoot { root, .. } => root.to_hex(),
+            _ => String::new(),
+        };
         let tx = Transaction {
             chain_id: self.genesis.chain_id.clone(),
             signer: key.public(),
             nonce: acct.next_nonce,
             fee,
-            action: Action::Rewards(RewardsAction::AttestRoot {
-                epoch,
-                root,
-                total,
-                usage,
-                penalties,
-            }),
+            action: Action::Rewards(action),
         };
         let id = self.node.submit(&tx.sign(key)).await?;
         tracing::info!(epoch, %root, tx = %id, "attestation submitted");
