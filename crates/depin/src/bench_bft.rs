@@ -186,10 +186,12 @@ async fn replicated(a: &BftArgs, keys: &[SecretKey]) -> Result<RunFigures> {
                 ..depin_consensus::bft::Timing::default()
             },
         };
-        let consensus = depin_node::run::Consensus::Validator(Box::new(setup));
-        nodes.push(
-            depin_node::run::start_full(&h, config(a), axum::Router::new(), consensus).await?,
-        );
+        let parts = depin_node::NodeParts {
+            modules: depin_node::NodeModules::none(),
+            extra: axum::Router::new(),
+            consensus: depin_node::run::Consensus::Validator(Box::new(setup)),
+        };
+        nodes.push(depin_node::run::start_full(&h, config(a), parts).await?);
     }
     let client = NodeClient::new(&format!("http://{}", nodes[0].api_addr));
     let figures = measure(&client, a, keys).await;
