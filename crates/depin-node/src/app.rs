@@ -318,17 +318,7 @@ impl NodeState {
         let mut to_verify = Vec::new();
         let mut slots = Vec::new();
         for (i, bytes) in items.iter().enumerate() {
-            let checked = self.decode(bytes).and_then(|stx| {
-                check_stateless(
-                    &stx,
-                    bytes.len(),
-                    &self.genesis.chain_id,
-                    &self.params,
-                    &self.modules,
-                )
-                .map_err(|e| Rejection::from_tx(&e.into()))
-                .map(|()| stx)
-            });
+            let checked = self.decode_checked(bytes);
             match checked {
                 Ok(stx) => {
                     verdicts.push(Ok(Hash32::ZERO)); // replaced below, after verification
@@ -419,18 +409,20 @@ impl NodeState {
         Ok(id)
     }
 
+    /// Decodes an encoded transaction and runs the stateless checks but signatures (as the
+    /// ledger's [`check_stateless`], with this chain's modules).
+    fn decode_checked(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
+        let stx = self.decode(bytes)?;
+        let (chain, params) = (&self.genesis.chain_id, &self.params);
+        check_stateless(&stx, bytes.len(), chain, params, &self.modules)
+            .map_err(|e| Rejection::from_tx(&e.into()))?;
+        Ok(stx)
+    }
+
     /// Simulates an encoded transaction as the signer's next one (its nonce must be the
     /// committed nonce); nothing is kept.
     pub fn simulate(&self, bytes: &[u8]) -> Result<Receipt, Rejection> {
-        let stx = self.decode(bytes)?;
-        check_stateless(
-            &stx,
-            bytes.len(),
-            &self.genesis.chain_id,
-            &self.params,
-            &self.modules,
-        )
-        .map_err(|e| Rejection::from_tx(&e.into()))?;
+        let stx = self.decode_checked(bytes)?;
         let vtx = match depin_ledger::verify_batch(vec![stx]).pop() {
             Some(Ok(v)) => v,
             Some(Err(e)) => return Err(Rejection::from_tx(&e)),

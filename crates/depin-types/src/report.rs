@@ -168,7 +168,7 @@ mod tests {
         for payload_len in [0usize, 1, 70, 4_000] {
             let r = Report {
                 chain_id: "depin-devnet".into(),
-                module: "coverage".into(),
+                module: "probe".into(),
                 device: k.public(),
                 timestamp_ms: 7,
                 payload: vec![9; payload_len],
