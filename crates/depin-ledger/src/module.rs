@@ -241,6 +241,23 @@ impl ModuleRegistry {
             .collect()
     }
 
+    /// The first answer, in name order, of [`LedgerModule::penalty_owner`] (`None`: no module
+    /// knows better than the device registry).
+    ///
+    /// Errors: storage failures.
+    pub fn penalty_owner(
+        &self,
+        state: &dyn StateRead,
+        device: &PublicKey,
+    ) -> Result<Option<PublicKey>, StateError> {
+        for m in self.iter() {
+            if let Some(owner) = m.penalty_owner(state, device)? {
+                return Ok(Some(owner));
+            }
+        }
+        Ok(None)
+    }
+
     /// The sum over all modules of [`LedgerModule::required_collateral`].
     ///
     /// Errors: a module's, or an overflow (`stake_overflow`).

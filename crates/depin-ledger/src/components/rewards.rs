@@ -7,7 +7,8 @@
 //! are debited (all of them, or the payer's whole balance if it moved credits away after the
 //! oracle's snapshot: the shortfall is recorded as unpaid), and the penalties it lists are
 //! applied (the faulty device's owner's stake slashed, then each module's
-//! [`LedgerModule::on_penalty`](crate::module::LedgerModule::on_penalty), e.g. the storage module marking shards faulty). An owner's reward is paid once, by a
+//! [`on_penalty`](crate::module::LedgerModule::on_penalty), e.g. the storage module marking
+//! shards faulty). An owner's reward is paid once, by a
 //! claim that carries the leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
 //! on the right-hand side of the supply equation.
 //!
@@ -415,9 +416,9 @@ fn attest(
 }
 
 /// Applies an attested penalty: slashes up to `p.amount` of the stake of the device's owner
-/// (or of whom a module names, [`LedgerModule::penalty_owner`](crate::module::LedgerModule::penalty_owner)), then lets every module see it
-/// ([`LedgerModule::on_penalty`](crate::module::LedgerModule::on_penalty)). Returns the bones slashed; a device nobody owns any more
-/// is skipped (nothing slashed, no module called).
+/// (or of whom a module names, [`ModuleRegistry::penalty_owner`]), then lets every module see
+/// it ([`on_penalty`](crate::module::LedgerModule::on_penalty)). Returns the bones slashed; a
+/// device nobody owns any more is skipped (nothing slashed, no module called).
 ///
 /// Errors: storage failures, a module's.
 fn apply_penalty(
@@ -425,13 +426,7 @@ fn apply_penalty(
     modules: &ModuleRegistry,
     p: &Penalty,
 ) -> Result<Amount, TxError> {
-    let mut owner = None;
-    for m in modules.iter() {
-        owner = m.penalty_owner(&*s, &p.device)?;
-        if owner.is_some() {
-            break;
-        }
-    }
+    let mut owner = modules.penalty_owner(&*s, &p.device)?;
     if owner.is_none() {
         owner = devices::device(s, &p.device)?.map(|d| d.owner);
     }
