@@ -18,8 +18,17 @@ use std::time::Duration;
 
 /// How often the runner checks whether it must stop, ms.
 pub const STOP_POLL_MS: u64 = 100;
-/// Messages per second accepted from one peer on one channel.
-pub const PEER_QUOTA_PER_S: u32 = 100_000;
+/// Messages per second accepted from one peer on one channel (more are paced, not dropped).
+///
+/// commonware sizes every channel's inbound mailbox, and the shared outbound one, as this burst
+/// times the retained peers, allocated up front: at 100,000 a 4-validator process held 4.4 GiB
+/// and spent seconds (debug build, 2 cores) filling it before its network started. A validator
+/// sends a peer a few votes and certificates per view and one gossip message per driver step
+/// (at most one per 50 ms tick or incoming message), far below this.
+pub const PEER_QUOTA_PER_S: u32 = 1_000;
+/// Peer sets the p2p network keeps connections to: the validator set is fixed at genesis, so
+/// one (commonware's default of 4 would quadruple every mailbox for sets that never exist).
+pub const TRACKED_PEER_SETS: usize = 1;
 
 /// Where a validator process listens, who its peers are, where its journal lives.
 #[derive(Debug, Clone)]
@@ -78,7 +87,7 @@ pub fn run<C: Chain>(
         );
         let mut namespace = config.namespace.clone();
         namespace.extend_from_slice(b"/p2p");
-        let p2p = lookup::Config::local(
+        let mut p2p = lookup::Config::local(
             handshake,
             &namespace,
             network.listen,
@@ -86,6 +95,7 @@ pub fn run<C: Chain>(
             MAX_MESSAGE_BYTES,
             NonZeroUsize::new(1_024).expect("non-zero"),
         );
+        p2p.tracked_peer_sets = NonZeroUsize::new(TRACKED_PEER_SETS).expect("non-zero");
         let (mut net, mut oracle) = lookup::Network::new(context.child("network"), p2p);
         let _ = oracle.track(0, peers);
         let quota = Quota::per_second(NonZeroU32::new(PEER_QUOTA_PER_S).expect("non-zero"));

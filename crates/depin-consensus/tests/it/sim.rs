@@ -13,6 +13,7 @@ use commonware_p2p::simulated::{Config as NetConfig, Link, Network, Oracle};
 use commonware_runtime::{deterministic, Clock, Quota, Runner, Spawner, Supervisor as _};
 use commonware_utils::ordered::Set;
 use commonware_utils::{probability, Probability};
+use depin_consensus::bft::process::PEER_QUOTA_PER_S;
 use depin_consensus::bft::{self, Config, Scheme, Timing, Validator, ValidatorKey};
 use depin_types::{Hash32, SecretKey};
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -93,7 +94,7 @@ async fn register(
     key: &ValidatorKey,
 ) -> [Channel; 4] {
     let control = oracle.control(key.clone());
-    let quota = Quota::per_second(NonZeroU32::new(100_000).expect("non-zero"));
+    let quota = Quota::per_second(NonZeroU32::new(PEER_QUOTA_PER_S).expect("non-zero"));
     let mut out = Vec::new();
     for channel in 0..4u64 {
         out.push(control.register(channel, quota).await.expect("register"));

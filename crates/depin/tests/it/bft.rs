@@ -3,12 +3,11 @@
 //! is committed on all four at the end, the recipient's balance is the same everywhere, and
 //! all four have the same block and state root at the same height.
 
-use crate::process::{free_port, run, run_json, start_serving};
+use crate::process::{free_port, run, run_json, start_serving, Served};
 use depin_client::NodeClient;
 use depin_types::tx::{Action, BankAction, Transaction};
 use depin_types::{Address, Amount, Hash32, Network, SecretKey, SignedTransaction};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 const VALIDATORS: usize = 4;
@@ -26,7 +25,7 @@ struct Validator {
     home: PathBuf,
     api_port: u16,
     address: Address,
-    child: Option<Child>,
+    child: Option<Served>,
 }
 
 fn transfer(sk: &SecretKey, to: &SecretKey, nonce: u64) -> SignedTransaction {
@@ -224,10 +223,4 @@ fn four_validators_lose_no_committed_transfer_when_one_is_killed_and_restarted()
     }
     let expected: u128 = (1..=nonce).map(u128::from).sum();
     rt.block_on(check(&vals, &to, &committed, expected));
-    for v in &mut vals {
-        if let Some(mut c) = v.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }

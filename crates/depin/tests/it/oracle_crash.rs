@@ -120,7 +120,7 @@ pub fn start_oracle(
     node_url: &str,
     port: u16,
     max_skew_ms: &str,
-) -> std::process::Child {
+) -> crate::process::Served {
     start_oracle_with(
         home,
         node_home,
@@ -138,7 +138,7 @@ pub fn start_oracle_with(
     node_url: &str,
     port: u16,
     extra: &[&str],
-) -> std::process::Child {
+) -> crate::process::Served {
     let genesis = node_home.join("genesis.toml");
     let listen = format!("127.0.0.1:{port}");
     let args = [

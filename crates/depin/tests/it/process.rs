@@ -1,5 +1,6 @@
 //! Running the `depin` binary.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -36,8 +37,33 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A `depin` process a test started: SIGKILLed and reaped when dropped, so a failing test
+/// leaves no node behind to hold ports, memory and cores for the tests after it.
+#[derive(Debug)]
+pub struct Served(Child);
+
+impl Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `depin node start` on `home` and waits until its API answers.
-pub fn start_node(home: &Path, port: u16) -> Child {
+pub fn start_node(home: &Path, port: u16) -> Served {
     let listen = format!("127.0.0.1:{port}");
     let args = [
         "node",
@@ -52,7 +78,7 @@ pub fn start_node(home: &Path, port: u16) -> Child {
 
 /// `node init --dev` in `home` (epochs of `epoch_length_ms`, 500 ms blocks), then the node
 /// started on a free port: its process and API URL.
-pub fn start_dev_chain(home: &Path, epoch_length_ms: &str) -> (Child, String) {
+pub fn start_dev_chain(home: &Path, epoch_length_ms: &str) -> (Served, String) {
     let h = home.to_str().unwrap();
     let blocks = ["--block-time-ms", "500"];
     let init = [
@@ -70,8 +96,8 @@ pub fn start_dev_chain(home: &Path, epoch_length_ms: &str) -> (Child, String) {
 }
 
 /// Starts `depin ARGS` and waits until something listens on `port`.
-pub fn start_serving(args: &[&str], port: u16) -> Child {
-    let mut child = Command::new(BIN)
+pub fn start_serving(args: &[&str], port: u16) -> Served {
+    let child = Command::new(BIN)
         .args(args)
         .env("DEPIN_LOG_FILTER", "warn")
         .env("DEPIN_WALLET_PASSWORD", "test")
@@ -79,6 +105,7 @@ pub fn start_serving(args: &[&str], port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("depin starts");
+    let child = Served(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -86,8 +113,7 @@ pub fn start_serving(args: &[&str], port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     panic!("depin {args:?} on port {port} did not come up");
 }
 

@@ -34,7 +34,7 @@ fn start_oracle(
     node_url: &str,
     regions: &Path,
     port: u16,
-) -> std::process::Child {
+) -> crate::process::Served {
     let key = node_home.join("dev-oracle.json");
     let extra = [
         "--key",
@@ -220,7 +220,8 @@ struct Chain {
     node_home: std::path::PathBuf,
     node_url: String,
     oracle_url: String,
-    children: Vec<std::process::Child>,
+    /// The oracle and node processes, held so they stop when this is dropped.
+    _processes: Vec<crate::process::Served>,
 }
 
 impl Chain {
@@ -233,7 +234,7 @@ impl Chain {
             node_home,
             node_url,
             oracle_url: format!("http://127.0.0.1:{port}"),
-            children: vec![oracle, node],
+            _processes: vec![oracle, node],
         }
     }
 
@@ -264,15 +265,6 @@ impl Chain {
             "--epochs",
             &epochs,
         ])
-    }
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

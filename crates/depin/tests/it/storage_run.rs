@@ -7,11 +7,10 @@
 //! Needs ../shared (skipped without it unless `DEPIN_REQUIRE_SHARED=1`).
 
 use crate::oracle_crash::start_oracle_with;
-use crate::process::{free_port, run, run_json, start_dev_chain, start_serving};
+use crate::process::{free_port, run, run_json, start_dev_chain, start_serving, Served};
 use depin_client::{NodeClient, OracleClient};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 const PROVIDERS: usize = 7;
@@ -20,22 +19,10 @@ struct Net {
     dir: PathBuf,
     node_url: String,
     oracle_url: String,
-    children: Vec<Child>,
+    /// The oracle and node processes, held so they stop when this is dropped.
+    _processes: Vec<Served>,
     /// Provider device address → (its process, endpoint).
-    providers: BTreeMap<String, (Child, String)>,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for c in self
-            .children
-            .iter_mut()
-            .chain(self.providers.values_mut().map(|p| &mut p.0))
-        {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+    providers: BTreeMap<String, (Served, String)>,
 }
 
 impl Net {
@@ -66,7 +53,7 @@ impl Net {
             dir: dir.to_path_buf(),
             node_url,
             oracle_url: format!("http://127.0.0.1:{port}"),
-            children: vec![oracle, node],
+            _processes: vec![oracle, node],
             providers: BTreeMap::new(),
         }
     }
