@@ -7,10 +7,12 @@
 //! - the oracle and `rewards verify`: verifiers configured from genesis parameters
 //!   ([`Modules::verifiers`]);
 //! - `node init`: device classes and genesis parameters of every module
-//!   ([`Modules::defaults`]).
+//!   ([`Modules::defaults`]);
+//! - the binary: the modules' commands and agent roles ([`Modules::commands`]).
 //!
 //! How to write a module: `docs/MODULES.md`.
 
+pub use depin_cli::module::{ModuleCli, ModuleCommands};
 use depin_ledger::module::{LedgerModule, RegistryError};
 use depin_module::ResourceModule;
 use depin_node::{NodeModule, NodeModules};
@@ -51,6 +53,8 @@ pub struct Registration {
     pub ledger: Option<fn() -> Arc<dyn LedgerModule>>,
     /// Its node API routes and their OpenAPI document, if it serves any.
     pub routes: Option<Routes>,
+    /// Its commands (`depin <noun> …`) and agent roles (`depin agent <role>`), if any.
+    pub cli: Option<ModuleCli>,
 }
 
 /// A module's node routes (see [`NodeModule`]).
@@ -90,6 +94,12 @@ pub enum SdkError {
     /// Ledger components that cannot be registered together.
     #[error(transparent)]
     Ledger(#[from] RegistryError),
+    /// Module commands that clash with each other.
+    #[error("module commands: {reason}")]
+    Commands {
+        /// Why.
+        reason: String,
+    },
     /// Routes without a ledger component (the node serves a module's state only).
     #[error("module {module} has routes but no ledger component")]
     RoutesWithoutLedger {
@@ -187,6 +197,14 @@ impl Modules {
         Ok(out)
     }
 
+    /// Every module's commands and agent roles, in registration order.
+    ///
+    /// Errors: [`SdkError::Commands`] when two modules add a command of one name.
+    pub fn commands(&self) -> Result<ModuleCommands, SdkError> {
+        ModuleCommands::new(self.list.iter().filter_map(|r| r.cli.as_ref()))
+            .map_err(|reason| SdkError::Commands { reason })
+    }
+
     /// Every verifier with its default parameters (for `node init`, which asks them for their
     /// device classes and genesis parameters, and for benches).
     ///
@@ -207,6 +225,7 @@ mod tests {
             verifier: Some(|_| Ok(Arc::new(Probe))),
             ledger: None,
             routes: None,
+            cli: None,
         }
     }
 

@@ -1,9 +1,9 @@
 //! `depin bench …`: throughput against a ceiling measured in the same run. Each prints its
 //! figures on stderr and, as its last stdout line, one JSON object.
 
-use crate::cmd::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use depin_cli::Ctx;
 use depin_client::NodeClient;
 use depin_node::{home, NodeConfig};
 use depin_types::genesis::Allocation;
@@ -12,7 +12,6 @@ use depin_types::{
     Address, Amount, BatchVerifier, ChainParams, Genesis, Network, PublicKey, SecretKey, Signature,
     SignedTransaction,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -144,7 +143,7 @@ pub(crate) fn sign_transfers(keys: &[SecretKey], n: usize) -> Vec<SignedTransact
 /// `f(0..n)` computed on all cores in contiguous ranges, in order, with a progress bar (the
 /// benches sign their workload this way before the clock starts).
 pub(crate) fn sign_on_all_cores<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let bar = bar(n as u64, "signing");
+    let bar = depin_cli::progress_bar(n as u64, "signing");
     let per = n.div_ceil(cores()).max(1);
     let out = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
@@ -165,16 +164,6 @@ pub(crate) fn sign_on_all_cores<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync
     });
     bar.finish_and_clear();
     out
-}
-
-pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    b.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec}")
-            .expect("static template"),
-    );
-    b.set_message(what.to_string());
-    b
 }
 
 /// Batch sizes tried for the raw verify ceiling; the best rate is the ceiling.
@@ -337,7 +326,7 @@ pub(crate) async fn submit_and_wait(
     lanes: Vec<Lane>,
     total: usize,
 ) -> Result<Duration> {
-    let bar = bar(total as u64, "committed");
+    let bar = depin_cli::progress_bar(total as u64, "committed");
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for lane in lanes {

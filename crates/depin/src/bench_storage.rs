@@ -7,10 +7,10 @@
 //! simulation, the deal's block, encoding, uploads with fsync on every provider (get:
 //! downloads of `k` shard files per segment, verification, decoding, the BLAKE3 check).
 
-use crate::cmd::Ctx;
 use crate::devnet::setup::{Layout, Network};
 use crate::devnet::DevnetArgs;
 use anyhow::{ensure, Context, Result};
+use depin_cli::Ctx;
 use depin_module_storage::erasure::Layout as ErasureLayout;
 use depin_module_storage::object::{blake3_hash, segment_shard_bytes_for};
 use depin_module_storage::stream::{code_stream, summarize};

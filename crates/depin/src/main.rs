@@ -12,11 +12,9 @@ mod cmd;
 mod devnet;
 mod explorer;
 mod modules;
-mod output;
-mod wallet;
 
-use clap::{Parser, Subcommand};
-use output::Format;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use depin_cli::Format;
 
 /// mimalloc instead of the system allocator: the node allocates from many threads at once
 /// (admission, block production, persistence), where glibc's malloc spent ~6 % of its CPU.
@@ -54,8 +52,9 @@ pub struct Cli {
         default_value = "wallet.json"
     )]
     wallet: std::path::PathBuf,
+    /// A core command; `None` when the command given is a module's (`crate::modules`).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,21 +88,12 @@ enum Command {
     /// Oracle: report ingest, epoch settlement, attestation.
     #[command(subcommand)]
     Oracle(cmd::oracle::OracleCmd),
-    /// Device agents.
-    #[command(subcommand)]
-    Agent(cmd::agent::AgentCmd),
     /// Escrow accounts paying providers per epoch.
     #[command(subcommand)]
     Escrow(cmd::escrow::EscrowCmd),
-    /// Storage deals: put, get, ls, info, cancel, repair; providers and announcements.
-    #[command(subcommand)]
-    Storage(cmd::storage::StorageCmd),
     /// Epoch rewards: show, claim, verify.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
-    /// Coverage module tools (HIP-17 hex scales).
-    #[command(subcommand)]
-    Coverage(cmd::coverage::CoverageCmd),
     /// Benchmarks against measured ceilings.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -122,9 +112,23 @@ fn init_logging(format: &str, filter: &str) {
     }
 }
 
+/// The command line: the core commands with every registered module's commands attached.
+fn command_line(commands: &depin_sdk::ModuleCommands) -> clap::Command {
+    let root = Cli::command()
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    commands
+        .attach(root)
+        .expect("module commands are named apart from the core ones")
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let filter = if matches!(cli.command, Command::Node(_) | Command::Oracle(_)) {
+    let commands = modules::modules()
+        .commands()
+        .expect("no two modules add a command of one name");
+    let matches = command_line(&commands).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let filter = if matches!(cli.command, Some(Command::Node(_) | Command::Oracle(_))) {
         "info"
     } else {
         "warn"
@@ -140,7 +144,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    match rt.block_on(run(cli, &commands, &matches)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -149,29 +153,69 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = cmd::Ctx {
+async fn run(
+    cli: Cli,
+    commands: &depin_sdk::ModuleCommands,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<()> {
+    let ctx = depin_cli::Ctx {
         format: cli.format,
         node: cli.node,
         wallet: cli.wallet,
         log_format: cli.log_format,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        let Some(module_command) = commands.dispatch(&ctx, matches) else {
+            anyhow::bail!("no such command (see --help)");
+        };
+        return module_command.await;
+    };
+    match command {
         Command::Devnet(a) => devnet::run(&ctx, a).await,
         Command::Node(c) => cmd::node::run(&ctx, c).await,
         Command::Wallet(c) => cmd::wallet::run(&ctx, c),
         Command::Account(c) => cmd::query::account(&ctx, c).await,
         Command::Chain(c) => cmd::query::chain(&ctx, c).await,
         Command::Oracle(c) => cmd::oracle::oracle(&ctx, c).await,
-        Command::Agent(c) => cmd::agent::run(&ctx, c).await,
         Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
         Command::Escrow(c) => cmd::escrow::run(&ctx, c).await,
-        Command::Storage(c) => cmd::storage::run(&ctx, c).await,
         Command::Transfer(a) => cmd::tx::transfer(&ctx, a).await,
         Command::Device(c) => cmd::tx::device(&ctx, c).await,
         Command::Stake(c) => cmd::tx::stake(&ctx, c).await,
         Command::Credits(c) => cmd::tx::credits(&ctx, c).await,
-        Command::Coverage(c) => cmd::coverage::run(&ctx, c),
         Command::Bench(c) => bench::run(&ctx, c).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_holds_every_module_command_and_agent_role() {
+        let commands = modules::modules().commands().unwrap();
+        let line = command_line(&commands);
+        line.clone().debug_assert();
+        for noun in ["storage", "coverage", "node", "wallet"] {
+            assert!(line.find_subcommand(noun).is_some(), "{noun}");
+        }
+        let agent = line.find_subcommand("agent").expect("agent");
+        let roles: Vec<_> = agent.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(roles, ["heartbeat", "hotspot", "fleet", "storage"]);
+    }
+
+    #[test]
+    fn a_module_command_reaches_its_module_and_a_core_command_does_not() {
+        let commands = modules::modules().commands().unwrap();
+        let matches = command_line(&commands)
+            .try_get_matches_from(["depin", "--format", "table", "storage", "providers"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.format, Format::Table);
+        let matches = command_line(&commands)
+            .try_get_matches_from(["depin", "wallet", "info"])
+            .unwrap();
+        assert!(Cli::from_arg_matches(&matches).unwrap().command.is_some());
     }
 }

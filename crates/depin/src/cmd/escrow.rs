@@ -1,11 +1,11 @@
 //! `depin escrow …`: escrow accounts that pay providers per epoch (the ledger's `escrow`
 //! component; storage deals and compute leases open them).
 
-use super::tx::{send, TxOpts};
-use super::Ctx;
-use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use depin_cli::print;
+use depin_cli::tx::{send, TxOpts};
+use depin_cli::Ctx;
 use depin_types::tx::{Action, EscrowAction, EscrowPayee};
 use depin_types::{Address, Amount, Hash32};
 

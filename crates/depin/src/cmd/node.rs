@@ -1,10 +1,10 @@
 //! `depin node init|start`.
 
-use super::Ctx;
-use crate::output::print;
-use crate::wallet::Wallet;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use depin_cli::print;
+use depin_cli::wallet::Wallet;
+use depin_cli::Ctx;
 use depin_node::{home, NodeConfig};
 use depin_types::genesis::ModuleParams;
 use depin_types::genesis::{Allocation, MakerParams};
@@ -374,7 +374,7 @@ fn consensus(a: &StartArgs) -> Result<depin_node::run::Consensus> {
         .validator_key
         .clone()
         .unwrap_or_else(|| a.home.join("validator-wallet.json"));
-    let wallet = crate::cmd::wallet::open(&key_file)
+    let wallet = depin_cli::wallet::open(&key_file)
         .with_context(|| format!("opening the validator key {}", key_file.display()))?;
     let mut peers = Vec::new();
     for p in &a.peers {

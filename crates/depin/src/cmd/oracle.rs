@@ -1,12 +1,11 @@
 //! `depin oracle start`.
 
-use super::wallet::open;
-use super::Ctx;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
+use depin_cli::wallet::open;
+use depin_cli::Ctx;
 use depin_oracle::OracleConfig;
-use depin_types::Genesis;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Oracle commands.
@@ -58,21 +57,10 @@ pub struct OracleStartArgs {
     pub regions: Option<PathBuf>,
 }
 
-/// Reads and validates a genesis file.
-pub fn read_genesis(path: &Path) -> Result<Genesis> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let g: Genesis =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    g.validate()
-        .with_context(|| format!("validating {}", path.display()))?;
-    Ok(g)
-}
-
 /// Runs an oracle command.
 pub async fn oracle(ctx: &Ctx, cmd: OracleCmd) -> Result<()> {
     let OracleCmd::Start(a) = cmd;
-    let genesis = read_genesis(&a.genesis)?;
+    let genesis = depin_cli::read_genesis(&a.genesis)?;
     let genesis_rewards = genesis.rewards.clone();
     let key = a.key.as_deref().map(open).transpose()?.map(|w| w.key);
     let metrics = depin_node::run::prometheus();

@@ -1,10 +1,10 @@
 //! Read-only commands: `account balance`, `chain info|block|tx`.
 
-use super::Ctx;
-use crate::output::print;
-use crate::wallet::Keystore;
 use anyhow::Result;
 use clap::Subcommand;
+use depin_cli::print;
+use depin_cli::wallet::Keystore;
+use depin_cli::Ctx;
 
 /// Account commands.
 #[derive(Subcommand, Debug)]

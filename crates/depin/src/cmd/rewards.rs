@@ -1,12 +1,12 @@
 //! `depin rewards show|claim|verify`: an epoch's manifest and settlement, claiming the
 //! wallet's reward with its Merkle proof, and recomputing a published epoch from its inputs.
 
-use super::tx::{send, TxOpts};
-use super::wallet::open;
-use super::Ctx;
-use crate::output::print;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use depin_cli::print;
+use depin_cli::tx::{send, TxOpts};
+use depin_cli::wallet::open;
+use depin_cli::Ctx;
 use depin_client::OracleClient;
 use depin_oracle::claims::claim_for;
 use depin_oracle::settle::EpochInputs;
@@ -159,7 +159,7 @@ async fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<()> {
         );
     }
     if !a.offline {
-        let genesis = super::oracle::read_genesis(&a.genesis)?;
+        let genesis = depin_cli::read_genesis(&a.genesis)?;
         check_chain(&ctx.client(), &genesis, &inputs, &modules).await?;
         let on_chain = ctx.client().epoch_rewards(a.epoch, None).await?;
         if let Some(root) = on_chain.root.filter(|r| *r != m.root) {

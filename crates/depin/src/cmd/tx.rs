@@ -2,33 +2,17 @@
 //! `--commit` it is only simulated against the node's committed state.
 
 use super::query::address_or_wallet;
-use super::wallet::open;
-use super::Ctx;
-use crate::output::print;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
+use depin_cli::tx::{send, send_as, TxOpts};
+use depin_cli::{print, wallet::open, Ctx};
 use depin_types::tx::{
     device_pop_bytes, maker_approval_bytes, Action, BankAction, CreditsAction, DeviceAction,
-    DeviceStatus, OnboardDevice, StakingAction, Transaction,
+    DeviceStatus, OnboardDevice, StakingAction,
 };
-use depin_types::{Address, Amount, Antenna, Location, PublicKey, SecretKey, Signature};
+use depin_types::{Address, Amount, Antenna, Location, PublicKey, Signature};
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::Duration;
-
-/// How long `--commit` waits for the transaction to be in a block.
-const COMMIT_WAIT: Duration = Duration::from_secs(60);
-
-/// Options every transaction command takes.
-#[derive(Args, Debug, Clone)]
-pub struct TxOpts {
-    /// Submit for real (otherwise only simulate).
-    #[arg(long)]
-    pub commit: bool,
-    /// Fee in bones (default: the chain's minimum).
-    #[arg(long)]
-    pub fee_bones: Option<u128>,
-}
 
 /// `transfer`
 #[derive(Args, Debug)]
@@ -197,41 +181,6 @@ pub enum CreditsCmd {
 }
 
 /// Signs `action` with the wallet and simulates or commits it; prints the outcome.
-pub(crate) async fn send(ctx: &Ctx, action: Action, opts: &TxOpts) -> Result<()> {
-    let w = open(&ctx.wallet)?;
-    send_as(ctx, &w.key, action, opts).await
-}
-
-pub(crate) async fn send_as(
-    ctx: &Ctx,
-    key: &SecretKey,
-    action: Action,
-    opts: &TxOpts,
-) -> Result<()> {
-    let client = ctx.client();
-    let chain = client.chain().await?;
-    let account = client.account(&key.public().to_hex()).await?;
-    let min_fee: u128 = chain.min_fee_bones.parse().context("min fee")?;
-    let tx = Transaction {
-        chain_id: chain.chain_id,
-        signer: key.public(),
-        nonce: account.next_nonce,
-        fee: Amount(opts.fee_bones.unwrap_or(min_fee)),
-        action,
-    }
-    .sign(key);
-    if !opts.commit {
-        let sim = client.simulate(&tx).await?;
-        return print(
-            ctx.format,
-            &json!({"simulated": true, "note": "nothing was submitted; add --commit to submit", "receipt": sim.receipt}),
-        );
-    }
-    let id = client.submit(&tx).await?;
-    let receipt = client.wait_committed(&id, COMMIT_WAIT).await?;
-    print(ctx.format, &json!({"committed": true, "receipt": receipt}))
-}
-
 /// `transfer`
 pub async fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<()> {
     let amount = Amount::parse_tokens(&a.amount)?;

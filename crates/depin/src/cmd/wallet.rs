@@ -1,10 +1,10 @@
 //! `depin wallet create|import|info`.
 
-use super::{password, Ctx};
-use crate::output::print;
-use crate::wallet::{Keystore, Wallet};
 use anyhow::{bail, Result};
 use clap::Subcommand;
+use depin_cli::print;
+use depin_cli::wallet::{Keystore, Wallet};
+use depin_cli::{wallet::password, Ctx};
 use depin_types::Network;
 use serde_json::json;
 use std::io::Read;
@@ -114,10 +114,4 @@ fn save(w: &Wallet, path: &std::path::Path) -> Result<()> {
         bail!("passwords differ");
     }
     w.seal(&pw)?.write_new(path)
-}
-
-/// Opens the wallet at `path` with the password from the environment or a prompt.
-pub fn open(path: &std::path::Path) -> Result<Wallet> {
-    let ks = Keystore::read(path)?;
-    ks.unlock(&password(&format!("password for {}: ", path.display()))?)
 }

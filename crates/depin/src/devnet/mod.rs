@@ -18,9 +18,9 @@ mod summary;
 mod validators;
 mod workload;
 
-use crate::cmd::Ctx;
 use anyhow::Result;
 use clap::Args;
+use depin_cli::Ctx;
 use std::path::PathBuf;
 
 /// `depin devnet`

@@ -5,8 +5,8 @@ use super::procs::Procs;
 use super::validators;
 use super::DevnetArgs;
 use crate::cmd::node::{self, InitArgs};
-use crate::wallet::{Keystore, Wallet};
 use anyhow::{Context, Result};
+use depin_cli::wallet::{Keystore, Wallet};
 use depin_module_coverage::agent::{city, HotspotEntry};
 use depin_module_coverage::CLASS;
 use depin_types::{Address, Amount, Genesis, Network as Net};
@@ -289,7 +289,7 @@ impl Network {
         } else {
             eprintln!("resuming the chain in {}", l.node.display());
         }
-        let genesis = crate::cmd::oracle::read_genesis(&l.genesis())?;
+        let genesis = depin_cli::read_genesis(&l.genesis())?;
         let hotspots = hotspots_file(&l, a)?;
         let entries = depin_module_coverage::agent::read_hotspots(&hotspots)?;
         let regions = regions_dir(&l, a, &entries)?;

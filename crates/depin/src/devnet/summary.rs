@@ -4,8 +4,8 @@
 
 use super::setup::Network;
 use super::workload::Outcome;
-use crate::cmd::Ctx;
 use anyhow::Result;
+use depin_cli::Ctx;
 use depin_client::{NodeClient, OracleClient};
 use depin_types::Amount;
 use serde_json::{json, Value};
@@ -211,7 +211,7 @@ fn table(s: &Value) -> String {
 ///
 /// Errors: the file cannot be written, or the supply check failed (after printing).
 pub fn write(ctx: &Ctx, dir: &Path, summary: &Value) -> Result<()> {
-    if matches!(ctx.format, crate::output::Format::Table) {
+    if matches!(ctx.format, depin_cli::Format::Table) {
         print!("{}", table(summary));
     } else {
         eprint!("{}", table(summary));

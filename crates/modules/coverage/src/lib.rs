@@ -14,12 +14,15 @@
 //!
 //! Data flow: reports ([`payload`]) → [`CoverageModule::verify_epoch`] → verdicts, exact
 //! rewards in bones (the oracle pays them as computed), usage charges, and the reciprocity
-//! state carried into the next epoch. Agents (feature `agent`): [`agent`].
+//! state carried into the next epoch. Agents (feature `agent`): [`agent`]; commands (feature
+//! `cli`): `depin coverage hex-scales`, `depin agent hotspot|fleet`.
 
 #[cfg(feature = "agent")]
 pub mod agent;
 pub mod beacon;
 pub mod checks;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod geo;
 pub mod hex_density;
 pub mod params;

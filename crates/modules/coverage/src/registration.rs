@@ -10,13 +10,15 @@ use std::sync::Arc;
 /// The option naming the region catalog directory.
 pub const REGIONS_OPTION: &str = "regions";
 
-/// The coverage module as the engine registers it (a verifier; no ledger component).
+/// The coverage module as the engine registers it: a verifier and its commands (no ledger
+/// component).
 pub fn registration() -> Registration {
     Registration {
         name: NAME,
         verifier: Some(verifier),
         ledger: None,
         routes: None,
+        cli: Some(crate::cli::module_cli()),
     }
 }
 

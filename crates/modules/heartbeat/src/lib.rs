@@ -11,10 +11,13 @@
 //! epoch), `duplicate_interval` (a valid heartbeat of the same device and interval came
 //! first in log order).
 //!
-//! Agent (feature `agent`): [`agent::HeartbeatAgent`] sends one signed report per interval.
+//! Agent (feature `agent`): [`agent::HeartbeatAgent`] sends one signed report per interval;
+//! `depin agent heartbeat` (feature `cli`) runs it.
 
 #[cfg(feature = "agent")]
 pub mod agent;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "registration")]
 pub mod registration;
 #[cfg(feature = "registration")]

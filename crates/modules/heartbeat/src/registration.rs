@@ -1,5 +1,5 @@
 //! The heartbeat module's registration (feature `registration`): a verifier without
-//! parameters.
+//! parameters and the agent role `depin agent heartbeat`.
 
 use crate::{Heartbeat, NAME};
 use depin_sdk::Registration;
@@ -12,5 +12,6 @@ pub fn registration() -> Registration {
         verifier: Some(|_| Ok(Arc::new(Heartbeat))),
         ledger: None,
         routes: None,
+        cli: Some(crate::cli::module_cli()),
     }
 }

@@ -27,12 +27,16 @@
 //!   node client reads them.
 //!
 //! - [`agent`] (feature `agent`): the provider agent (disk, uploads, paid downloads, proofs);
-//!   [`client`] (feature `agent`): storing and fetching objects (`depin storage put|get`).
+//!   [`client`] (feature `agent`): storing and fetching objects; `cli` (feature `cli`): the
+//!   commands `depin storage put|get|ls|info|cancel|repair|providers|announce` and
+//!   `depin agent storage`.
 
 #[cfg(feature = "agent")]
 pub mod agent;
 #[cfg(feature = "node")]
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "agent")]
 pub mod client;
 pub mod erasure;

@@ -1,5 +1,5 @@
 //! The storage module's registration (feature `registration`): its verifier, its ledger
-//! component and its node routes.
+//! component, its node routes and its commands.
 
 use crate::types::{StorageParams, MODULE};
 use crate::{StorageLedger, StorageModule};
@@ -16,6 +16,7 @@ pub fn registration() -> Registration {
             routes: crate::api::routes,
             openapi: crate::api::openapi,
         }),
+        cli: Some(crate::cli::module_cli()),
     }
 }
 

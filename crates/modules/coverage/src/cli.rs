@@ -1,59 +1,68 @@
-//! `depin agent …`: device software. `heartbeat` for the heartbeat module; `hotspot` and
-//! `fleet` for the coverage module (one hotspot, or one per entry of a hotspots file, on a
-//! simulated air).
+//! The coverage module's commands (feature `cli`): `depin coverage hex-scales` (HIP-17 hex
+//! scales of a hotspots file) and the agent roles `depin agent hotspot` (one onboarded
+//! hotspot) and `depin agent fleet` (one hotspot per entry of a hotspots file, onboarded and
+//! run together on one simulated air).
 
-use super::oracle::read_genesis;
-use super::wallet::open;
-use super::Ctx;
-use crate::output::print;
-use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use depin_client::OracleClient;
-use depin_module_coverage::agent::fleet::{self, Delivery, IntervalRun, Schedule};
-use depin_module_coverage::agent::onboard::device_key;
-use depin_module_coverage::agent::{
+use crate::agent::fleet::{self, Delivery, IntervalRun, Schedule};
+use crate::agent::onboard::device_key;
+use crate::agent::{
     read_hotspots, Fleet, HotspotAgent, Onboarder, RadioParams, Traffic, DEFAULT_ANTENNA,
 };
-use depin_module_coverage::{CoverageParams, RegionCatalog, CLASS, NAME};
-use depin_module_heartbeat::agent::HeartbeatAgent;
+use crate::hex_density::{HexScales, SCALE_DECIMALS};
+use crate::{CoverageParams, RegionCatalog, CLASS, NAME};
+use anyhow::{bail, Context, Result};
+use clap::{ArgMatches, Args, Subcommand};
+use depin_cli::module::{noun, parse, role, CliFuture, ModuleCli};
+use depin_cli::{print, progress_bar, read_genesis, wallet::open, Ctx};
+use depin_client::OracleClient;
 use depin_types::wall_clock_ms;
 use depin_types::{Antenna, Genesis, Location, SecretKey};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Agent commands (device software).
-#[derive(Subcommand, Debug)]
-pub enum AgentCmd {
-    /// Send a signed heartbeat every interval with a device key (the wallet file given).
-    Heartbeat(HeartbeatArgs),
-    /// Run one onboarded hotspot: beacon once per beacon interval from the epoch's entropy.
-    /// Alone on its simulated air it hears nobody; run hotspots together with `agent fleet`.
-    Hotspot(HotspotArgs),
-    /// Onboard one hotspot per entry of a hotspots file (owned by the wallet, approved by the
-    /// maker) and run them all on one simulated air: beacons, and witnesses of whoever the
-    /// radio simulator says hears them.
-    Fleet(FleetArgs),
-    /// Run a storage provider: keep shard files under `--dir`, accept uploads an open deal
-    /// covers, serve paid downloads, and prove every challenged shard each epoch.
-    Storage(super::storage::StorageAgentArgs),
+/// The module's commands, for its registration.
+pub fn module_cli() -> ModuleCli {
+    ModuleCli {
+        commands: || {
+            vec![noun::<CoverageCmd>(
+                "coverage",
+                "Coverage module tools (HIP-17 hex scales).",
+            )]
+        },
+        run_command,
+        agents: || {
+            vec![
+                role::<HotspotArgs>(
+                    "hotspot",
+                    "Run one onboarded hotspot: beacon once per beacon interval from the epoch's \
+                     entropy. Alone on its simulated air it hears nobody; run hotspots together \
+                     with `agent fleet`.",
+                ),
+                role::<FleetArgs>(
+                    "fleet",
+                    "Onboard one hotspot per entry of a hotspots file (owned by the wallet, \
+                     approved by the maker) and run them all on one simulated air: beacons, and \
+                     witnesses of whoever the radio simulator says hears them.",
+                ),
+            ]
+        },
+        run_agent,
+    }
 }
 
-/// `agent heartbeat`
-#[derive(Args, Debug)]
-pub struct HeartbeatArgs {
-    /// The device's wallet file.
-    #[arg(long)]
-    pub device_wallet: PathBuf,
-    /// Oracle URL.
-    #[arg(long, env = "DEPIN_ORACLE", default_value = "http://127.0.0.1:7660")]
-    pub oracle: String,
-    /// Time between heartbeats, ms.
-    #[arg(long, default_value_t = 60_000)]
-    pub interval_ms: u64,
-    /// Stop after this many heartbeats.
-    #[arg(long, default_value_t = u64::MAX)]
-    pub count: u64,
+fn run_command<'a>(ctx: &'a Ctx, _name: &'a str, matches: &'a ArgMatches) -> CliFuture<'a> {
+    Box::pin(async move { coverage(ctx, parse(matches)?) })
+}
+
+fn run_agent<'a>(ctx: &'a Ctx, role: &'a str, matches: &'a ArgMatches) -> CliFuture<'a> {
+    Box::pin(async move {
+        match role {
+            "hotspot" => hotspot(ctx, parse(matches)?).await,
+            "fleet" => fleet(ctx, parse(matches)?).await,
+            other => bail!("the coverage module has no agent role {other}"),
+        }
+    })
 }
 
 /// What every coverage agent needs: where the oracle is, the chain's timing and the regions.
@@ -124,37 +133,43 @@ pub struct FleetArgs {
     pub common: CoverageAgentArgs,
 }
 
-/// Runs an agent command.
-pub async fn run(ctx: &Ctx, cmd: AgentCmd) -> Result<()> {
-    match cmd {
-        AgentCmd::Heartbeat(a) => heartbeat(ctx, a).await,
-        AgentCmd::Hotspot(a) => hotspot(ctx, a).await,
-        AgentCmd::Fleet(a) => fleet(ctx, a).await,
-        AgentCmd::Storage(a) => super::storage::agent(ctx, a).await,
-    }
+/// Coverage commands.
+#[derive(Subcommand, Debug)]
+pub enum CoverageCmd {
+    /// Print the HIP-17 scale of every asserted res-12 cell of a hotspots file as JSON
+    /// (`{"<cell hex>": "0.1234", …}`, 4 decimals, banker's rounding).
+    HexScales {
+        /// Hotspots file: Helium explorer JSON (`{"data": [{"address", "location", …}]}`),
+        /// e.g. ../shared/data/helium_hotspots_2020/hotspots_2020-06_h384053.json.
+        #[arg(long)]
+        hotspots: PathBuf,
+    },
 }
 
-async fn heartbeat(ctx: &Ctx, a: HeartbeatArgs) -> Result<()> {
-    let device = open(&a.device_wallet)?.key;
-    let chain = ctx.client().chain().await?;
-    let agent = HeartbeatAgent {
-        device,
-        chain_id: chain.chain_id,
-        interval_ms: a.interval_ms,
-    };
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let stats = agent
-        .run(
-            OracleClient::new(&a.oracle),
-            wall_clock_ms,
-            a.count,
-            stop_rx,
-        )
-        .await;
-    print(
-        ctx.format,
-        &json!({"acknowledged": stats.acknowledged, "failed": stats.failed}),
-    )
+/// Runs a coverage command.
+fn coverage(ctx: &Ctx, cmd: CoverageCmd) -> Result<()> {
+    match cmd {
+        CoverageCmd::HexScales { hotspots } => {
+            let (entries, cells) = hotspot_cells(&hotspots)?;
+            let scales = HexScales::compute(cells.iter().copied());
+            let out: BTreeMap<String, String> = scales
+                .iter()
+                .map(|(c, s)| {
+                    (
+                        format!("{c:x}"),
+                        format!("{s:.prec$}", prec = SCALE_DECIMALS as usize),
+                    )
+                })
+                .collect();
+            eprintln!(
+                "{} hotspots, {} with a location, {} distinct cells",
+                entries,
+                cells.len(),
+                out.len()
+            );
+            print(ctx.format, &out)
+        }
+    }
 }
 
 /// The chain's timing from genesis: epoch length and the coverage beacon interval.
@@ -176,10 +191,7 @@ pub fn schedule(genesis: &Genesis) -> Result<Schedule> {
 }
 
 /// The channel plan a hotspot at `location` beacons on (empty outside every region).
-fn plan_at(
-    catalog: &RegionCatalog,
-    location: Location,
-) -> Vec<depin_module_coverage::region::Channel> {
+fn plan_at(catalog: &RegionCatalog, location: Location) -> Vec<crate::region::Channel> {
     catalog
         .plan_at(location.index())
         .map(<[_]>::to_vec)
@@ -312,7 +324,7 @@ async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
         .enumerate()
         .map(|(i, e)| (i, device_key(&seed, i, e), e))
         .collect();
-    let bar = crate::bench::bar(members.len() as u64, "onboarding");
+    let bar = progress_bar(members.len() as u64, "onboarding");
     let onboarder = Onboarder {
         node: &ctx.client(),
         owner: &owner,
@@ -357,7 +369,7 @@ async fn fleet(ctx: &Ctx, a: FleetArgs) -> Result<()> {
 }
 
 fn onboarding_summary(
-    o: &depin_module_coverage::agent::onboard::OnboardOutcome,
+    o: &crate::agent::onboard::OnboardOutcome,
     entries: usize,
 ) -> serde_json::Value {
     let refused: BTreeMap<&str, usize> = o

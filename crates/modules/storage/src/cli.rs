@@ -1,33 +1,56 @@
-//! `depin storage …`: store files on providers under paid deals, fetch them back, list,
-//! cancel and repair deals, announce a provider; and `depin agent storage`, the provider.
+//! The storage module's commands (feature `cli`): `depin storage …` stores files on
+//! providers under paid deals, fetches them back, lists, cancels and repairs deals and
+//! announces a provider; `depin agent storage` runs the provider.
 
-use super::oracle::read_genesis;
-use super::tx::{send, TxOpts};
-use super::wallet::open;
-use super::Ctx;
-use crate::output::print;
+use crate::agent::direct::DirectFile;
+use crate::agent::prover::{self, EpochClock};
+use crate::agent::provider::{self, Provider};
+use crate::client::{plan_put, Coded, PutPlan, Transfers};
+use crate::erasure::Layout;
+use crate::queries;
+use crate::types::{StorageAction, StorageParams, MODULE};
+use crate::views::DealView;
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use depin_api::ReceiptView;
+use clap::{ArgMatches, Args, Subcommand};
+use depin_cli::module::{noun, parse, role, CliFuture, ModuleCli};
+use depin_cli::tx::{commit_all, send, sign_all, submit_all, wait_all, TxOpts};
+use depin_cli::{print, read_genesis, wallet::open, Ctx};
 use depin_client::{NodeClient, OracleClient};
-use depin_module_storage::agent::direct::DirectFile;
-use depin_module_storage::agent::prover::{self, EpochClock};
-use depin_module_storage::agent::provider::{self, Provider};
-use depin_module_storage::client::{plan_put, Coded, PutPlan, Transfers};
-use depin_module_storage::erasure::Layout;
-use depin_module_storage::queries;
-use depin_module_storage::types::{StorageAction, StorageParams, MODULE};
-use depin_module_storage::views::DealView;
-use depin_types::tx::{Action, Transaction};
-use depin_types::{Amount, Hash32, SecretKey};
+use depin_types::{Amount, Hash32};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// How long a committed deal transaction may take to land.
-const COMMIT_WAIT: Duration = Duration::from_secs(60);
+/// The module's commands, for its registration.
+pub fn module_cli() -> ModuleCli {
+    ModuleCli {
+        commands: || {
+            vec![noun::<StorageCmd>(
+                "storage",
+                "Storage deals: put, get, ls, info, cancel, repair; providers and announcements.",
+            )]
+        },
+        run_command,
+        agents: || {
+            vec![role::<StorageAgentArgs>(
+                "storage",
+                "Run a storage provider: keep shard files under `--dir`, accept uploads an open \
+                 deal covers, serve paid downloads, and prove every challenged shard each epoch.",
+            )]
+        },
+        run_agent,
+    }
+}
+
+fn run_command<'a>(ctx: &'a Ctx, _name: &'a str, matches: &'a ArgMatches) -> CliFuture<'a> {
+    Box::pin(async move { storage(ctx, parse(matches)?).await })
+}
+
+fn run_agent<'a>(ctx: &'a Ctx, _role: &'a str, matches: &'a ArgMatches) -> CliFuture<'a> {
+    Box::pin(async move { agent(ctx, parse(matches)?).await })
+}
+
 /// Most files one `put` of a directory stores.
 pub const MAX_PUT_FILES: usize = 10_000;
 
@@ -48,6 +71,7 @@ pub enum StorageCmd {
         /// Epochs paid for.
         #[arg(long, default_value_t = 100)]
         epochs: u64,
+        /// Fee and `--commit`.
         #[command(flatten)]
         opts: TxOpts,
     },
@@ -75,6 +99,7 @@ pub enum StorageCmd {
     Cancel {
         /// Deal id (hex).
         id: Hash32,
+        /// Fee and `--commit`.
         #[command(flatten)]
         opts: TxOpts,
     },
@@ -82,6 +107,7 @@ pub enum StorageCmd {
     Repair {
         /// Deal id (hex).
         id: Hash32,
+        /// Fee and `--commit`.
         #[command(flatten)]
         opts: TxOpts,
     },
@@ -101,6 +127,7 @@ pub enum StorageCmd {
         /// Base URL of its agent, e.g. `http://10.0.0.5:7400`.
         #[arg(long)]
         endpoint: String,
+        /// Fee and `--commit`.
         #[command(flatten)]
         opts: TxOpts,
     },
@@ -127,7 +154,7 @@ pub struct StorageAgentArgs {
 }
 
 /// Runs a storage command.
-pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
+async fn storage(ctx: &Ctx, cmd: StorageCmd) -> Result<()> {
     match cmd {
         StorageCmd::Put {
             path,
@@ -188,68 +215,6 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     out.sort();
-    Ok(out)
-}
-
-/// Signs `actions` with consecutive nonces from the signer's next one.
-async fn sign_all(
-    node: &NodeClient,
-    key: &SecretKey,
-    actions: Vec<Action>,
-) -> Result<Vec<depin_types::SignedTransaction>> {
-    let chain = node.chain().await?;
-    let account = node.account(&key.public().to_hex()).await?;
-    let fee = Amount(chain.min_fee_bones.parse().context("min fee")?);
-    Ok((0u64..)
-        .zip(actions)
-        .map(|(i, action)| {
-            Transaction {
-                chain_id: chain.chain_id.clone(),
-                signer: key.public(),
-                nonce: account.next_nonce + i,
-                fee,
-                action,
-            }
-            .sign(key)
-        })
-        .collect())
-}
-
-/// Submits `txs` and waits for each; errors on the first that failed.
-async fn commit_all(
-    node: &NodeClient,
-    txs: &[depin_types::SignedTransaction],
-) -> Result<Vec<ReceiptView>> {
-    let ids = submit_all(node, txs).await?;
-    wait_all(node, &ids).await
-}
-
-/// Submits `txs` (each admitted to the mempool); their ids.
-async fn submit_all(
-    node: &NodeClient,
-    txs: &[depin_types::SignedTransaction],
-) -> Result<Vec<Hash32>> {
-    let mut ids = Vec::with_capacity(txs.len());
-    for t in txs {
-        ids.push(node.submit(t).await?);
-    }
-    Ok(ids)
-}
-
-/// Waits until each of `ids` is committed; errors on the first that failed.
-async fn wait_all(node: &NodeClient, ids: &[Hash32]) -> Result<Vec<ReceiptView>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let r = node.wait_committed(id, COMMIT_WAIT).await?;
-        if r.status != "success" {
-            bail!(
-                "transaction {id} failed: {} {}",
-                r.code.clone().unwrap_or_default(),
-                r.message.clone().unwrap_or_default()
-            );
-        }
-        out.push(r);
-    }
     Ok(out)
 }
 
@@ -385,7 +350,7 @@ async fn replacements(
     node: &NodeClient,
     view: &DealView,
     count: usize,
-) -> Result<Vec<depin_module_storage::views::ProviderView>> {
+) -> Result<Vec<crate::views::ProviderView>> {
     let (_, providers) = queries::all_providers(node, None).await?;
     let taken: Vec<&str> = view.shards.iter().map(|s| s.provider.as_str()).collect();
     let free: Vec<_> = providers
@@ -393,9 +358,7 @@ async fn replacements(
         .filter(|p| !taken.contains(&p.device.as_str()))
         .collect();
     let file_bytes = view.shard_file_bytes;
-    Ok(depin_module_storage::client::choose_providers(
-        &free, count, file_bytes,
-    )?)
+    Ok(crate::client::choose_providers(&free, count, file_bytes)?)
 }
 
 /// Rebuilds the faulty shards of `id` and moves each to the cheapest provider with room that
@@ -471,7 +434,7 @@ async fn rebuild(
     txs: &[depin_types::SignedTransaction],
     tmp: &Path,
 ) -> Result<Coded> {
-    let d = depin_module_storage::views::deal_from_view(view).map_err(anyhow::Error::msg)?;
+    let d = crate::views::deal_from_view(view).map_err(anyhow::Error::msg)?;
     let file = transfers
         .fetch_into(view, &endpoints(node).await?, || std::fs::File::create(tmp))
         .await?;
@@ -490,7 +453,7 @@ async fn rebuild(
 }
 
 /// `agent storage`: serve shards and prove them every epoch until interrupted.
-pub async fn agent(ctx: &Ctx, a: StorageAgentArgs) -> Result<()> {
+async fn agent(ctx: &Ctx, a: StorageAgentArgs) -> Result<()> {
     let genesis = read_genesis(&a.genesis)?;
     let Some(r) = &genesis.rewards else {
         bail!("genesis has no rewards section: no epochs to prove in");

@@ -225,6 +225,26 @@ impl Keystore {
     }
 }
 
+/// The wallet password: `DEPIN_WALLET_PASSWORD`, else a prompt on the terminal.
+///
+/// Errors: no terminal to prompt on (and the variable unset).
+pub fn password(prompt: &str) -> Result<String> {
+    if let Ok(p) = std::env::var("DEPIN_WALLET_PASSWORD") {
+        return Ok(p);
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        anyhow!("cannot read a password ({e}); set DEPIN_WALLET_PASSWORD for non-interactive use")
+    })
+}
+
+/// Opens the wallet at `path` with the password from the environment or a prompt.
+///
+/// Errors: an unreadable or foreign file, a wrong password.
+pub fn open(path: &Path) -> Result<Wallet> {
+    let ks = Keystore::read(path)?;
+    ks.unlock(&password(&format!("password for {}: ", path.display()))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
