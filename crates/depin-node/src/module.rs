@@ -1,5 +1,5 @@
-//! A resource module's part of the node: its ledger component, and the API routes (with their
-//! OpenAPI paths) that serve its state. The binary lists the modules once; the node never
+//! A resource module's part of the node: its ledger component (if it keeps chain state), and
+//! the API routes (with their OpenAPI paths) that serve its state or its view of the core's. The binary lists the modules once; the node never
 //! names one.
 
 use crate::api::ApiState;
@@ -9,8 +9,8 @@ use std::sync::Arc;
 /// One module, as the node runs it.
 #[derive(Clone)]
 pub struct NodeModule {
-    /// Its ledger component.
-    pub ledger: Arc<dyn LedgerModule>,
+    /// Its ledger component (`None`: routes only, e.g. coverage's view of the registry).
+    pub ledger: Option<Arc<dyn LedgerModule>>,
     /// Its API routes (by convention under `/v1/<module>/`); none may repeat a node route.
     pub routes: fn() -> axum::Router<ApiState>,
     /// The OpenAPI document of those routes, merged into the node's.
@@ -35,7 +35,7 @@ impl NodeModules {
     ///
     /// Errors: the ledger components cannot be registered together ([`RegistryError`]).
     pub fn new(list: Vec<NodeModule>) -> Result<NodeModules, RegistryError> {
-        let ledger = ModuleRegistry::new(list.iter().map(|m| m.ledger.clone()).collect())?;
+        let ledger = ModuleRegistry::new(list.iter().filter_map(|m| m.ledger.clone()).collect())?;
         Ok(NodeModules { list, ledger })
     }
 

@@ -100,12 +100,6 @@ pub enum SdkError {
         /// Why.
         reason: String,
     },
-    /// Routes without a ledger component (the node serves a module's state only).
-    #[error("module {module} has routes but no ledger component")]
-    RoutesWithoutLedger {
-        /// The module.
-        module: &'static str,
-    },
 }
 
 /// The registered modules, in registration order (the order verifiers run and pools are
@@ -138,24 +132,21 @@ impl Modules {
         self.list.iter()
     }
 
-    /// The node's part: every ledger component with its routes.
+    /// The node's part: every ledger component and every module's routes.
     ///
-    /// Errors: clashing ledger components, routes without a ledger component.
+    /// Errors: clashing ledger components.
     pub fn node(&self) -> Result<NodeModules, SdkError> {
         let mut parts = Vec::new();
         for r in &self.list {
-            let Some(ledger) = r.ledger else {
-                if r.routes.is_some() {
-                    return Err(SdkError::RoutesWithoutLedger { module: r.name });
-                }
+            if r.ledger.is_none() && r.routes.is_none() {
                 continue;
-            };
+            }
             let routes = r.routes.unwrap_or(Routes {
                 routes: depin_node::api::ModuleRouter::new,
                 openapi: depin_node::api::OpenApiDoc::default,
             });
             parts.push(NodeModule {
-                ledger: ledger(),
+                ledger: r.ledger.map(|ledger| ledger()),
                 routes: routes.routes,
                 openapi: routes.openapi,
             });
@@ -265,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn routes_without_a_ledger_component_are_refused() {
+    fn a_module_with_routes_and_no_ledger_component_is_served_without_one() {
         let routes = Registration {
             routes: Some(Routes {
                 routes: depin_node::api::ModuleRouter::new,
@@ -273,10 +264,8 @@ mod tests {
             }),
             ..probe(PROBE)
         };
-        let m = Modules::new(vec![routes]).unwrap();
-        assert!(matches!(
-            m.node(),
-            Err(SdkError::RoutesWithoutLedger { module: PROBE })
-        ));
+        let m = Modules::new(vec![routes, probe("other")]).unwrap();
+        let node = m.node().unwrap();
+        assert_eq!(node.ledger().iter().count(), 0);
     }
 }

@@ -332,15 +332,13 @@ async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
         config.metrics.listen = m;
     }
     let _ = &ctx.log_format;
-    let api_url = std::sync::Arc::new(std::sync::OnceLock::new());
-    let explorer = crate::explorer::Explorer::new(api_url.clone(), a.explorer_oracle.clone());
+    let explorer = crate::explorer::Explorer::new(a.explorer_oracle.clone());
     let parts = depin_node::NodeParts {
         modules: crate::modules::node_modules(),
         extra: explorer.routes(),
         consensus,
     };
     let node = depin_node::run::start_full(&a.home, config, parts).await?;
-    let _ = api_url.set(format!("http://{}", node.api_addr));
     eprintln!(
         "node API on http://{0} (OpenAPI at /openapi.json, metrics at /metrics, explorer at \
          http://{0}/explorer/); Ctrl-C stops",

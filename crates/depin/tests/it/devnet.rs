@@ -64,8 +64,34 @@ fn two_rewarded_epochs(oracle_url: &str) -> (String, String) {
     }
 }
 
+/// The coverage module's route behind the map: every located hotspot in one of its hexes,
+/// and the route in the node's OpenAPI document.
+fn coverage_hexes_checks(node_url: &str) {
+    let get = |path: &str| -> serde_json::Value {
+        reqwest::blocking::get(format!("{node_url}{path}"))
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let view = get("/v1/coverage/hexes");
+    let hotspots = view["hotspots"].as_array().unwrap().len() as u64;
+    let in_hexes: u64 = view["hexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hotspots"].as_u64().unwrap())
+        .sum();
+    assert!(hotspots > 0 && in_hexes == hotspots, "{view}");
+    let openapi = get("/openapi.json");
+    assert!(
+        openapi["paths"]["/v1/coverage/hexes"].is_object(),
+        "the coverage route is documented"
+    );
+}
+
 fn explorer_checks(node_url: &str, oracle_url: &str, profile: &Path) {
     let (device, owner) = two_rewarded_epochs(oracle_url);
+    coverage_hexes_checks(node_url);
     let b = Browser::start(free_port(), profile);
     let wait = Duration::from_secs(60);
     b.open(&format!("{node_url}/explorer/#/"));

@@ -15,10 +15,13 @@
 //! Data flow: reports ([`payload`]) → [`CoverageModule::verify_epoch`] → verdicts, exact
 //! rewards in bones (the oracle pays them as computed), usage charges, and the reciprocity
 //! state carried into the next epoch. Agents (feature `agent`): [`agent`]; commands (feature
-//! `cli`): `depin coverage hex-scales`, `depin agent hotspot|fleet`.
+//! `cli`): `depin coverage hex-scales`, `depin agent hotspot|fleet`; the node route the
+//! explorer's map reads (feature `node`): `api`.
 
 #[cfg(feature = "agent")]
 pub mod agent;
+#[cfg(feature = "node")]
+pub mod api;
 pub mod beacon;
 pub mod checks;
 #[cfg(feature = "cli")]

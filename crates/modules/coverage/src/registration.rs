@@ -4,20 +4,23 @@
 //! without one every hotspot is in no region and cannot beacon, `invalid_region`).
 
 use crate::{CoverageModule, CoverageParams, RegionCatalog, NAME};
-use depin_sdk::{Registration, VerifierConfig};
+use depin_sdk::{Registration, Routes, VerifierConfig};
 use std::sync::Arc;
 
 /// The option naming the region catalog directory.
 pub const REGIONS_OPTION: &str = "regions";
 
-/// The coverage module as the engine registers it: a verifier and its commands (no ledger
-/// component).
+/// The coverage module as the engine registers it: a verifier, the explorer map's node route
+/// and its commands (no ledger component).
 pub fn registration() -> Registration {
     Registration {
         name: NAME,
         verifier: Some(verifier),
         ledger: None,
-        routes: None,
+        routes: Some(Routes {
+            routes: crate::api::routes,
+            openapi: crate::api::openapi,
+        }),
         cli: Some(crate::cli::module_cli()),
     }
 }
