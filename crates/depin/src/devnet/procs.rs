@@ -1,21 +1,19 @@
 //! The devnet's processes: every part of the network (node, oracles, fleet, storage
 //! providers) runs as its own `depin` process, as it would on separate machines, with its
 //! log in `DIR/logs/<name>.log` and its stdout in `DIR/logs/<name>.out`. One-shot commands (onboarding, `storage put`) run the
-//! same binary and return its JSON output.
+//! same binary and return its JSON output. Each process is a `depin_procs::Process`, the
+//! harness the integration tests use too.
 
 use anyhow::{bail, Context, Result};
+use depin_procs::Process;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Longest wait for a started service to listen.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for a service to stop after SIGINT before it is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-/// Pause between readiness polls.
-const POLL: Duration = Duration::from_millis(50);
-/// Lines of a failed process's log shown in its error.
-const LOG_TAIL_LINES: usize = 20;
 
 /// The devnet's long-running processes, stopped (SIGINT, then SIGKILL after
 /// [`STOP_TIMEOUT`]) in reverse start order when dropped.
@@ -23,7 +21,7 @@ pub struct Procs {
     exe: PathBuf,
     logs: PathBuf,
     password: String,
-    running: Vec<(String, Child)>,
+    running: Vec<Process>,
 }
 
 impl Procs {
@@ -45,8 +43,7 @@ impl Procs {
         let mut c = Command::new(&self.exe);
         c.args(args)
             .env("DEPIN_WALLET_PASSWORD", &self.password)
-            .env("DEPIN_LOG_FILTER", "info")
-            .stdin(Stdio::null());
+            .env("DEPIN_LOG_FILTER", "info");
         c
     }
 
@@ -72,64 +69,42 @@ impl Procs {
     /// Errors: the port is taken before the start, the process exits or does not listen
     /// within [`START_TIMEOUT`] (the error carries its log's last lines).
     pub fn start(&mut self, name: &str, args: &[String], port: Option<u16>) -> Result<()> {
-        if let Some(p) = port {
-            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
-                bail!("port {p} for the {name} is in use: stop what runs there or pick another --port");
-            }
+        if let Some(port) = port {
+            depin_procs::ensure_port_free(name, port)?;
         }
-        let log = std::fs::File::create(self.log_path(name))?;
         let out = std::fs::File::create(self.stdout_path(name))?;
-        let child = self
-            .command(args)
-            .stdout(out)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting the {name}"))?;
-        self.running.push((name.to_string(), child));
-        let Some(port) = port else {
-            return Ok(());
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
-            }
-            self.check_alive(name)?;
-            std::thread::sleep(POLL);
+        let mut command = self.command(args);
+        command.stdout(out);
+        let mut process = Process::spawn(name, command, Some(&self.log_path(name)))?;
+        let listening = port.map_or(Ok(()), |p| process.wait_listening(p, START_TIMEOUT));
+        self.running.push(process);
+        Ok(listening?)
+    }
+
+    fn process(&mut self, name: &str) -> Result<&mut Process> {
+        match self.running.iter_mut().find(|p| p.name() == name) {
+            Some(process) => Ok(process),
+            None => bail!("no process named {name}"),
         }
-        bail!(
-            "the {name} did not listen on port {port} within {START_TIMEOUT:?}{}",
-            self.tail(name)
-        )
     }
 
     /// Errors when process `name` has exited.
     pub fn check_alive(&mut self, name: &str) -> Result<()> {
-        let Some((_, child)) = self.running.iter_mut().find(|(n, _)| n == name) else {
-            bail!("no process named {name}");
-        };
-        if let Some(status) = child.try_wait()? {
-            bail!("the {name} exited ({status}){}", self.tail(name));
-        }
-        Ok(())
+        Ok(self.process(name)?.check_alive()?)
     }
 
     /// Whether process `name` has exited (and with what).
     pub fn exited(&mut self, name: &str) -> Option<std::process::ExitStatus> {
-        let (_, child) = self.running.iter_mut().find(|(n, _)| n == name)?;
-        child.try_wait().ok().flatten()
+        self.process(name).ok()?.exited()
     }
 
     /// The last lines of `name`'s log, formatted for an error message.
     pub fn tail(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
-        format!(
-            "; last lines of {}:\n{}",
-            self.log_path(name).display(),
-            lines[from..].join("\n")
-        )
+        self.running
+            .iter()
+            .find(|p| p.name() == name)
+            .map(Process::log_tail)
+            .unwrap_or_default()
     }
 
     /// Runs `depin ARGS` to completion and parses its stdout as JSON.
@@ -152,19 +127,12 @@ impl Procs {
     /// Stops every process, newest first: SIGINT (each stops gracefully: the node after the
     /// block in progress), SIGKILL after [`STOP_TIMEOUT`].
     pub fn stop_all(&mut self) {
-        for (_, child) in &self.running {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .stderr(Stdio::null())
-                .status();
+        for process in &self.running {
+            process.interrupt();
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
-        while let Some((_, mut child)) = self.running.pop() {
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(POLL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        while let Some(process) = self.running.pop() {
+            process.stop_by(deadline);
         }
     }
 }

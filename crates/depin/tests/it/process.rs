@@ -1,9 +1,8 @@
 //! Running the `depin` binary.
 
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_depin");
 
@@ -37,30 +36,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A `depin` process a test started: SIGKILLed and reaped when dropped, so a failing test
-/// leaves no node behind to hold ports, memory and cores for the tests after it.
-#[derive(Debug)]
-pub struct Served(Child);
-
-impl Deref for Served {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl DerefMut for Served {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// A `depin` process a test started: SIGKILLed and reaped when dropped (the harness of
+/// `depin devnet` too), so a failing test leaves no node behind to hold ports, memory and
+/// cores for the tests after it.
+pub type Served = depin_procs::Process;
 
 /// Starts `depin node start` on `home` and waits until its API answers.
 pub fn start_node(home: &Path, port: u16) -> Served {
@@ -97,24 +76,18 @@ pub fn start_dev_chain(home: &Path, epoch_length_ms: &str) -> (Served, String) {
 
 /// Starts `depin ARGS` and waits until something listens on `port`.
 pub fn start_serving(args: &[&str], port: u16) -> Served {
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(args)
         .env("DEPIN_LOG_FILTER", "warn")
         .env("DEPIN_WALLET_PASSWORD", "test")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("depin starts");
-    let child = Served(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        .stderr(Stdio::null());
+    let mut served = Served::spawn("depin", command, None).expect("depin starts");
+    if let Err(e) = served.wait_listening(port, Duration::from_secs(30)) {
+        panic!("depin {args:?} on port {port} did not come up: {e}");
     }
-    drop(child);
-    panic!("depin {args:?} on port {port} did not come up");
+    served
 }
 
 /// `who`'s balance on the node behind `c`, bones.
