@@ -453,12 +453,16 @@ pub fn apply_tx(
     })
 }
 
-/// Phase 3: the owning component's stateful check, then its execution.
+/// Phase 3: the owning component's stateful check, then its execution (a module does both in
+/// [`crate::module::LedgerModule::check_and_execute`]).
 fn check_and_execute(
     s: &mut Overlay<'_>,
     ctx: &TxContext<'_>,
     action: &Action,
 ) -> Result<(), TxError> {
+    if let Action::Module(m) = action {
+        return module_of(ctx, &m.module)?.check_and_execute(s, ctx, &m.body);
+    }
     check_action(s, ctx, action)?;
     match action {
         Action::Bank(BankAction::Transfer { to, amount }) => {
@@ -469,6 +473,8 @@ fn check_and_execute(
         Action::Credits(a) => credits::execute(s, ctx, a),
         Action::Rewards(a) => rewards::execute(s, ctx, a),
         Action::Escrow(a) => escrow::execute(s, ctx, a),
+        // Not reached (a module checks and executes its body in one call, above); were it, the
+        // body has passed `check_action`.
         Action::Module(m) => module_of(ctx, &m.module)?.execute(s, ctx, &m.body),
     }
 }

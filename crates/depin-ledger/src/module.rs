@@ -103,6 +103,20 @@ pub trait LedgerModule: Send + Sync + 'static {
         body: &[u8],
     ) -> Result<(), TxError>;
 
+    /// A body in a block: its check, then its execution, on the same state. The default calls
+    /// [`LedgerModule::check`] then [`LedgerModule::execute`], each decoding the body; a
+    /// module overrides it to decode once and to reuse what its check computed (storage plans
+    /// a deal's `Open` once). It must refuse exactly what `check` refuses, with the same code.
+    fn check_and_execute(
+        &self,
+        state: &mut Overlay<'_>,
+        ctx: &TxContext<'_>,
+        body: &[u8],
+    ) -> Result<(), TxError> {
+        self.check(&*state, ctx, body)?;
+        self.execute(state, ctx, body)
+    }
+
     /// Bones `owner` must keep bonded for what it provides in this module (collateral); the
     /// `staking` component refuses an unbonding below the sum over all modules. Default: 0.
     fn required_collateral(

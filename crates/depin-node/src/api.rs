@@ -4,8 +4,8 @@
 //! borsh encoding of `Vec<Vec<u8>>` (each inner vector one encoded transaction). Every error is
 //! a JSON [`ErrorBody`] with a stable reason code.
 
-pub use crate::app::Rejection;
-use crate::app::{read_latest, NodeState};
+pub use crate::admission::Rejection;
+use crate::admission::{read_latest, NodeState};
 use crate::module::NodeModules;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -6,8 +6,8 @@
 //! its state root is the tree root of the finalized state plus all their writes. A block that
 //! extends the finalized tip goes through [`NodeApp`]'s pipelined path unchanged.
 
-use crate::app::NodeState;
-use crate::producer::{verified_txs, AppError, NodeApp};
+use crate::admission::NodeState;
+use crate::blocks::{verified_txs, AppError, NodeApp};
 use depin_consensus::bft::{self, Chain, Equivocation};
 use depin_consensus::Application as _;
 use depin_ledger::exec::{self, BlockContext, BlockMode};
@@ -81,14 +81,14 @@ impl BftChain {
     }
 
     /// Signs and admits (then gossips) the transaction slashing `e`'s validator.
-    fn submit_slash(&self, e: &Equivocation) -> Result<Hash32, crate::app::Rejection> {
+    fn submit_slash(&self, e: &Equivocation) -> Result<Hash32, crate::admission::Rejection> {
         let node = self.app.node();
         let snap = node
             .db
             .snapshot()
-            .map_err(crate::app::Rejection::internal)?;
+            .map_err(crate::admission::Rejection::internal)?;
         let committed = depin_ledger::components::bank::account(&snap, &self.key.public())
-            .map_err(crate::app::Rejection::internal)?
+            .map_err(crate::admission::Rejection::internal)?
             .nonce;
         let nonce = node.mempool().next_nonce(&self.key.public(), committed);
         let action = depin_types::tx::StakingAction::SlashValidator {
@@ -108,7 +108,7 @@ impl BftChain {
         let bytes = borsh::to_vec(&tx).expect("writing to a Vec cannot fail");
         node.admit_batch(&[bytes.as_slice()])
             .pop()
-            .unwrap_or_else(|| Err(crate::app::Rejection::internal("no verdict")))
+            .unwrap_or_else(|| Err(crate::admission::Rejection::internal("no verdict")))
     }
 
     /// Executes `ancestors` then `txs` as the next block on an overlay of the finalized state.
@@ -281,9 +281,9 @@ impl Chain for BftChain {
     }
 }
 
-impl From<Equivocation> for crate::app::EvidenceRecord {
+impl From<Equivocation> for crate::admission::EvidenceRecord {
     fn from(e: Equivocation) -> Self {
-        crate::app::EvidenceRecord {
+        crate::admission::EvidenceRecord {
             validator: PublicKey(e.validator),
             view: e.view,
             kind: e.kind.to_string(),

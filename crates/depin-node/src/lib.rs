@@ -8,15 +8,15 @@
 //! (stage it, then one durable redb write on the committer thread) → `GET /v1/txs/{id}`
 //! reports the receipt once durable.
 
+pub mod admission;
 pub mod api;
-pub mod app;
 #[cfg(feature = "bft")]
 pub mod bft;
+pub mod blocks;
 pub mod config;
 pub mod home;
 pub mod mempool;
 pub mod module;
-pub mod producer;
 pub mod replay;
 pub mod run;
 

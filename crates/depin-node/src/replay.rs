@@ -2,9 +2,9 @@
 //! finalized into a fresh database, exactly as a BFT validator would, and its state root is
 //! compared with the header's. Used by `depin node replay` and the crash tests.
 
-use crate::app::NodeState;
+use crate::admission::NodeState;
+use crate::blocks::{AppError, NodeApp};
 use crate::mempool::MempoolLimits;
-use crate::producer::{AppError, NodeApp};
 use depin_consensus::Application;
 use depin_db::{Db, DbError};
 use depin_types::{Genesis, Hash32};

@@ -2,13 +2,13 @@
 //! run the block producer on its own thread (the ledger and storage are synchronous; only the
 //! HTTP layer runs on tokio).
 
+use crate::admission::NodeState;
 use crate::api::{router, ApiState};
-use crate::app::NodeState;
+use crate::blocks::NodeApp;
 use crate::config::NodeConfig;
 use crate::home;
 use crate::mempool::MempoolLimits;
 use crate::module::NodeModules;
-use crate::producer::NodeApp;
 use depin_consensus::{Driver, SoloDriver, Step};
 use depin_db::Db;
 use depin_types::wall_clock_ms;
@@ -33,7 +33,7 @@ pub enum StartError {
     Db(#[from] depin_db::DbError),
     /// The block producer could not start.
     #[error(transparent)]
-    Producer(#[from] crate::producer::AppError),
+    Producer(#[from] crate::blocks::AppError),
     /// The BFT validator could not start.
     #[error("cannot start the validator: {reason}")]
     Validator {

@@ -713,6 +713,21 @@ pub fn execute(
     }
 }
 
+/// A storage action in a block: its check, then its execution. A deal's `Open` is planned
+/// once (the plan is the check); the other actions run [`check`] then [`execute`].
+pub fn check_and_execute(
+    s: &mut Overlay<'_>,
+    ctx: &TxContext<'_>,
+    action: &StorageAction,
+) -> Result<(), TxError> {
+    if let StorageAction::Open { id, .. } = action {
+        let plan = plan_open(s, ctx, action)?;
+        return execute_open(s, id, plan);
+    }
+    check(s, ctx, action)?;
+    execute(s, ctx, action)
+}
+
 /// The storage module's ledger component, as registered with the ledger.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StorageLedger;
@@ -767,6 +782,15 @@ impl LedgerModule for StorageLedger {
         body: &[u8],
     ) -> Result<(), TxError> {
         execute(state, ctx, &Self::decode(body)?)
+    }
+
+    fn check_and_execute(
+        &self,
+        state: &mut Overlay<'_>,
+        ctx: &TxContext<'_>,
+        body: &[u8],
+    ) -> Result<(), TxError> {
+        check_and_execute(state, ctx, &Self::decode(body)?)
     }
 
     fn required_collateral(

@@ -4,7 +4,7 @@
 use crate::oracle::end_to_end::manifest;
 use crate::oracle::harness::*;
 use depin_client::{ClientError, OracleClient};
-use depin_oracle::verify::{recompute, VerifyError};
+use depin_oracle::reverify::{recompute, VerifyError};
 use depin_oracle::EpochInputs;
 use depin_types::{Report, SignedReport};
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use depin_api::EpochRewardsView;
 use depin_client::{NodeClient, OracleClient};
 use depin_module_heartbeat::agent::HeartbeatAgent;
 use depin_oracle::claims::{claim_for, payouts};
-use depin_oracle::verify::{check_chain, recompute};
+use depin_oracle::reverify::{check_chain, recompute};
 use depin_oracle::Manifest;
 use depin_types::rewards::emission_for_epoch;
 use depin_types::{Action, Amount, Genesis, PublicKey};

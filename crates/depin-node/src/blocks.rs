@@ -8,7 +8,7 @@
 //! N". At most one block is in flight: block N+1 is staged only after block N is durable, so a
 //! crash loses at most blocks whose transactions were never reported committed.
 
-use crate::app::NodeState;
+use crate::admission::NodeState;
 use depin_consensus::Application;
 use depin_db::{DbError, PendingCommit};
 use depin_ledger::exec::{self, BlockContext, BlockError, BlockMode};

@@ -6,8 +6,8 @@
 use crate::chain::{epoch_anchor, registry, snapshot, state_prefixes, ChainError};
 use crate::core::Core;
 use crate::publish::{PublishError, Published};
+use crate::reverify::{check_chain, recompute, VerifyError};
 use crate::settle::{settle_encoded, EpochHeader, EpochInputs, SettleError};
-use crate::verify::{check_chain, recompute, VerifyError};
 use depin_client::{ClientError, NodeClient, OracleClient};
 use depin_types::rewards::emission_for_epoch;
 use depin_types::tx::RewardsAction;

@@ -3,8 +3,8 @@
 
 use crate::api::{router, OracleApi};
 use crate::core::{Core, IngestPolicy};
+use crate::epochs::{Runner, RunnerParts, Source};
 use crate::publish::Published;
-use crate::runner::{Runner, RunnerParts, Source};
 use depin_client::{NodeClient, OracleClient};
 use depin_module::ResourceModule;
 use depin_types::wall_clock_ms;
