@@ -1,10 +1,10 @@
 //! The depin node: mempool, block production through a consensus driver, REST API with an
 //! OpenAPI document, Prometheus metrics.
 //!
-//! Data flow: `POST /v1/txs` → [`app::NodeState::admit_batch`] (decode, stateless checks,
+//! Data flow: `POST /v1/txs` → [`admission::NodeState::admit_batch`] (decode, stateless checks,
 //! batch signature verification, replay and nonce checks, simulation) → [`mempool::Mempool`]
 //! → the producer thread runs the [`depin_consensus::SoloDriver`], which asks
-//! [`producer::NodeApp`] to propose (select, execute, compute the state root) and finalize
+//! [`blocks::NodeApp`] to propose (select, execute, compute the state root) and finalize
 //! (stage it, then one durable redb write on the committer thread) → `GET /v1/txs/{id}`
 //! reports the receipt once durable.
 
