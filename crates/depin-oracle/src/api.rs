@@ -408,7 +408,7 @@ async fn device_epoch(
 }
 
 /// Serves the API on `listen` in a background task until the process ends (benchmarks and
-/// tools; [`crate::start`] runs the whole oracle with a graceful stop).
+/// tools; [`crate::start()`] runs the whole oracle with a graceful stop).
 ///
 /// Errors: the address cannot be bound.
 pub async fn spawn(
