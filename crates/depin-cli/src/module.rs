@@ -37,18 +37,22 @@ pub struct ModuleCli {
 }
 
 /// A noun `name` whose verbs are the subcommands of `V` (one is required).
+///
+/// `about` is its help line: set after the derive's, which would otherwise take the type's doc
+/// comment.
 pub fn noun<V: clap::Subcommand>(name: &'static str, about: &'static str) -> Command {
-    V::augment_subcommands(
-        Command::new(name)
-            .about(about)
-            .subcommand_required(true)
-            .arg_required_else_help(true),
-    )
+    V::augment_subcommands(Command::new(name))
+        .about(about)
+        .long_about(None)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
 }
 
-/// An agent role `name` taking the arguments of `A`.
+/// An agent role `name` taking the arguments of `A`, with the help line `about` (as [`noun`]).
 pub fn role<A: clap::Args>(name: &'static str, about: &'static str) -> Command {
-    A::augment_args(Command::new(name).about(about))
+    A::augment_args(Command::new(name))
+        .about(about)
+        .long_about(None)
 }
 
 /// The value of a [`noun`]'s or [`role`]'s matches.
@@ -141,6 +145,7 @@ fn first_duplicate(commands: &[(Command, RunFn)], what: &str) -> Result<(), Stri
 mod tests {
     use super::*;
 
+    /// The verbs (a doc comment the derive would take as the noun's help).
     #[derive(clap::Subcommand, Debug, PartialEq)]
     enum Verbs {
         /// Say a word.
@@ -150,6 +155,7 @@ mod tests {
         },
     }
 
+    /// The role's arguments (a doc comment the derive would take as the role's help).
     #[derive(clap::Args, Debug, PartialEq)]
     struct RoleArgs {
         /// How many times.
@@ -206,6 +212,12 @@ mod tests {
     fn a_module_noun_and_agent_role_are_parsed_and_dispatched_to_the_module() {
         let commands = ModuleCommands::new([&echo()]).unwrap();
         let root = commands.attach(Command::new("depin")).unwrap();
+        let about = |command: &Command| command.get_about().map(ToString::to_string);
+        let echo = root.find_subcommand("echo").unwrap();
+        assert_eq!(about(echo).as_deref(), Some("Echo."), "the given help line");
+        let agent = root.find_subcommand(AGENT_COMMAND).unwrap();
+        let beeper = agent.find_subcommand("beeper").unwrap();
+        assert_eq!(about(beeper).as_deref(), Some("Beep."));
         let ctx = ctx();
         let matches = root
             .clone()
