@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// One module, as the node runs it.
 #[derive(Clone)]
 pub struct NodeModule {
-    /// Its ledger component (`None`: routes only, e.g. coverage's view of the registry).
+    /// Its ledger component (`None`: routes only, e.g. a module's view of the core registry).
     pub ledger: Option<Arc<dyn LedgerModule>>,
     /// Its API routes (by convention under `/v1/<module>/`); none may repeat a node route.
     pub routes: fn() -> axum::Router<ApiState>,

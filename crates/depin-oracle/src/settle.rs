@@ -7,11 +7,11 @@
 //! of its module's pool; every division floors (round toward zero) in bones, and everything
 //! not paid to a device (floors, pools without shares, modules not registered) goes to the
 //! genesis remainder account. So Σ payouts + remainder = emission exactly. A module with its
-//! own reward rule (coverage: Helium's beacon/witness/data pools) returns exact rewards out of
+//! own reward rule (e.g. Helium-style beacon, witness and data pools) returns exact rewards out of
 //! its pool instead of units ([`depin_module::EpochOutcome::exact_rewards`]); they are paid as
 //! they are and the rest of its pool goes to the remainder.
 //!
-//! Modules may carry state from one epoch to the next (coverage: HIP-106 reciprocity): the
+//! Modules may carry state from one epoch to the next (e.g. HIP-106 reciprocity): the
 //! carry-in is part of the inputs, the carry-out is published beside them and its digest is
 //! in the manifest.
 

@@ -21,7 +21,7 @@ pub const MAX_MODULE_NAME_BYTES: usize = 32;
 pub struct Report {
     /// The network this report is for.
     pub chain_id: String,
-    /// The resource module that reads `payload` (e.g. `coverage`).
+    /// The resource module that reads `payload` (its registered name).
     pub module: String,
     /// The reporting device's key (it signs).
     pub device: PublicKey,

@@ -114,7 +114,7 @@ pub const MAX_MODULE_NAME_BYTES: usize = 32;
 /// of the transaction, so it needs no domain tag of its own.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModuleAction {
-    /// The module's name (e.g. `storage`), at most [`MAX_MODULE_NAME_BYTES`].
+    /// The module's name (as registered), at most [`MAX_MODULE_NAME_BYTES`].
     pub module: String,
     /// The module's action, borsh-encoded (hex in JSON).
     #[serde(with = "hex::serde")]
@@ -407,7 +407,7 @@ pub const MAX_REASON_BYTES: usize = 32;
 
 /// A penalty a module found in an epoch, applied when the epoch's root takes effect: `amount`
 /// bones of the stake of `device`'s owner are slashed (burned), then each registered module's
-/// ledger component sees the penalty (the storage module marks the device's shards of `deal`
+/// ledger component sees the penalty (a module may mark the device's part of `deal`
 /// faulty).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Penalty {
@@ -417,7 +417,7 @@ pub struct Penalty {
     pub amount: Amount,
     /// Reason code (e.g. `missed_proof`), at most [`MAX_REASON_BYTES`].
     pub reason: String,
-    /// The agreement the fault is in, if any (a storage deal's id); read by the module that owns
+    /// The agreement the fault is in, if any (e.g. a deal's id); read by the module that owns
     /// it.
     pub deal: Option<Hash32>,
 }

@@ -7,8 +7,8 @@
 //! are debited (all of them, or the payer's whole balance if it moved credits away after the
 //! oracle's snapshot: the shortfall is recorded as unpaid), and the penalties it lists are
 //! applied (the faulty device's owner's stake slashed, then each module's
-//! [`on_penalty`](crate::module::LedgerModule::on_penalty), e.g. the storage module marking
-//! shards faulty). An owner's reward is paid once, by a
+//! [`on_penalty`](crate::module::LedgerModule::on_penalty), e.g. a module marking the
+//! device's part of a deal faulty). An owner's reward is paid once, by a
 //! claim that carries the leaf's Merkle proof; claims of an epoch can never exceed its total. Unclaimed rewards are
 //! on the right-hand side of the supply equation.
 //!
