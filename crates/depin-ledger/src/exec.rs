@@ -460,10 +460,10 @@ fn check_and_execute(
     ctx: &TxContext<'_>,
     action: &Action,
 ) -> Result<(), TxError> {
-    if let Action::Module(m) = action {
-        return module_of(ctx, &m.module)?.check_and_execute(s, ctx, &m.body);
+    // A module checks and executes its body in one call (it decodes the body once).
+    if !matches!(action, Action::Module(_)) {
+        check_action(s, ctx, action)?;
     }
-    check_action(s, ctx, action)?;
     match action {
         Action::Bank(BankAction::Transfer { to, amount }) => {
             bank::execute_transfer(s, ctx, to, *amount)
@@ -473,9 +473,7 @@ fn check_and_execute(
         Action::Credits(a) => credits::execute(s, ctx, a),
         Action::Rewards(a) => rewards::execute(s, ctx, a),
         Action::Escrow(a) => escrow::execute(s, ctx, a),
-        // Not reached (a module checks and executes its body in one call, above); were it, the
-        // body has passed `check_action`.
-        Action::Module(m) => module_of(ctx, &m.module)?.execute(s, ctx, &m.body),
+        Action::Module(m) => module_of(ctx, &m.module)?.check_and_execute(s, ctx, &m.body),
     }
 }
 
